@@ -1,0 +1,226 @@
+"""Settings: the one configuration object, loaded once at each entry point.
+
+Values come from the process environment, then from `.env.test` (or the file
+named by ``DEVMATRIX_ENV_FILE``), then from the defaults below; every variable is
+documented in `.env.test.example`. A bad file is reported whole: every malformed
+line and every bad value at once, each with its name, its value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from dotenv.parser import parse_stream
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from devmatrix.errors import ConfigError
+
+DEFAULT_ENV_FILE = ".env.test"
+ENV_FILE_VARIABLE = "DEVMATRIX_ENV_FILE"
+
+Port = int
+_PORT = Field(ge=1, le=65535)
+# Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
+# lower-case names are accepted so no quoting trick can reach the server.
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Settings(BaseSettings):
+    """Every knob of DevMatrix Local. Field names are the variables, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="forbid",
+        env_ignore_empty=False,
+        validate_default=True,
+    )
+
+    # --- runtime ---------------------------------------------------------
+    environment: Literal["test", "development", "production"] = "test"
+    devmatrix_provider: Literal["auto", "native", "compose", "external"] = "auto"
+    devmatrix_state_dir: Path = Path(".devmatrix")
+    service_start_timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+    # --- LLM -------------------------------------------------------------
+    anthropic_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-haiku-5-5"
+    anthropic_api_max_calls: int = Field(default=100, ge=0)
+    llm_budget_usd: float = Field(default=1.0, ge=0)
+    llm_backend: Literal["auto", "anthropic", "local"] = "auto"
+    llm_host: str = "127.0.0.1"
+    llm_port: Port = Field(default=8002, ge=1, le=65535)
+    llm_local_api_key: SecretStr = SecretStr("devmatrix-local-key")
+
+    # --- PostgreSQL ------------------------------------------------------
+    postgres_host: str = "127.0.0.1"
+    postgres_port: Port = Field(default=5432, ge=1, le=65535)
+    postgres_db: str = "devmatrix_test"
+    postgres_user: str = "devmatrix"
+    postgres_password: SecretStr = SecretStr("devmatrix")
+
+    # --- Redis -----------------------------------------------------------
+    redis_host: str = "127.0.0.1"
+    redis_port: Port = Field(default=6379, ge=1, le=65535)
+    redis_password: SecretStr = SecretStr("")
+
+    # --- ChromaDB --------------------------------------------------------
+    chromadb_host: str = "127.0.0.1"
+    chromadb_port: Port = Field(default=8001, ge=1, le=65535)
+    chromadb_collection: str = "devmatrix_code_examples"
+
+    # --- RAG -------------------------------------------------------------
+    rag_enabled: bool = True
+    rag_embedding_model: str = "all-MiniLM-L6-v2"
+    rag_embedding_dim: int = Field(default=384, ge=1)
+    rag_top_k: int = Field(default=3, ge=1, le=100)
+    rag_similarity_threshold: float = Field(default=0.7, ge=0, le=1)
+    rag_mmr_lambda: float = Field(default=0.5, ge=0, le=1)
+    rag_cache_enabled: bool = True
+    rag_cache_dir: Path = Path(".cache/rag_test")
+
+    # --- git -------------------------------------------------------------
+    git_user_name: str = Field(default="DevMatrix Test", min_length=1)
+    git_user_email: str = Field(default="test@devmatrix.local", pattern=r"^[^@\s]+@[^@\s]+$")
+    workspace_dir: Path = Path("./workspace_test")
+
+    # --- API and monitoring ----------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: Port = Field(default=8000, ge=1, le=65535)
+    api_token: SecretStr = SecretStr("devmatrix-local-token")
+    prometheus_port: Port = Field(default=9090, ge=1, le=65535)
+    grafana_port: Port = Field(default=3001, ge=1, le=65535)
+    postgres_exporter_port: Port = Field(default=9187, ge=1, le=65535)
+    redis_exporter_port: Port = Field(default=9121, ge=1, le=65535)
+
+    # --- logging ---------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["auto", "text", "json"] = "auto"
+    log_file: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_file", "anthropic_api_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("postgres_db", "postgres_user")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(
+                "must be a plain identifier: lower-case letters, digits and _,"
+                " starting with a letter or _, at most 63 characters"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _key_for_paid_backend(self) -> Settings:
+        if self.llm_backend == "anthropic" and not self.anthropic_api_key:
+            raise ValueError(
+                "ANTHROPIC_API_KEY is required when LLM_BACKEND=anthropic"
+                " (set the key, or LLM_BACKEND=local for the offline server)"
+            )
+        return self
+
+    # --- derived values (computed, never configured twice) ---------------
+    @property
+    def resolved_llm_backend(self) -> Literal["anthropic", "local"]:
+        """`auto` means the paid API when a key is set, else the local server."""
+        if self.llm_backend != "auto":
+            return self.llm_backend
+        return "anthropic" if self.anthropic_api_key else "local"
+
+    @property
+    def postgres_dsn_params(self) -> dict[str, object]:
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "dbname": self.postgres_db,
+            "user": self.postgres_user,
+            "password": self.postgres_password.get_secret_value(),
+        }
+
+    @property
+    def chroma_url(self) -> str:
+        return f"http://{self.chromadb_host}:{self.chromadb_port}"
+
+    @property
+    def llm_base_url(self) -> str:
+        return f"http://{self.llm_host}:{self.llm_port}"
+
+    @property
+    def services_file(self) -> Path:
+        return self.devmatrix_state_dir / "services.json"
+
+
+def env_file_path(env_file: str | os.PathLike[str] | None = None) -> Path:
+    """The settings file in force: the argument, ``$DEVMATRIX_ENV_FILE``, or `.env.test`."""
+    return Path(env_file or os.environ.get(ENV_FILE_VARIABLE) or DEFAULT_ENV_FILE)
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None, *, require_file: bool = False
+) -> Settings:
+    """Build Settings, reporting every problem in the file and the values at once.
+
+    A missing file is allowed unless ``require_file``: the defaults are the
+    documented configuration of a local stack.
+    """
+    path = env_file_path(env_file)
+    if not path.exists():
+        if require_file:
+            raise ConfigError(
+                [f"{path} does not exist"], source=str(path)
+            )
+        return _build(None, source="defaults and environment")
+    problems = _malformed_lines(path)
+    try:
+        settings = _build(path, source=str(path))
+    except ConfigError as error:
+        problems.extend(error.problems)
+        settings = None
+    if problems:
+        raise ConfigError(problems, source=str(path))
+    assert settings is not None
+    return settings
+
+
+def _malformed_lines(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as stream:
+        return [
+            f"line {binding.original.line}: cannot parse {binding.original.string.strip()!r}"
+            " (expected NAME=value)"
+            for binding in parse_stream(stream)
+            if binding.error
+        ]
+
+
+def _build(path: Path | None, *, source: str) -> Settings:
+    try:
+        return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigError([_describe(e) for e in error.errors()], source=source) from None
+
+
+def _describe(error: dict) -> str:
+    """One line per bad field: NAME=value: what is wrong."""
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across fields: its message names them
+        return message
+    name = str(error["loc"][0]).upper()
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"{name}={value!s}: unknown variable (a typo? see .env.test.example)"
+    if error["type"] == "missing":
+        return f"{name} is required but not set"
+    if name.endswith("_PORT"):
+        return f"{name}={value!s} is not a port number (1-65535)"
+    return f"{name}={value!s}: {message}"

@@ -1,0 +1,106 @@
+"""The one exception tree of DevMatrix.
+
+Every error says what failed, the value that was wrong, and how to fix it, so
+an entry point can print ``str(error)`` and exit without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DevMatrixError(Exception):
+    """Base of every error DevMatrix raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(f"{message} — fix: {fix}" if fix else message)
+
+
+class ConfigError(DevMatrixError):
+    """Settings could not be loaded: a bad `.env.test` line or value."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str], *, source: str) -> None:
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"{len(problems)} problem(s) in the settings from {source}:\n{lines}",
+            fix=f"edit {source} (see .env.test.example for every variable)",
+        )
+
+
+class ServiceError(DevMatrixError):
+    """A service is missing, unreachable, or misbehaving."""
+
+    def __init__(self, service: str, message: str, *, fix: str | None = None) -> None:
+        self.service = service
+        super().__init__(f"{service}: {message}", fix=fix)
+
+
+class ServiceNotReady(ServiceError):
+    """A service did not pass its readiness check in time."""
+
+    def __init__(
+        self, service: str, message: str, *, log_tail: str = "", fix: str | None = None
+    ) -> None:
+        self.log_tail = log_tail
+        if log_tail:
+            message = f"{message}\n--- last log lines ---\n{log_tail}"
+        super().__init__(service, message, fix=fix)
+
+
+class PortInUse(ServiceError):
+    """The port a service must bind is held by another process."""
+
+    def __init__(self, service: str, port: int, holder: str, *, setting: str) -> None:
+        self.port = port
+        self.holder = holder
+        super().__init__(
+            service,
+            f"port {port} is already in use by {holder}",
+            fix=f"stop that process, or set {setting} to a free port in .env.test",
+        )
+
+
+class InstallError(DevMatrixError):
+    """A system package or program that DevMatrix needs is missing."""
+
+
+class ConfirmationRequired(DevMatrixError):
+    """A destructive step was asked for without confirmation."""
+
+
+class LLMError(DevMatrixError):
+    """A call to the language model failed."""
+
+
+class BudgetExceeded(LLMError):
+    """A call budget or dollar budget would be exceeded; nothing was sent."""
+
+
+class CircuitOpen(LLMError):
+    """The circuit breaker is open; the call failed fast without being sent."""
+
+
+class UnknownModel(LLMError):
+    """No price is known for a model, so its cost cannot be computed."""
+
+
+class WorkspaceError(DevMatrixError):
+    """A workspace or git operation failed."""
+
+
+class PathOutsideWorkspace(WorkspaceError):
+    """A write would land outside the workspace root."""
+
+
+class RAGError(DevMatrixError):
+    """The retrieval system (embeddings, vector store, corpus) failed."""
+
+
+class BackupError(DevMatrixError):
+    """A backup or restore could not be made or trusted."""
