@@ -1,1 +1,33 @@
-"""ops/services."""
+"""Service providers: one contract (base.Provider), several ways to run the servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from devmatrix.config import Settings
+from devmatrix.ops.services.base import Provider, ServiceState
+
+
+def get_provider(
+    settings: Settings, *, env_file: Path, echo: Callable[[str], None] = print
+) -> Provider:
+    """The provider named by DEVMATRIX_PROVIDER; `auto` prefers a live Docker engine."""
+    from devmatrix.ops.services.compose import ComposeProvider, engine_answers
+    from devmatrix.ops.services.external import ExternalProvider
+    from devmatrix.ops.services.native import NativeProvider
+
+    choice = settings.devmatrix_provider
+    if choice == "auto":
+        engine = engine_answers()
+        choice = "compose" if engine else "native"
+        reason = "a Docker engine answers" if engine else "no Docker engine answers"
+        echo(f"provider: {choice} (auto: {reason})")
+    if choice == "compose":
+        return ComposeProvider(settings, env_file=env_file)
+    if choice == "external":
+        return ExternalProvider(settings)
+    return NativeProvider(settings, env_file=env_file, echo=echo)
+
+
+__all__ = ["Provider", "ServiceState", "get_provider"]

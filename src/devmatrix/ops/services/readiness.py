@@ -1,0 +1,115 @@
+"""Readiness checks that can fail: a real query, a real PING, a real heartbeat.
+
+Each returns the server's version on success and raises ServiceError saying
+what did not answer, at which address, and what to do.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+import redis
+import requests
+
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+
+PROBE_TIMEOUT_S = 3.0
+
+
+def postgres(settings: Settings, *, database: str = "postgres") -> str:
+    """Run a real SELECT on the server (the maintenance database unless told)."""
+    try:
+        with psycopg2.connect(
+            **{**settings.postgres_dsn_params, "dbname": database},
+            connect_timeout=int(PROBE_TIMEOUT_S),
+        ) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT current_setting('server_version')")
+            (version,) = cursor.fetchone()
+        conn.close()
+    except psycopg2.Error as error:
+        raise ServiceError(
+            "postgres",
+            f"no answer to SELECT at {settings.postgres_host}:{settings.postgres_port}"
+            f" as {settings.postgres_user}: {str(error).strip()}",
+            fix="`invoke infra.status` and `invoke infra.logs postgres`",
+        ) from error
+    return str(version)
+
+
+def pgvector(settings: Settings) -> str:
+    """The vector extension is installed in the DevMatrix database."""
+    try:
+        with psycopg2.connect(
+            **settings.postgres_dsn_params, connect_timeout=int(PROBE_TIMEOUT_S)
+        ) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+        conn.close()
+    except psycopg2.Error as error:
+        raise ServiceError(
+            "postgres",
+            f"cannot open database {settings.postgres_db!r}: {str(error).strip()}",
+            fix="create it with `invoke db`",
+        ) from error
+    if row is None:
+        raise ServiceError(
+            "postgres",
+            f"extension 'vector' is not installed in {settings.postgres_db!r}",
+            fix="run `invoke db` (CREATE EXTENSION vector)",
+        )
+    return str(row[0])
+
+
+def redis_ping(settings: Settings) -> str:
+    client = redis.Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=settings.redis_password.get_secret_value() or None,
+        socket_timeout=PROBE_TIMEOUT_S,
+        socket_connect_timeout=PROBE_TIMEOUT_S,
+    )
+    try:
+        if not client.ping():
+            raise redis.RedisError("PING did not return PONG")
+        return str(client.info("server")["redis_version"])
+    except redis.RedisError as error:
+        raise ServiceError(
+            "redis",
+            f"no PONG from {settings.redis_host}:{settings.redis_port}: {error}",
+            fix="`invoke infra.up redis`, then `invoke infra.logs redis`",
+        ) from error
+    finally:
+        client.close()
+
+
+def _get_json(service: str, url: str) -> dict:
+    try:
+        response = requests.get(url, timeout=PROBE_TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise ServiceError(
+            service,
+            f"no healthy answer from {url}: {error}",
+            fix=f"`invoke infra.up {service}`, then `invoke infra.logs {service}`",
+        ) from error
+
+
+def chroma(settings: Settings) -> str:
+    """Chroma's v2 heartbeat (the seed's v1 path no longer exists in Chroma 1.x)."""
+    beat = _get_json("chroma", f"{settings.chroma_url}/api/v2/heartbeat")
+    if "nanosecond heartbeat" not in beat:
+        raise ServiceError("chroma", f"unexpected heartbeat payload {beat!r}")
+    try:
+        response = requests.get(f"{settings.chroma_url}/api/v2/version", timeout=PROBE_TIMEOUT_S)
+        return response.json() if response.ok else "unknown"
+    except (requests.RequestException, ValueError):
+        return "unknown"  # heartbeat passed; the version is only informative
+
+
+def llm(settings: Settings) -> str:
+    """The local Messages-API server reports its model as loaded."""
+    body = _get_json("llm", f"{settings.llm_base_url}/health")
+    if body.get("status") != "ok":
+        raise ServiceError("llm", f"/health says {body!r}", fix="`invoke infra.logs llm`")
+    return "llama.cpp"

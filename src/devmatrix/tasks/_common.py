@@ -1,0 +1,67 @@
+"""What every task shares: the settings file, errors as exits, rich output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from invoke import Exit
+from rich.console import Console
+from rich.table import Table
+
+from devmatrix.config import Settings, env_file_path, load_settings
+from devmatrix.errors import DevMatrixError
+from devmatrix.ops.checks import CheckResult, Status
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow",
+         Status.SKIPPED: "dim"}
+MARK = {Status.PASS: "✓", Status.FAIL: "✗", Status.NOT_CHECKED: "?", Status.SKIPPED: "·"}
+
+
+def env_file() -> Path:
+    return env_file_path()
+
+
+def settings() -> Settings:
+    return load_settings(env_file())
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Turn a DevMatrixError into `FAIL: what — fix: how` and its exit code, no traceback."""
+    try:
+        yield
+    except DevMatrixError as error:
+        err_console.print(f"[red]FAIL:[/red] {error}", markup=True, highlight=False)
+        raise Exit(code=error.exit_code) from None
+
+
+def echo(message: str) -> None:
+    console.print(f"  {message}", style="dim")
+
+
+def print_result(result: CheckResult) -> None:
+    console.print(
+        f"  [{STYLE[result.status]}]{MARK[result.status]} {result.name}[/]: {result.detail}"
+    )
+
+
+def checks_table(results: Iterable[CheckResult], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("check", "status", "time", "detail"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        name = r.name + ("" if r.critical else " (non-critical)")
+        table.add_row(name, f"[{STYLE[r.status]}]{r.status.value}[/]", f"{r.seconds:.2f}s",
+                      r.detail)
+    return table
+
+
+def print_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

@@ -1,0 +1,15 @@
+"""`invoke git`: the git test workspace (seed §1.5)."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from devmatrix.ops import git as ops_git
+from devmatrix.tasks._common import print_result, reported, settings
+
+
+@task(default=True, help={"dry": "print the plan, change nothing"})
+def init(c, dry=False):
+    """Create workspace_test/ with git, the configured user and the initial commit."""
+    with reported():
+        print_result(ops_git.init_workspace(settings(), dry=dry))

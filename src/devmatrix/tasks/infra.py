@@ -1,0 +1,81 @@
+"""`invoke infra.*`: lifecycle of the stack's services (all, or the ones named)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from invoke import Exit, task
+
+from devmatrix.ops.services import get_provider
+from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings
+
+SERVICE_HELP = "service name(s), comma-separated: postgres,redis,chroma,llm (default: all)"
+
+
+def _names(service: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in service.split(",") if n.strip())
+
+
+def _provider():
+    return get_provider(settings(), env_file=env_file(), echo=echo)
+
+
+@task(positional=["service"], default=True,
+      help={"service": SERVICE_HELP, "dry": "print what would start, change nothing"})
+def up(c, service="", dry=False):
+    """Start services and wait until each passes its readiness check."""
+    with reported():
+        provider = _provider()
+        if dry:
+            for state in provider.status(_names(service)):
+                action = "healthy, leave as is" if state.healthy else "would start"
+                console.print(f"  {state.name:9} {state.url:30} {action}")
+            return
+        for state in provider.up(_names(service)):
+            console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
+
+
+@task(positional=["service"], help={"service": SERVICE_HELP, "dry": "print what would stop"})
+def down(c, service="", dry=False):
+    """Stop services (all: also the supervisor). Nothing running is not an error."""
+    with reported():
+        provider = _provider()
+        if dry:
+            running = [s.name for s in provider.status(_names(service)) if s.running]
+            console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
+            return
+        stopped = provider.down(_names(service))
+        console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
+
+
+@task(positional=["service"], help={"service": SERVICE_HELP, "dry": "print what would restart"})
+def restart(c, service="", dry=False):
+    """Stop then start services, waiting for readiness."""
+    with reported():
+        if dry:
+            console.print(f"  would restart: {service or 'all services'}")
+            return
+        for state in _provider().restart(_names(service)):
+            console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
+
+
+@task(positional=["service"], help={"service": SERVICE_HELP, "json": "print JSON for scripts"})
+def status(c, service="", json=False):
+    """Show each service: running, healthy, pid, version. Exit 1 if any is unhealthy."""
+    with reported():
+        states = _provider().status(_names(service))
+    if json:
+        print_json([asdict(s) for s in states])
+    else:
+        for s in states:
+            mark = "[green]healthy[/]" if s.healthy else f"[red]DOWN[/] {s.detail}"
+            console.print(f"  {s.name:9} {s.url:30} pid={s.pid or '-':<7} {s.version:10} {mark}")
+    if not all(s.healthy for s in states):
+        raise Exit(code=1)
+
+
+@task(positional=["service"], help={"service": "one service name", "lines": "how many lines"})
+def logs(c, service, lines=50):
+    """Print the last lines of a service's log."""
+    with reported():
+        console.print(_provider().logs(service, int(lines)), markup=False, highlight=False)

@@ -1,0 +1,85 @@
+"""`invoke phase1` and `invoke validate`: the two commands that prove the stack."""
+
+from __future__ import annotations
+
+from invoke import Exit, task
+
+from devmatrix.config import load_settings
+from devmatrix.errors import ConfigError
+from devmatrix.ops.checks import Status
+from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
+from devmatrix.ops.validate import READY_BANNER, exit_code, run_validation
+from devmatrix.tasks._common import (
+    MARK,
+    STYLE,
+    checks_table,
+    console,
+    echo,
+    env_file,
+    err_console,
+    print_json,
+    print_result,
+    reported,
+)
+
+
+@task(help={"dry": "print what each step would do, change nothing",
+            "json": "print the step results as JSON (for scripts)"})
+def phase1(c, dry=False, json=False):
+    """Stand up the local stack: infra → env → db → rag → git (idempotent)."""
+    def on_step(name: str) -> None:
+        if not json:
+            console.print(f"[bold]▶ [{STEPS.index(name) + 1}/{len(STEPS)}] {name}[/]")
+
+    def on_done(step: StepResult) -> None:
+        if json:
+            return
+        for result in step.results:
+            print_result(result)
+        console.print(f"  [{STYLE[step.status]}]{MARK[step.status]} {step.name}"
+                      f" {step.status.value.lower()}[/] in {step.seconds:.2f} s")
+
+    with reported():
+        steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
+                           echo=(lambda _: None) if json else echo)
+    total = sum(s.seconds for s in steps)
+    failed = [s for s in steps if s.status is Status.FAIL]
+    if json:
+        print_json({"dry": dry, "total_seconds": total, "ok": not failed,
+                    "steps": [{"name": s.name, "seconds": s.seconds, "status": s.status.value,
+                               "results": [r.to_dict() for r in s.results]} for s in steps]})
+    else:
+        console.print(f"phase1 {'plan' if dry else 'done'} in {total:.2f} s: "
+                      + ", ".join(f"{s.name} {s.seconds:.2f}s" for s in steps))
+    if failed:
+        raise Exit(f"FAIL: step {failed[0].name} failed; see above", code=1)
+
+
+@task(help={"json": "print the checks as JSON (for scripts)"})
+def validate(c, json=False):
+    """Read-only check of every component. Exit 0 ready, 1 a critical check failed, 2 cannot run."""
+    try:
+        settings = load_settings(env_file(), require_file=True)
+    except ConfigError as error:
+        err_console.print(f"[red]FAIL:[/red] cannot validate: {error}")
+        raise Exit(code=2) from None
+    with reported():
+        results = run_validation(settings)
+    code = exit_code(results)
+    critical = [r for r in results if r.critical]
+    passed = sum(1 for r in critical if r.status is Status.PASS)
+    if json:
+        print_json({"ready": code == 0, "passed": passed, "total": len(critical),
+                    "llm_backend": settings.resolved_llm_backend,
+                    "checks": [r.to_dict() for r in results]})
+    else:
+        console.print(checks_table(results, f"DevMatrix validation — provider"
+                                            f" {settings.devmatrix_provider}, LLM backend"
+                                            f" {settings.resolved_llm_backend}"))
+        console.print(f"{passed}/{len(critical)} critical checks passed")
+        if code == 0:
+            console.print(f"[bold green]{READY_BANNER}[/]")
+        else:
+            failed = ", ".join(r.name for r in critical if r.failed)
+            console.print(f"[bold red]NOT READY: failed: {failed}[/]")
+    raise Exit(code=code)
