@@ -102,16 +102,20 @@ class Supervisor:
         return old != text
 
     # --- daemon ------------------------------------------------------------
-    @property
-    def rpc(self):
+    def _call(self, method: str, *args: object):  # XML-RPC results are dynamically typed
+        """One XML-RPC call on a fresh connection, closed afterwards (no leaked sockets)."""
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
-        return ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        try:
+            proxy = ServerProxy("http://127.0.0.1", transport=transport)
+            return getattr(proxy.supervisor, method)(*args)
+        finally:
+            transport.close()
 
     def running(self) -> bool:
         if not self.socket.exists():
             return False
         try:
-            return self.rpc.getState()["statename"] == "RUNNING"
+            return self._call("getState")["statename"] == "RUNNING"
         except (OSError, Fault):
             return False
 
@@ -136,7 +140,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         if self.running():
-            self.rpc.shutdown()
+            self._call("shutdown")
             deadline = time.monotonic() + 30
             while self.running() and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -144,29 +148,29 @@ class Supervisor:
     # --- programs ------------------------------------------------------------
     def sync(self, names: list[str]) -> None:
         """Apply the config file to ``names`` only, leaving other running programs alone."""
-        added, changed, removed = self.rpc.reloadConfig()[0]
+        added, changed, removed = self._call("reloadConfig")[0]
         for name in names:
             if name in changed or name in removed:
                 self._stop(name)
-                self.rpc.removeProcessGroup(name)
+                self._call("removeProcessGroup", name)
             if name in added or name in changed:
-                self.rpc.addProcessGroup(name)
+                self._call("addProcessGroup", name)
 
     def info(self) -> dict[str, dict]:
         if not self.running():
             return {}
-        return {p["name"]: p for p in self.rpc.getAllProcessInfo()}
+        return {p["name"]: p for p in self._call("getAllProcessInfo")}
 
     def start(self, name: str) -> None:
         try:
-            self.rpc.startProcess(name, False)
+            self._call("startProcess", name, False)
         except Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not start it: {fault.faultString}") from fault
 
     def _stop(self, name: str) -> None:
         try:
-            self.rpc.stopProcess(name, True)
+            self._call("stopProcess", name, True)
         except Fault as fault:
             if "NOT_RUNNING" not in fault.faultString and "BAD_NAME" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not stop it: {fault.faultString}") from fault

@@ -164,7 +164,7 @@ class NativeProvider:
             return state
         raise ServiceNotReady(
             service.name,
-            f"not ready within {self.settings.service_start_timeout_s:.0f} s"
+            f"not ready within {self.settings.service_start_timeout_s:g} s"
             f" (supervisor state {proc.get('statename', 'unknown')}; last check: {last_error})",
             log_tail=_tail(service.program.log_file, LOG_TAIL_LINES),
             fix=f"read {service.program.log_file}; `invoke infra.restart {service.name}`",
@@ -237,7 +237,7 @@ def _tail(path: Path, lines: int) -> str:
         handle.seek(0, os.SEEK_END)
         handle.seek(max(0, handle.tell() - 64 * 1024))
         text = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(text.splitlines()[-lines:]) or f"(the log {path} is empty so far)"
 
 
 def _pid_alive(pidfile: Path) -> bool:

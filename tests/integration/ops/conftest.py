@@ -1,0 +1,74 @@
+"""Fixtures for ops tests: the real stack's provider, scratch stacks, the CLI."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devmatrix.config import Settings, env_file_path
+from devmatrix.ops.services import get_provider
+from devmatrix.ops.services.native import NativeProvider
+
+INVOKE = str(Path(sys.executable).parent / "invoke")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def provider(settings: Settings):
+    return get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
+
+
+@pytest.fixture
+def scratch_stack(tmp_path: Path) -> Iterator:
+    """Build a native provider on its own state dir and free ports; shut it down after."""
+    made: list[NativeProvider] = []
+
+    def make(**overrides) -> NativeProvider:
+        ports = {"redis_port": free_port(), "chromadb_port": free_port(),
+                 "postgres_port": free_port(), "llm_port": free_port()}
+        settings = Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local",
+                            **{**ports, **overrides})
+        made.append(NativeProvider(settings, env_file=tmp_path / ".env.test",
+                                   echo=lambda _: None))
+        return made[-1]
+
+    yield make
+    for provider in made:
+        provider.down()
+
+
+@pytest.fixture
+def scratch_database(settings: Settings) -> Iterator[Settings]:
+    """Settings pointing at a throwaway database, dropped after the test."""
+    from devmatrix.ops import db
+
+    scratch = settings.model_copy(update={"postgres_db": f"devmatrix_scratch_{uuid.uuid4().hex[:8]}"})
+    yield scratch
+    conn = db._connect(scratch, db.MAINTENANCE_DB)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{scratch.postgres_db}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def invoke_cli():
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        import os
+
+        return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=110,
+                              stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                              check=False)
+
+    return run

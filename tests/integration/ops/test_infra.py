@@ -1,0 +1,88 @@
+"""The native stack's lifecycle, against real servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from devmatrix.errors import InstallError, PortInUse, ServiceNotReady
+from devmatrix.ops.services import system
+from devmatrix.ops.validate import exit_code, run_validation
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_service_is_healthy_and_recorded(provider, settings):
+    states = provider.status()
+    assert {s.name for s in states} >= {"postgres", "redis", "chroma"}
+    assert all(s.healthy for s in states), [(s.name, s.detail) for s in states]
+    record = json.loads(settings.services_file.read_text())
+    assert record["provider"] == provider.name
+    for name in ("postgres", "redis", "chroma"):
+        entry = record["services"][name]
+        assert entry["healthy"] is True
+        assert entry["port"] == {"postgres": settings.postgres_port, "redis": settings.redis_port,
+                                 "chroma": settings.chromadb_port}[name]
+        assert entry["version"] and entry["url"]
+
+
+def test_services_listen_on_loopback_only(provider):
+    for state in provider.status():
+        holder = system.port_holder(state.port)
+        assert holder is not None, f"{state.name} is not listening on {state.port}"
+        with socket.socket() as probe:  # reachable on loopback
+            assert probe.connect_ex(("127.0.0.1", state.port)) == 0
+
+
+def test_stopping_redis_fails_validation_naming_it_and_up_restores_it(provider, settings):
+    provider.down(("redis",))
+    try:
+        results = run_validation(settings)
+        failed = [r.name for r in results if r.failed]
+        assert failed == ["redis"]
+        assert exit_code(results) == 1
+    finally:
+        provider.up(("redis",))
+    assert exit_code(run_validation(settings)) == 0
+
+
+def test_up_is_idempotent_and_keeps_pids(provider):
+    before = {s.name: s.pid for s in provider.status()}
+    states = provider.up()
+    assert {s.name: s.pid for s in states} == before
+    assert {s.detail for s in states} == {"already running"}
+
+
+def test_busy_port_is_a_clear_error_naming_the_holder(scratch_stack):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        stack = scratch_stack(redis_port=port)
+        with pytest.raises(PortInUse) as caught:
+            stack.up(("redis",))
+    message = str(caught.value)
+    assert f"port {port} is already in use by pid" in message
+    assert "REDIS_PORT" in message
+
+
+def test_service_not_ready_in_time_shows_its_log_tail(scratch_stack):
+    stack = scratch_stack(service_start_timeout_s=0.05)
+    with pytest.raises(ServiceNotReady) as caught:
+        stack.up(("chroma",))
+    assert "not ready within" in str(caught.value)
+    assert "last log lines" in str(caught.value)
+    assert "chroma.log" in str(caught.value)
+
+
+def test_down_when_nothing_runs_is_not_an_error(scratch_stack):
+    assert scratch_stack().down() == []
+
+
+@pytest.mark.skipif(not system.is_root(), reason="only root runs postgres as another user")
+def test_unreachable_postgres_files_are_a_clear_error(scratch_stack, tmp_path):
+    tmp_path.chmod(0o700)  # the unprivileged postgres user cannot traverse this
+    with pytest.raises(InstallError, match="cannot reach"):
+        scratch_stack().up(("postgres",))

@@ -1,0 +1,39 @@
+"""What the native provider asks of the OS: packages, users, ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from devmatrix.errors import InstallError
+from devmatrix.ops.services import system
+
+pytestmark = pytest.mark.unit
+
+
+def test_missing_package_without_root_prints_the_exact_install_command(monkeypatch):
+    # the OS user is not ours to test: pretend not to be root
+    monkeypatch.setattr(system, "is_root", lambda: False)
+    with pytest.raises(InstallError) as caught:
+        system.ensure_programs({"devmatrix-no-such-program": "devmatrix-no-such-package"})
+    message = str(caught.value)
+    assert "devmatrix-no-such-program" in message
+    assert ("sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends"
+            " devmatrix-no-such-package'") in message
+
+
+def test_present_programs_need_nothing():
+    system.ensure_programs({"sh": "dash"})  # no exception, nothing installed
+
+
+def test_port_holder_names_the_listening_process():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        pid, description = system.port_holder(port)
+        assert pid == os.getpid()
+        assert f"pid {os.getpid()}" in description
+    assert system.port_holder(port) is None
