@@ -35,6 +35,9 @@ class NativeService:
     program: Program
     probe: Probe
     data_dir: Path
+    # "core" services start with a bare `infra.up` (and phase1); others, such as
+    # the "monitoring" group, start only when named (`invoke monitoring.up`).
+    group: str = "core"
 
 
 def postgres_bin_dir() -> Path:

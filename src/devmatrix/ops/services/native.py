@@ -48,7 +48,8 @@ class NativeProvider:
         self.supervisor = Supervisor(settings.devmatrix_state_dir)
 
     def services(self) -> tuple[str, ...]:
-        return tuple(self.catalog)
+        """The services a bare `up`/`status` means: the core group."""
+        return tuple(name for name, s in self.catalog.items() if s.group == "core")
 
     def _select(self, names: tuple[str, ...]) -> list[NativeService]:
         unknown = [n for n in names if n not in self.catalog]
@@ -57,7 +58,7 @@ class NativeProvider:
                 ", ".join(unknown), "no such service",
                 fix=f"choose from: {', '.join(self.catalog)}",
             )
-        return [self.catalog[n] for n in (names or tuple(self.catalog))]
+        return [self.catalog[n] for n in (names or self.services())]
 
     # --- lifecycle ---------------------------------------------------------
     def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
@@ -88,7 +89,7 @@ class NativeProvider:
 
     def down(self, names: tuple[str, ...] = ()) -> list[str]:
         """Stop services; with no names stop all and the supervisor. Idempotent."""
-        selected = self._select(names)
+        selected = self._select(names) if names else list(self.catalog.values())
         if not self.supervisor.running():
             return []
         info = self.supervisor.info()
