@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import chromadb
 import redis
 import requests
 
@@ -63,6 +62,8 @@ def _redis(s: Settings) -> CheckResult:
 
 def _chroma(s: Settings) -> CheckResult:
     readiness.chroma(s)
+    import chromadb  # heavy (0.4 s): imported only when this check runs
+
     client = chromadb.HttpClient(host=s.chromadb_host, port=s.chromadb_port)
     name = f"validate_scratch_{uuid.uuid4().hex[:12]}"
     # explicit embeddings: no embedding function, so nothing is downloaded
