@@ -46,7 +46,7 @@ def _connect(settings: Settings, dbname: str):
             "postgres",
             f"cannot connect to {dbname!r} at {settings.postgres_host}:{settings.postgres_port}:"
             f" {str(error).strip()}",
-            fix="`invoke infra.up postgres`, and check POSTGRES_* in .env.test",
+            fix="`invoke infra.up -s postgres`, and check POSTGRES_* in .env.test",
         ) from error
     return conn
 

@@ -55,7 +55,7 @@ class PostgresManager:
         return ServiceError(
             "postgres",
             f"{what} ({self.address}): {str(error).strip()}",
-            fix="start it with `invoke infra.up postgres` and create the schema with `invoke db`",
+            fix="start it with `invoke infra.up -s postgres` and create the schema with `invoke db`",
         )
 
     @contextmanager

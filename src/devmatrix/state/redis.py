@@ -59,7 +59,7 @@ class RedisManager:
             raise ServiceError(
                 "redis",
                 f"cannot reach Redis at {self.address}: {error}",
-                fix="start it with `invoke infra.up redis`, or check REDIS_HOST/REDIS_PORT",
+                fix="start it with `invoke infra.up -s redis`, or check REDIS_HOST/REDIS_PORT",
             ) from error
 
     def close(self) -> None:

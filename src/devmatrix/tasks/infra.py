@@ -20,7 +20,7 @@ def _provider():
     return get_provider(settings(), env_file=env_file(), echo=echo)
 
 
-@task(positional=["service"], default=True,
+@task(default=True,
       help={"service": SERVICE_HELP, "dry": "print what would start, change nothing"})
 def up(c, service="", dry=False):
     """Start services and wait until each passes its readiness check."""
@@ -35,7 +35,7 @@ def up(c, service="", dry=False):
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
-@task(positional=["service"], help={"service": SERVICE_HELP, "dry": "print what would stop"})
+@task(help={"service": SERVICE_HELP, "dry": "print what would stop"})
 def down(c, service="", dry=False):
     """Stop services (all: also the supervisor). Nothing running is not an error."""
     with reported():
@@ -48,7 +48,7 @@ def down(c, service="", dry=False):
         console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
 
 
-@task(positional=["service"], help={"service": SERVICE_HELP, "dry": "print what would restart"})
+@task(help={"service": SERVICE_HELP, "dry": "print what would restart"})
 def restart(c, service="", dry=False):
     """Stop then start services, waiting for readiness."""
     with reported():
@@ -59,7 +59,7 @@ def restart(c, service="", dry=False):
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
-@task(positional=["service"], help={"service": SERVICE_HELP, "json": "print JSON for scripts"})
+@task(help={"service": SERVICE_HELP, "json": "print JSON for scripts"})
 def status(c, service="", json=False):
     """Show each service: running, healthy, pid, version. Exit 1 if any is unhealthy."""
     with reported():

@@ -86,3 +86,15 @@ def test_unreachable_postgres_files_are_a_clear_error(scratch_stack, tmp_path):
     tmp_path.chmod(0o700)  # the unprivileged postgres user cannot traverse this
     with pytest.raises(InstallError, match="cannot reach"):
         scratch_stack().up(("postgres",))
+
+
+def test_status_command_speaks_json_and_selects_services(invoke_cli):
+    result = invoke_cli("infra.status", "--json", "-s", "redis,chroma")
+    assert result.returncode == 0, result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)] == ["redis", "chroma"]
+
+
+def test_unknown_service_is_named_with_the_choices(invoke_cli):
+    result = invoke_cli("infra.up", "-s", "mysql")
+    assert result.returncode == 1
+    assert "mysql: no such service" in result.stderr and "postgres" in result.stderr

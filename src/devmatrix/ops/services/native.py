@@ -168,7 +168,7 @@ class NativeProvider:
             f"not ready within {self.settings.service_start_timeout_s:g} s"
             f" (supervisor state {proc.get('statename', 'unknown')}; last check: {last_error})",
             log_tail=_tail(service.program.log_file, LOG_TAIL_LINES),
-            fix=f"read {service.program.log_file}; `invoke infra.restart {service.name}`",
+            fix=f"read {service.program.log_file}; `invoke infra.restart -s {service.name}`",
         )
 
     def _check_port_free(self, service: NativeService) -> None:
@@ -218,7 +218,7 @@ class NativeProvider:
         pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ServiceError("postgres", f"initdb failed: {result.stderr.strip()[-800:]}",
-                               fix=f"remove {data} and run `invoke infra.up postgres` again")
+                               fix=f"remove {data} and run `invoke infra.up -s postgres` again")
 
     def _record(self, states: list[ServiceState]) -> None:
         path = self.settings.services_file

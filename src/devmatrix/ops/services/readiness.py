@@ -76,7 +76,7 @@ def redis_ping(settings: Settings) -> str:
         raise ServiceError(
             "redis",
             f"no PONG from {settings.redis_host}:{settings.redis_port}: {error}",
-            fix="`invoke infra.up redis`, then `invoke infra.logs redis`",
+            fix="`invoke infra.up -s redis`, then `invoke infra.logs redis`",
         ) from error
     finally:
         client.close()
@@ -91,7 +91,7 @@ def _get_json(service: str, url: str) -> dict:
         raise ServiceError(
             service,
             f"no healthy answer from {url}: {error}",
-            fix=f"`invoke infra.up {service}`, then `invoke infra.logs {service}`",
+            fix=f"`invoke infra.up -s {service}`, then `invoke infra.logs {service}`",
         ) from error
 
 
