@@ -43,7 +43,8 @@ def reported() -> Iterator[None]:
 
 
 def echo(message: str) -> None:
-    console.print(f"  {message}", style="dim")
+    """Progress and diagnostics go to stderr, so stdout stays clean for --json."""
+    err_console.print(f"  {message}", style="dim")
 
 
 def print_result(result: CheckResult) -> None:
