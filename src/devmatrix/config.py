@@ -8,6 +8,7 @@ line and every bad value at once, each with its name, its value and the fix.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devmatrix.errors import ConfigError
+
+# python-dotenv logs its own warning for a malformed line; we report it better
+# (with the line's text, together with every other problem), so silence it.
+logging.getLogger("dotenv.main").setLevel(logging.ERROR)
 
 DEFAULT_ENV_FILE = ".env.test"
 ENV_FILE_VARIABLE = "DEVMATRIX_ENV_FILE"

@@ -74,6 +74,7 @@ def _chroma(s: Settings) -> CheckResult:
         hits = collection.query(query_embeddings=[[1.0, 0.0, 0.0]], n_results=1)
     finally:
         client.delete_collection(name)
+        client.close()
     if hits["ids"] != [["probe"]]:
         return CheckResult("chroma", Status.FAIL, f"scratch query returned {hits['ids']!r}")
     return CheckResult("chroma", Status.PASS, "heartbeat ok; add/query in a scratch collection ok")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -64,11 +65,15 @@ def scratch_database(settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def invoke_cli():
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        import os
-
+    def run(*args: str, env: dict[str, str] | None = None,
+            isolated: bool = False) -> subprocess.CompletedProcess:
+        """Run invoke; ``isolated`` drops DevMatrix variables so only the env file counts."""
+        base = dict(os.environ)
+        if isolated:
+            for name in Settings.model_fields:
+                base.pop(name.upper(), None)
         return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=110,
-                              stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                              stdin=subprocess.DEVNULL, env={**base, **(env or {})},
                               check=False)
 
     return run

@@ -54,7 +54,7 @@ def test_db_setup_recreate_on_non_interactive_stdin_refuses(invoke_cli, scratch_
 def test_validate_with_a_bad_env_file_exits_2_listing_every_problem(invoke_cli, tmp_path):
     bad = tmp_path / ".env.test"
     bad.write_text("REDIS_PORT=abc\nnot a line\nPOSTGRES_DB=x;drop\n")
-    result = invoke_cli("validate", env={"DEVMATRIX_ENV_FILE": str(bad)})
+    result = invoke_cli("validate", env={"DEVMATRIX_ENV_FILE": str(bad)}, isolated=True)
     assert result.returncode == 2
     for expected in ("REDIS_PORT=abc is not a port number", "line 2: cannot parse",
                      "POSTGRES_DB=x;drop"):
