@@ -104,3 +104,11 @@ class RAGError(DevMatrixError):
 
 class BackupError(DevMatrixError):
     """A backup or restore could not be made or trusted."""
+
+
+class WorkflowError(DevMatrixError):
+    """A multi-agent workflow could not be planned or run."""
+
+
+class PlanError(WorkflowError):
+    """A task plan is invalid: a cycle, an unknown type, a missing dependency."""

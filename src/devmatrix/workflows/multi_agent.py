@@ -1,0 +1,192 @@
+"""MultiAgentWorkflow (seed §4.2): run a task plan with specialists, in parallel where it can.
+
+Tasks whose dependencies are done run together, at most ``max_concurrency`` at
+a time. Every finished task is persisted (SharedScratchpad → Postgres) before
+the next wave starts, so running again with the same workflow_id skips what is
+already done. A failed task fails only its dependents; other branches finish.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+
+from devmatrix.agents.orchestrator import OrchestratorAgent, PlanResult
+from devmatrix.agents.plan import Plan, PlannedTask, parse_plan
+from devmatrix.config import Settings
+from devmatrix.errors import DevMatrixError, ServiceError, WorkflowError
+from devmatrix.state.scratchpad import SharedScratchpad, TaskRecord
+
+DEFAULT_CONCURRENCY = 2
+ARTIFACT_CONTEXT_CHARS = 4000  # how much of a dependency's code a specialist is shown
+
+_INSTRUCTIONS = {
+    "implementation": "Write the Python implementation for this task.",
+    "test": "Write pytest tests for the code below. Import it from its module.",
+    "api": "Write FastAPI endpoints that expose the code below.",
+    "docs": "Write a Markdown document (as a Python module docstring) for the code below.",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class MultiAgentWorkflow:
+    def __init__(self, orchestrator: OrchestratorAgent, scratchpad: SharedScratchpad, *,
+                 agent: object | None = None, settings: Settings | None = None,
+                 max_concurrency: int = DEFAULT_CONCURRENCY,
+                 on_event: Callable[[str, str, dict], None] = lambda *_: None) -> None:
+        self.orchestrator = orchestrator
+        self.scratchpad = scratchpad
+        self.settings = settings or orchestrator.settings
+        self._agent = agent
+        self.max_concurrency = max(1, max_concurrency)
+        self.on_event = on_event  # (event, task_id, details): progress for CLIs
+
+    @property
+    def agent(self):  # the CodeGenerationAgent every specialist uses, built on first use
+        if self._agent is None:
+            from devmatrix.agents.codegen import CodeGenerationAgent
+
+            self._agent = CodeGenerationAgent(
+                settings=self.settings, postgres_manager=self.scratchpad.postgres,
+                llm_client=self.orchestrator.client,
+            )
+        return self._agent
+
+    def execute(self, user_request: str, workspace_id: str, *,
+                workflow_id: str | None = None) -> dict:
+        """Plan (or reload the plan of ``workflow_id``), then run every task not yet done."""
+        started = time.perf_counter()
+        workflow_id, planned = self._plan(user_request, workspace_id, workflow_id)
+        plan = planned.plan
+        done = self.scratchpad.completed_tasks(workflow_id)
+        for task_id in done:
+            self.on_event("skipped (already done)", task_id, {})
+        records = dict(done)
+        try:
+            self._run(plan, workflow_id, workspace_id, records)
+        except ServiceError as error:
+            self.scratchpad.finish_workflow(workflow_id, "interrupted")
+            raise WorkflowError(
+                f"workflow {workflow_id} stopped: {error.message}; finished tasks are saved",
+                fix=f"fix the service, then `devmatrix workflow --resume {workflow_id}`",
+            ) from error
+        failed = [r for r in records.values() if r.status != "completed"]
+        status = "completed" if not failed else "failed"
+        self.scratchpad.finish_workflow(workflow_id, status)
+        if not failed:
+            self.scratchpad.clear(workflow_id)
+        ordered = [records[t] for t in plan.sorter().static_order() if t in records]
+        return {
+            "success": not failed,
+            "workflow_id": workflow_id,
+            "workspace_id": workspace_id,
+            "plan_source": planned.source,
+            "completed_tasks": [_public(r) for r in ordered if r.status == "completed"],
+            "failed_tasks": [_public(r) for r in ordered if r.status != "completed"],
+            "resumed_tasks": sorted(done),
+            "usage": {"input_tokens": planned.input_tokens + sum(r.input_tokens for r in ordered),
+                      "output_tokens": planned.output_tokens + sum(r.output_tokens for r in ordered)},
+            "cost_usd": round(planned.cost_usd + sum(r.cost_usd for r in ordered), 6),
+            "duration_s": round(time.perf_counter() - started, 3),
+        }
+
+    # --- planning ------------------------------------------------------------------
+    def _plan(self, user_request: str, workspace_id: str,
+              workflow_id: str | None) -> tuple[str, PlanResult]:
+        if workflow_id:
+            row = self.scratchpad.load_workflow(workflow_id)
+            if row is None:
+                raise WorkflowError(f"no workflow {workflow_id!r} to resume",
+                                    fix="check the id printed by the first run")
+            return workflow_id, PlanResult(parse_plan(row["plan"]), row["plan_source"])
+        planned = self.orchestrator.plan(user_request)
+        workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+        self.scratchpad.start_workflow(workflow_id, user_request, workspace_id,
+                                       planned.plan.model_dump(), planned.source)
+        self.on_event("planned", workflow_id, {"tasks": len(planned.plan.tasks),
+                                               "source": planned.source})
+        return workflow_id, planned
+
+    # --- running -------------------------------------------------------------------
+    def _run(self, plan: Plan, workflow_id: str, workspace_id: str,
+             records: dict[str, TaskRecord]) -> None:
+        sorter = plan.sorter()
+        sorter.prepare()
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            while sorter.is_active():
+                for task_id in sorter.get_ready():
+                    if task_id in records:  # done before (resume), failed or skipped
+                        sorter.done(task_id)
+                        continue
+                    task = plan.task(task_id)
+                    context = self._context(task, records)
+                    self.on_event("started", task_id, {"type": task.type})
+                    running[pool.submit(self._run_task, task, context, workflow_id,
+                                        workspace_id)] = task_id
+                if not running:
+                    continue
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task_id = running.pop(future)
+                    record = future.result()  # ServiceError propagates: the run stops here
+                    records[task_id] = record
+                    self.scratchpad.persist_task(workflow_id, record)
+                    self.on_event(record.status, task_id, {"files": record.files,
+                                                           "error": record.error})
+                    if record.status != "completed":
+                        for dependent in plan.dependents(task_id):
+                            records[dependent] = TaskRecord(
+                                dependent, plan.task(dependent).type, "skipped",
+                                error=f"dependency {task_id!r} failed")
+                    sorter.done(task_id)
+
+    def _context(self, task: PlannedTask, records: dict[str, TaskRecord]) -> str:
+        return "\n\n".join(
+            f"# from task {dep} ({records[dep].type}): {', '.join(records[dep].files)}\n"
+            f"{records[dep].artifact[:ARTIFACT_CONTEXT_CHARS]}"
+            for dep in task.depends_on if dep in records
+        )
+
+    def _run_task(self, task: PlannedTask, context: str, workflow_id: str,
+                  workspace_id: str) -> TaskRecord:
+        record = TaskRecord(task.id, task.type, "failed", started_at=_now())
+        start = time.perf_counter()
+        self.scratchpad.set_state(workflow_id, task.id, status="running", started_at=record.started_at)
+        request = f"{_INSTRUCTIONS[task.type]}\nTask: {task.description}"
+        if context:
+            request += f"\n\nCode from the tasks this one depends on:\n{context}"
+        try:
+            result = self.agent.generate(user_request=request, workspace_id=workspace_id,
+                                         git_enabled=True, auto_approve=True)
+        except ServiceError:
+            raise
+        except DevMatrixError as error:  # an LLM failure in this branch: report, go on
+            result = {"success": False, "error": str(error)}
+        usage = result.get("usage") or {}
+        record.status = "completed" if result.get("success") else "failed"
+        record.error = None if result.get("success") else str(result.get("error"))
+        record.artifact = result.get("generated_code") or ""
+        record.files = [result["file_path"]] if result.get("file_written") else []
+        record.git_commit_hash = result.get("git_commit_hash")
+        record.input_tokens = int(usage.get("input_tokens", 0))
+        record.output_tokens = int(usage.get("output_tokens", 0))
+        record.cost_usd = float(result.get("cost_usd") or 0)
+        record.finished_at = _now()
+        record.duration_s = round(time.perf_counter() - start, 3)
+        self.scratchpad.set_state(workflow_id, task.id, status=record.status,
+                                  files=record.files, commit=record.git_commit_hash)
+        return record
+
+
+def _public(record: TaskRecord) -> dict:
+    return {"id": record.task_id, "type": record.type, "status": record.status,
+            "files": record.files, "commit": record.git_commit_hash, "error": record.error,
+            "started_at": record.started_at, "finished_at": record.finished_at,
+            "duration_s": record.duration_s}
