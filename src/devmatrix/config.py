@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     llm_host: str = "127.0.0.1"
     llm_port: Port = Field(default=8002, ge=1, le=65535)
     llm_local_api_key: SecretStr = SecretStr("devmatrix-local-key")
+    llm_price_input_per_mtok: float | None = Field(default=None, ge=0)
+    llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
 
     # --- PostgreSQL ------------------------------------------------------
     postgres_host: str = "127.0.0.1"
@@ -111,7 +113,8 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_file", "anthropic_api_key", mode="before")
+    @field_validator("log_file", "anthropic_api_key", "llm_price_input_per_mtok",
+                     "llm_price_output_per_mtok", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -134,6 +137,12 @@ class Settings(BaseSettings):
                 " (set the key, or LLM_BACKEND=local for the offline server)"
             )
         return self
+
+    @property
+    def configured_price(self) -> tuple[float, float] | None:
+        if self.llm_price_input_per_mtok is None or self.llm_price_output_per_mtok is None:
+            return None
+        return (self.llm_price_input_per_mtok, self.llm_price_output_per_mtok)
 
     # --- derived values (computed, never configured twice) ---------------
     @property

@@ -1,1 +1,5 @@
-"""llm."""
+"""The language model: AnthropicClient over the official SDK, for the paid API or the local server."""
+
+from devmatrix.llm.client import AnthropicClient, LLMResult, check_backend, create_llm_client
+
+__all__ = ["AnthropicClient", "LLMResult", "check_backend", "create_llm_client"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -37,14 +36,9 @@ def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
 
 def check_llm_backend(settings: Settings) -> CheckResult:
     """One "Reply with: OK" round trip to the configured backend."""
-    backend = settings.resolved_llm_backend
-    if importlib.util.find_spec("devmatrix.llm.client") is None:
-        return CheckResult(
-            f"llm ({backend})", Status.NOT_CHECKED,
-            "the LLM client is not part of this build yet", critical=False,
-        )
-    from devmatrix.llm import check_backend
+    from devmatrix.llm import check_backend  # the SDK is heavy: only when checking
 
+    backend = settings.resolved_llm_backend
     with timed() as elapsed:
         ok, detail = check_backend(settings)
     return CheckResult(f"llm ({backend})", Status.PASS if ok else Status.FAIL, detail,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from devmatrix.config import Settings, env_file_path, load_settings
 from devmatrix.errors import DevMatrixError
+from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
 console = Console(highlight=False)
@@ -29,7 +30,10 @@ def env_file() -> Path:
 
 
 def settings() -> Settings:
-    return load_settings(env_file())
+    """The settings of this command; logging is configured from them, once."""
+    loaded = load_settings(env_file())
+    configure_logging(loaded)
+    return loaded
 
 
 @contextmanager

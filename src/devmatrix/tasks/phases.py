@@ -6,6 +6,7 @@ from invoke import Exit, task
 
 from devmatrix.config import load_settings
 from devmatrix.errors import ConfigError
+from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import Status
 from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
 from devmatrix.ops.validate import READY_BANNER, exit_code, run_validation
@@ -40,6 +41,7 @@ def phase1(c, dry=False, json=False):
                       f" {step.status.value.lower()}[/] in {step.seconds:.2f} s")
 
     with reported():
+        configure_logging(load_settings(env_file()))
         steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
                            echo=(lambda _: None) if json else echo)
     total = sum(s.seconds for s in steps)
@@ -63,6 +65,7 @@ def validate(c, json=False):
     except ConfigError as error:
         err_console.print(f"[red]FAIL:[/red] cannot validate: {error}")
         raise Exit(code=2) from None
+    configure_logging(settings)
     with reported():
         results = run_validation(settings)
     code = exit_code(results)

@@ -111,9 +111,7 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
             data / "chroma",
         ),
     }
-    if settings.resolved_llm_backend == "local" and importlib.util.find_spec(
-        "devmatrix.llm.local_server"
-    ):
+    if settings.resolved_llm_backend == "local":
         services["llm"] = NativeService(
             "llm", settings.llm_port, "LLM_PORT",
             Program(

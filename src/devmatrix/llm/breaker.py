@@ -1,0 +1,81 @@
+"""Circuit breakers, one per LLM endpoint, shared by every client of the process.
+
+After BREAKER_FAIL_MAX consecutive failed calls the breaker opens and calls fail
+fast (CircuitOpen) without touching the network, until a trial call is allowed
+after BREAKER_RESET_TIMEOUT_S. State, failure count and opened-at time are
+readable (the API's /health/circuit-breaker) and exported as a metric.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import anthropic
+import pybreaker
+
+from devmatrix.llm._constants import BREAKER_FAIL_MAX, BREAKER_RESET_TIMEOUT_S
+from devmatrix.observability.metrics import LLM_CIRCUIT_BREAKER_STATE
+
+STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
+# Errors that say the request itself is wrong: retrying elsewhere would not help,
+# and they say nothing about the endpoint's health, so they do not trip the breaker.
+NOT_ENDPOINT_FAILURES = (
+    anthropic.BadRequestError,
+    anthropic.AuthenticationError,
+    anthropic.PermissionDeniedError,
+    anthropic.NotFoundError,
+    anthropic.UnprocessableEntityError,
+)
+
+
+class _Listener(pybreaker.CircuitBreakerListener):
+    def __init__(self) -> None:
+        self.opened_at: datetime | None = None
+
+    def state_change(self, cb, old_state, new_state) -> None:
+        if new_state.name == "open":
+            self.opened_at = datetime.now(UTC)
+        elif new_state.name == "closed":
+            self.opened_at = None
+        LLM_CIRCUIT_BREAKER_STATE.set(STATE_VALUE[new_state.name])
+
+
+_BREAKERS: dict[str, tuple[pybreaker.CircuitBreaker, _Listener]] = {}
+_LOCK = threading.Lock()
+
+
+def breaker_for(endpoint: str) -> tuple[pybreaker.CircuitBreaker, _Listener]:
+    with _LOCK:
+        if endpoint not in _BREAKERS:
+            listener = _Listener()
+            breaker = pybreaker.CircuitBreaker(
+                fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_TIMEOUT_S,
+                exclude=list(NOT_ENDPOINT_FAILURES), listeners=[listener], name=endpoint,
+            )
+            _BREAKERS[endpoint] = (breaker, listener)
+        return _BREAKERS[endpoint]
+
+
+def status(endpoint: str) -> dict[str, object]:
+    breaker, listener = breaker_for(endpoint)
+    return {
+        "endpoint": endpoint,
+        "state": breaker.current_state,
+        "failures": breaker.fail_counter,
+        "opened_at": listener.opened_at.isoformat() if listener.opened_at else None,
+        "fail_max": breaker.fail_max,
+        "reset_timeout_s": breaker.reset_timeout,
+    }
+
+
+def reset(endpoint: str) -> dict[str, object]:
+    breaker, _ = breaker_for(endpoint)
+    breaker.close()
+    return status(endpoint)
+
+
+def all_status() -> list[dict[str, object]]:
+    with _LOCK:
+        endpoints = list(_BREAKERS)
+    return [status(e) for e in endpoints]

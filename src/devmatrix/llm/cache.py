@@ -1,0 +1,33 @@
+"""Response cache in Redis, keyed by everything that determines a reply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from devmatrix.llm._constants import CACHE_KEY_PREFIX, CACHE_TTL_S
+from devmatrix.state.redis import RedisManager
+
+
+def cache_key(*, model: str, backend: str, system: str | None, messages: list[dict],
+              max_tokens: int, temperature: float) -> str:
+    """Same request → same key; any difference in model, prompt or parameters → another key."""
+    payload = json.dumps(
+        {"model": model, "backend": backend, "system": system, "messages": messages,
+         "max_tokens": max_tokens, "temperature": temperature},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return CACHE_KEY_PREFIX + hashlib.sha256(payload.encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, redis_manager: RedisManager, ttl_s: int = CACHE_TTL_S) -> None:
+        self.redis = redis_manager
+        self.ttl_s = ttl_s
+
+    def get(self, key: str) -> dict | None:
+        raw = self.redis.client.get(key)
+        return json.loads(raw) if raw else None
+
+    def set(self, key: str, value: dict) -> None:
+        self.redis.client.set(key, json.dumps(value), ex=self.ttl_s)

@@ -1,0 +1,56 @@
+"""structlog, configured once per entry point: JSON off a terminal, pretty on one, to stderr.
+
+Logs go to stderr so that stdout carries only results (`--json` stays parseable).
+A redaction processor removes API keys and tokens from every event, whatever
+field they hide in.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+import structlog
+
+from devmatrix.config import Settings
+
+# Anthropic keys, bearer tokens, and any field whose name says it is a secret.
+_SECRET_VALUE = re.compile(r"(sk-ant-[A-Za-z0-9_\-]{4,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
+_SECRET_FIELD = re.compile(r"(api_key|apikey|token|password|secret|authorization)", re.I)
+REDACTED = "[REDACTED]"
+
+_configured = False
+
+
+def redact(_logger: object, _method: str, event: dict) -> dict:
+    """Drop secrets: by field name, and by shape inside any string value."""
+    for key, value in list(event.items()):
+        if _SECRET_FIELD.search(key):
+            event[key] = REDACTED
+        elif isinstance(value, str):
+            event[key] = _SECRET_VALUE.sub(REDACTED, value)
+    return event
+
+
+def configure_logging(settings: Settings, *, force: bool = False) -> None:
+    global _configured
+    if _configured and not force:
+        return
+    as_json = settings.log_format == "json" or (
+        settings.log_format == "auto" and not sys.stderr.isatty())
+    renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    stream = open(settings.log_file, "a", encoding="utf-8") if settings.log_file else sys.stderr  # noqa: SIM115
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, settings.log_level)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=True,
+    )
+    _configured = True
