@@ -61,7 +61,10 @@ class PostgresManager:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A pooled connection in a transaction: committed on success, rolled back on error."""
-        conn = self._pool.getconn()
+        try:
+            conn = self._pool.getconn()
+        except psycopg2.Error as error:
+            raise self._error("cannot get a connection", error) from error
         try:
             with conn:
                 yield conn
@@ -76,8 +79,13 @@ class PostgresManager:
             ) as cursor:
                 cursor.execute(sql, params)
                 return [dict(row) for row in cursor.fetchall()] if cursor.description else []
-        except psycopg2.OperationalError as error:
+        except psycopg2.Error as error:
             raise self._error("query failed", error) from error
+
+    def get_generation(self, log_id: int) -> dict | None:
+        """One row of code_generation_logs, or None."""
+        rows = self.execute("SELECT * FROM code_generation_logs WHERE id = %s", (log_id,))
+        return rows[0] if rows else None
 
     def close(self) -> None:
         self._pool.closeall()

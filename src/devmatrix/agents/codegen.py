@@ -1,0 +1,196 @@
+"""CodeGenerationAgent: one request, end to end (seed §2.2).
+
+request → (RAG examples) → LLM → code block → ast check (one bounded repair) →
+review score → approval → file in the workspace → git commit → a row in
+code_generation_logs → metrics and one log line → the seed's result dict.
+Every failure still returns a result (success False, the error named) and still
+logs its row.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import time
+from typing import Any
+
+import structlog
+
+from devmatrix.agents._extract import extract_code, module_name, requested_path
+from devmatrix.agents.review import review_code
+from devmatrix.config import Settings
+from devmatrix.errors import DevMatrixError, LLMError, RAGError
+from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
+from devmatrix.state.postgres import PostgresManager
+from devmatrix.workspace import WorkspaceManager
+
+log = structlog.get_logger("devmatrix.agent")
+
+MAX_REQUEST_CHARS = 20_000
+GENERATE_MAX_TOKENS = 512
+APPROVAL_THRESHOLD = 7.0
+SYSTEM = (
+    "You are an expert Python developer. Reply with one complete, runnable Python module"
+    " in a single ```python code block, with type hints and docstrings. No text outside it."
+)
+
+
+class CodeGenerationAgent:
+    def __init__(self, api_key: str | None = None, postgres_manager: PostgresManager | None = None,
+                 enable_cache: bool = True, *, settings: Settings | None = None,
+                 llm_client: object | None = None, retriever: object | None = None) -> None:
+        self.settings = settings or Settings()
+        self.api_key = api_key
+        self.enable_cache = enable_cache
+        self.postgres = postgres_manager
+        self._client = llm_client
+        self._retriever = retriever
+
+    @property
+    def client(self):  # the AnthropicClient, built on first use
+        if self._client is None:
+            from devmatrix.llm import create_llm_client
+
+            overrides: dict[str, Any] = {"enable_cache": self.enable_cache}
+            if self.api_key:
+                overrides["api_key"] = self.api_key
+            self._client = create_llm_client(self.settings, **overrides)
+        return self._client
+
+    def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
+                 auto_approve: bool = True, enable_rag: bool = False,
+                 base_path: str | None = None) -> dict[str, Any]:
+        CODE_GENERATION_ATTEMPTS.inc()
+        start = time.perf_counter()
+        result: dict[str, Any] = {
+            "success": False, "approval_status": "error", "file_written": False,
+            "file_path": None, "generated_code": "", "quality_score": None,
+            "git_committed": False, "git_commit_hash": None, "error": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": 0.0,
+            "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
+            "rag_examples": 0, "log_id": None, "workspace_id": workspace_id,
+        }
+        try:
+            self._run(result, user_request, workspace_id, git_enabled, auto_approve, enable_rag,
+                      base_path)
+            result["success"] = True
+            CODE_GENERATION_SUCCESS.inc()
+        except DevMatrixError as error:
+            result["error"] = str(error)
+        result["latency_s"] = round(time.perf_counter() - start, 3)
+        self._log_row(result, user_request)
+        log.info("code_generation", workspace_id=workspace_id, success=result["success"],
+                 approval_status=result["approval_status"], model=result["model"],
+                 backend=result["backend"], cost_usd=result["cost_usd"],
+                 latency_s=result["latency_s"], error=result["error"])
+        return result
+
+    # --- the pipeline -------------------------------------------------------------
+    def _run(self, result: dict, request: str, workspace_id: str, git_enabled: bool,
+             auto_approve: bool, enable_rag: bool, base_path: str | None) -> None:
+        request = request.strip()
+        if not request:
+            raise LLMError("the request is empty", fix="say what code to generate")
+        if len(request) > MAX_REQUEST_CHARS:
+            raise LLMError(f"the request has {len(request):,} characters; the limit is"
+                           f" {MAX_REQUEST_CHARS:,}", fix="shorten it, or split it into a workflow")
+        workspace = WorkspaceManager(workspace_id, base_path, settings=self.settings)
+        hinted = requested_path(request)
+        if hinted:
+            workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call
+        prompt = request
+        if enable_rag:
+            examples = self._examples(request)
+            result["rag_examples"] = len(examples)
+            prompt = f"{examples}\n\nRequest: {request}" if examples else request
+        reply = self._call(result, prompt, SYSTEM)
+        code = extract_code(reply)
+        if code is None:
+            raise LLMError(f"the model's reply has no ```python code block: {reply[:120]!r}",
+                           fix="retry; a stronger model (LLM_BACKEND=anthropic) follows the format")
+        result["generated_code"] = code
+        code = self._checked(result, request, code)
+        review = review_code(self.client, request, code)
+        self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
+        result["quality_score"] = review.score
+        approved = auto_approve or review.score >= APPROVAL_THRESHOLD
+        result["approval_status"] = "approved" if approved else "pending_review"
+        if not approved:
+            return  # a person decides; nothing is written
+        fallback = "generated_" + hashlib.sha256(request.encode()).hexdigest()[:8]
+        path = workspace.write_file(hinted or module_name(code, fallback), code)
+        result["file_written"], result["file_path"] = True, str(path)
+        if git_enabled:
+            result["git_commit_hash"] = workspace.commit(f"feat: {request[:60]}", [path])
+            result["git_committed"] = True
+
+    def _call(self, result: dict, prompt: str, system: str) -> str:
+        reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS)
+        result["model"], result["backend"] = reply.model, reply.backend
+        result["cache_hit"] = result["cache_hit"] or reply.cache_hit
+        self._add_usage(result, reply.input_tokens, reply.output_tokens, reply.cost_usd)
+        return reply.text
+
+    def _checked(self, result: dict, request: str, code: str) -> str:
+        """ast.parse the code; on a syntax error, one repair round, then give up clearly."""
+        try:
+            ast.parse(code)
+            return code
+        except SyntaxError as error:
+            problem = f"line {error.lineno}: {error.msg}"
+        repaired = extract_code(self._call(
+            result, f"This Python code for the request {request!r} has a syntax error"
+                    f" ({problem}). Reply with the corrected module only.\n```python\n{code}```",
+            SYSTEM))
+        try:
+            ast.parse(repaired or "")
+        except SyntaxError as error:
+            raise LLMError(f"the generated code is not valid Python ({problem}), and the repair"
+                           f" round failed too (line {error.lineno}: {error.msg})",
+                           fix="retry, or rephrase the request") from None
+        if repaired is None:
+            raise LLMError(f"the generated code is not valid Python ({problem}) and the repair"
+                           " reply has no code block", fix="retry, or rephrase the request")
+        result["generated_code"] = repaired
+        return repaired
+
+    def _examples(self, request: str) -> str:
+        if self._retriever is None:
+            try:
+                from devmatrix.rag import create_retriever_for
+            except ImportError as error:
+                raise RAGError("RAG is not available in this build", fix="run without --rag") from error
+            self._retriever = create_retriever_for(self.settings)
+        from devmatrix.rag import format_examples
+
+        return format_examples(self._retriever.retrieve(request, top_k=self.settings.rag_top_k))
+
+    @staticmethod
+    def _add_usage(result: dict, input_tokens: int, output_tokens: int, cost: float) -> None:
+        result["usage"]["input_tokens"] += input_tokens
+        result["usage"]["output_tokens"] += output_tokens
+        result["cost_usd"] = round(result["cost_usd"] + cost, 6)
+
+    def _log_row(self, result: dict, request: str) -> None:
+        """Log every generation; a logging failure is named in the result, never hidden."""
+        try:
+            postgres = self.postgres or PostgresManager(settings=self.settings)
+            self.postgres = postgres
+            rows = postgres.execute(
+                "INSERT INTO code_generation_logs (workspace_id, user_request, generated_code,"
+                " approval_status, quality_score, metadata, success, error, model, backend,"
+                " input_tokens, output_tokens, cost_usd, latency_s, file_path, git_commit_hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING id",
+                (result["workspace_id"], request, result["generated_code"],
+                 result["approval_status"], result["quality_score"],
+                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"]}),
+                 result["success"], result["error"], result["model"], result["backend"],
+                 result["usage"]["input_tokens"], result["usage"]["output_tokens"],
+                 result["cost_usd"], result["latency_s"], result["file_path"],
+                 result["git_commit_hash"]),
+            )
+            result["log_id"] = rows[0]["id"]
+        except DevMatrixError as error:
+            result["logging_error"] = f"the generation was not logged: {error}"

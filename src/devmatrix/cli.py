@@ -1,0 +1,119 @@
+"""`devmatrix`: the product's command line. Thin: parse, call, print, exit.
+
+  devmatrix generate "Write fibonacci(n) with memoization" [--workspace ID] [--rag] [--json]
+  devmatrix workflow "Create a REST API for a todo list" [--workspace ID] [--resume ID] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+
+from devmatrix.config import Settings, load_settings
+from devmatrix.errors import DevMatrixError
+from devmatrix.observability.logging import configure_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devmatrix",
+        description="DevMatrix Local: generate code with an LLM into a git workspace, logged in"
+                    " Postgres. Settings come from .env.test (see .env.test.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="one request, end to end",
+                              description="Generate, check, review, write, commit and log code"
+                                          " for one request.")
+    gen.add_argument("request", help="what to build, in plain words")
+    gen.add_argument("--workspace", default="default",
+                     help="workspace id: a git repo under WORKSPACE_DIR (default: default)")
+    gen.add_argument("--rag", action="store_true", help="ground the prompt in retrieved examples")
+    gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
+    gen.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    flow = commands.add_parser("workflow", help="plan tasks and run them with specialists",
+                               description="Split a request into typed tasks (implementation,"
+                                           " test, api, docs) and run them, in parallel where"
+                                           " independent. Resumable.")
+    flow.add_argument("request", nargs="?", default="", help="what to build (omit with --resume)")
+    flow.add_argument("--workspace", default=None,
+                      help="workspace id (default: a new one per workflow)")
+    flow.add_argument("--resume", metavar="WORKFLOW_ID",
+                      help="continue a workflow, skipping its completed tasks")
+    flow.add_argument("--concurrency", type=int, default=2, help="tasks run at once (default 2)")
+    flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    return parser
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from devmatrix.agents.codegen import CodeGenerationAgent
+
+    result = CodeGenerationAgent(settings=settings).generate(
+        args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    elif result["success"]:
+        print(f"✓ {result['approval_status']}: {result['file_path'] or '(not written)'}")
+        print(f"  commit {result['git_commit_hash'] or '-'} · score {result['quality_score']}"
+              f" · {result['usage']['input_tokens']}+{result['usage']['output_tokens']} tokens"
+              f" · ${result['cost_usd']:.6f} · {result['latency_s']:.1f} s"
+              f" · {result['backend']}/{result['model']} · log id {result['log_id']}")
+    else:
+        print(f"FAIL: {result['error']}", file=sys.stderr)
+    if result.get("logging_error"):
+        print(f"WARNING: {result['logging_error']}", file=sys.stderr)
+    return 0 if result["success"] else 1
+
+
+def _workflow(args: argparse.Namespace, settings: Settings) -> int:
+    from devmatrix.agents.orchestrator import OrchestratorAgent
+    from devmatrix.state.postgres import PostgresManager
+    from devmatrix.state.redis import RedisManager
+    from devmatrix.state.scratchpad import SharedScratchpad
+    from devmatrix.workflows.multi_agent import MultiAgentWorkflow
+
+    if not args.request and not args.resume:
+        raise DevMatrixError("no request given", fix='devmatrix workflow "what to build"')
+
+    def progress(event: str, task_id: str, details: dict) -> None:
+        if not args.json:
+            extra = f" {details['error']}" if details.get("error") else ""
+            print(f"  [{event}] {task_id}{extra}", file=sys.stderr, flush=True)
+
+    scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
+    workflow = MultiAgentWorkflow(OrchestratorAgent(settings=settings), scratchpad,
+                                  max_concurrency=args.concurrency, on_event=progress)
+    workspace = args.workspace
+    if args.resume and workspace is None:
+        row = scratchpad.load_workflow(args.resume)
+        workspace = row["workspace_id"] if row else "default"
+    result = workflow.execute(args.request, workspace or f"wf-{uuid.uuid4().hex[:8]}",
+                              workflow_id=args.resume)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        state = "✓ completed" if result["success"] else "✗ failed"
+        print(f"{state}: workflow {result['workflow_id']} in {result['duration_s']:.1f} s"
+              f" (plan: {result['plan_source']}, workspace {result['workspace_id']})")
+        for task in result["completed_tasks"] + result["failed_tasks"]:
+            print(f"  {task['status']:9} {task['type']:14} {task['id']:30} "
+                  f"{', '.join(task['files']) or '-'} {(task['commit'] or '')[:7]}")
+        if not result["success"]:
+            print(f"  resume with: devmatrix workflow --resume {result['workflow_id']}")
+    return 0 if result["success"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings)
+        return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
+    except DevMatrixError as error:
+        print(f"FAIL: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
