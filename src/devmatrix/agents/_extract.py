@@ -5,11 +5,13 @@ from __future__ import annotations
 import ast
 import re
 
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
+# A fence left open at the end of the reply (the model ran out of tokens) still
+# counts: the syntax check and its repair round judge what is inside.
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 _PATH_HINT = re.compile(r"(?:file|path|into|in|to|as)\s+[`'\"]?([\w./\\~-]+\.py)\b", re.I)
 # "7", "7.5", "Score: 8", "score (0-10): 9", "8/10" — at the start of the reply.
 _SCORE = re.compile(
-    r"^\W*(?:[a-z ()0-9-]*?score[^:\n]*:\s*)?(10(?:\.0+)?|\d(?:\.\d+)?)(?!\d)(?:\s*/\s*10)?",
+    r"^[\s*_\"'`]*(?:[a-z ()0-9-]*?score[^:\n]*:\s*)?(10(?:\.0+)?|\d(?:\.\d+)?)(?!\d)(?:\s*/\s*10)?",
     re.I,
 )
 

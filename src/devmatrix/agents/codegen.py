@@ -95,7 +95,11 @@ class CodeGenerationAgent:
         if len(request) > MAX_REQUEST_CHARS:
             raise LLMError(f"the request has {len(request):,} characters; the limit is"
                            f" {MAX_REQUEST_CHARS:,}", fix="shorten it, or split it into a workflow")
-        workspace = WorkspaceManager(workspace_id, base_path, settings=self.settings)
+        with WorkspaceManager(workspace_id, base_path, settings=self.settings) as workspace:
+            self._pipeline(result, request, workspace, git_enabled, auto_approve, enable_rag)
+
+    def _pipeline(self, result: dict, request: str, workspace: WorkspaceManager,
+                  git_enabled: bool, auto_approve: bool, enable_rag: bool) -> None:
         hinted = requested_path(request)
         if hinted:
             workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call

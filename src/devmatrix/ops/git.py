@@ -8,19 +8,27 @@ import git
 
 from devmatrix.config import Settings
 from devmatrix.ops.checks import CheckResult, Status
+from devmatrix.workspace.manager import git_user
 
 INITIAL_COMMIT_MESSAGE = "chore: init test workspace"
 
 
 def init_workspace(settings: Settings, *, dry: bool = False) -> CheckResult:
     """Create `workspace_test/` with git, the configured user and the initial commit."""
+    repo = _open(settings.workspace_dir)
+    try:
+        return _init(settings, repo, dry)
+    finally:
+        if repo is not None:
+            repo.close()  # stop GitPython's helper processes
+
+
+def _init(settings: Settings, repo: git.Repo | None, dry: bool) -> CheckResult:
     path = settings.workspace_dir
     plan: list[str] = []
-    repo = _open(path)
     if repo is None:
         plan.append(f"git init {path}")
-    if repo is None or _config(repo, "name") != settings.git_user_name \
-            or _config(repo, "email") != settings.git_user_email:
+    if repo is None or git_user(repo) != (settings.git_user_name, settings.git_user_email):
         plan.append(f"set user {settings.git_user_name} <{settings.git_user_email}>")
     if repo is None or not repo.head.is_valid():
         plan.append(f"commit {INITIAL_COMMIT_MESSAGE!r}")
@@ -29,14 +37,14 @@ def init_workspace(settings: Settings, *, dry: bool = False) -> CheckResult:
     if dry:
         return CheckResult("git workspace", Status.SKIPPED, "would " + "; ".join(plan))
     path.mkdir(parents=True, exist_ok=True)
-    repo = repo or git.Repo.init(path, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", settings.git_user_name)
-        config.set_value("user", "email", settings.git_user_email)
-    if not repo.head.is_valid():
-        (path / ".gitkeep").touch()
-        repo.index.add([".gitkeep"])
-        repo.index.commit(INITIAL_COMMIT_MESSAGE)
+    with repo or git.Repo.init(path, initial_branch="main") as target:
+        with target.config_writer() as config:
+            config.set_value("user", "name", settings.git_user_name)
+            config.set_value("user", "email", settings.git_user_email)
+        if not target.head.is_valid():
+            (path / ".gitkeep").touch()
+            target.index.add([".gitkeep"])
+            target.index.commit(INITIAL_COMMIT_MESSAGE)
     return CheckResult("git workspace", Status.PASS, "; ".join(plan))
 
 
@@ -46,21 +54,21 @@ def _open(path: Path) -> git.Repo | None:
     return git.Repo(path)
 
 
-def _config(repo: git.Repo, key: str) -> str | None:
-    with repo.config_reader("repository") as reader:
-        return reader.get_value("user", key, default=None)
-
-
 def check_workspace(settings: Settings) -> CheckResult:
     """Read-only: a repository, the configured user, at least one commit."""
-    path = settings.workspace_dir
-    repo = _open(path)
+    repo = _open(settings.workspace_dir)
     if repo is None:
-        return CheckResult("git workspace", Status.FAIL, f"{path} is not a git repository",
-                           data={"fix": "invoke git"})
+        return CheckResult("git workspace", Status.FAIL,
+                           f"{settings.workspace_dir} is not a git repository; run `invoke git`")
+    with repo:
+        return _check(settings, repo)
+
+
+def _check(settings: Settings, repo: git.Repo) -> CheckResult:
+    path = settings.workspace_dir
     if not repo.head.is_valid():
         return CheckResult("git workspace", Status.FAIL, f"{path} has no commit; run `invoke git`")
-    name, email = _config(repo, "name"), _config(repo, "email")
+    name, email = git_user(repo)
     if (name, email) != (settings.git_user_name, settings.git_user_email):
         return CheckResult("git workspace", Status.FAIL,
                            f"user is {name} <{email}>, expected {settings.git_user_name}"

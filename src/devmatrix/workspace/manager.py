@@ -23,6 +23,15 @@ def _repo_lock(root: Path) -> threading.Lock:
         return _REPO_LOCKS.setdefault(root, threading.Lock())
 
 
+def git_user(repo: git.Repo) -> tuple[str | None, str | None]:
+    """The repository's own user.name and user.email (None where unset)."""
+    with repo.config_reader("repository") as reader:
+        if not reader.has_section("user"):
+            return None, None
+        return (reader.get_value("user", "name", default=None),
+                reader.get_value("user", "email", default=None))
+
+
 class WorkspaceManager:
     """The workspace ``workspace_id``: ``base_path`` if given (the seed passes the repo
     itself), else ``WORKSPACE_DIR/<workspace_id>``. Created as a git repo when missing."""
@@ -38,17 +47,37 @@ class WorkspaceManager:
         self.workspace_id = workspace_id
         self.root = (Path(base_path) if base_path is not None
                      else settings.workspace_dir / workspace_id).resolve()
+        with _repo_lock(self.root):  # parallel branches may open the same workspace at once
+            try:
+                self.repo = self._open_or_init(settings)
+            except (git.GitError, OSError) as error:
+                raise WorkspaceError(f"cannot prepare the git workspace {self.root}: {error}",
+                                     fix="check the directory's permissions and free space") from error
+
+    def _open_or_init(self, settings: Settings) -> git.Repo:
         self.root.mkdir(parents=True, exist_ok=True)
         try:
-            self.repo = git.Repo(self.root)
+            repo = git.Repo(self.root)
         except git.InvalidGitRepositoryError:
-            self.repo = git.Repo.init(self.root, initial_branch="main")
-        if self.repo.working_tree_dir and Path(self.repo.working_tree_dir).resolve() != self.root:
+            repo = git.Repo.init(self.root, initial_branch="main")
+        if repo.working_tree_dir and Path(repo.working_tree_dir).resolve() != self.root:
             # never commit into an enclosing repository (e.g. the project itself)
-            self.repo = git.Repo.init(self.root, initial_branch="main")
-        with self.repo.config_writer() as config:
-            config.set_value("user", "name", settings.git_user_name)
-            config.set_value("user", "email", settings.git_user_email)
+            repo = git.Repo.init(self.root, initial_branch="main")
+        if git_user(repo) != (settings.git_user_name, settings.git_user_email):
+            with repo.config_writer() as config:
+                config.set_value("user", "name", settings.git_user_name)
+                config.set_value("user", "email", settings.git_user_email)
+        return repo
+
+    def close(self) -> None:
+        """Stop the git helper processes GitPython keeps for this repository."""
+        self.repo.close()
+
+    def __enter__(self) -> WorkspaceManager:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def resolve(self, relative_path: str | Path) -> Path:
         """The absolute path of ``relative_path`` inside the workspace, or PathOutsideWorkspace."""
@@ -83,10 +112,14 @@ class WorkspaceManager:
     def commit(self, message: str, paths: list[str | Path] | None = None) -> str:
         """Commit ``paths`` (default: everything changed); return the 40-character hash."""
         with _repo_lock(self.root):
-            if paths is None:
-                self.repo.git.add(A=True)
-            else:
-                self.repo.index.add([str(self.resolve(self._relative(p)).relative_to(self.root))
-                                     for p in paths])
-            commit = self.repo.index.commit(message)
+            try:
+                if paths is None:
+                    self.repo.git.add(A=True)
+                else:
+                    self.repo.index.add([str(self.resolve(self._relative(p)).relative_to(self.root))
+                                         for p in paths])
+                commit = self.repo.index.commit(message)
+            except (git.GitError, OSError) as error:
+                raise WorkspaceError(f"git commit failed in {self.root}: {error}",
+                                     fix=f"inspect it with `git -C {self.root} status`") from error
         return commit.hexsha

@@ -1,0 +1,104 @@
+"""Cost at the model's own price; budgets refuse a call before it is sent."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from devmatrix.config import Settings
+from devmatrix.errors import BudgetExceeded, CircuitOpen, LLMError, UnknownModel
+from devmatrix.llm import AnthropicClient
+from devmatrix.llm._constants import BREAKER_FAIL_MAX
+from devmatrix.llm.cache import cache_key
+from devmatrix.llm.ledger import LEDGER, Ledger
+from devmatrix.llm.pricing import PRICES, price_for
+
+pytestmark = pytest.mark.unit
+
+
+def test_cost_uses_the_models_own_price():
+    assert price_for("claude-haiku-4-5-20251001", "anthropic").cost(1_000_000, 1_000_000) == 6.0
+    assert price_for("claude-haiku-5-5", "anthropic").cost(1_000_000, 1_000_000) == pytest.approx(0.6)
+    assert price_for("claude-sonnet-4-5", "anthropic").cost(2_000, 1_000) == pytest.approx(0.021)
+
+
+def test_unknown_model_is_an_error_naming_it_and_the_fix():
+    with pytest.raises(UnknownModel) as caught:
+        price_for("claude-imaginary-9", "anthropic")
+    assert "claude-imaginary-9" in str(caught.value) and "LLM_PRICE_INPUT_PER_MTOK" in str(caught.value)
+
+
+def test_a_configured_price_wins_and_local_is_free():
+    assert price_for("claude-imaginary-9", "anthropic", configured=(2.0, 4.0)).cost(10**6, 0) == 2.0
+    local = price_for("anything", "local")
+    assert local.cost(10**6, 10**6) == 0.0 and "local" in local.source
+
+
+def test_the_default_model_is_priced_and_not_the_seeds_retired_id():
+    assert Settings().anthropic_model in PRICES
+    assert Settings().anthropic_model != "claude-haiku-4-5-20251001"
+
+
+def test_call_budget_refuses_before_counting():
+    ledger = Ledger()
+    ledger.reserve(backend="anthropic", max_calls=1, budget_usd=1, worst_case_usd=0.1)
+    with pytest.raises(BudgetExceeded, match="ANTHROPIC_API_MAX_CALLS=1"):
+        ledger.reserve(backend="anthropic", max_calls=1, budget_usd=1, worst_case_usd=0.1)
+    assert ledger.calls == 1
+
+
+def test_dollar_budget_counts_the_worst_case_of_the_next_call():
+    ledger = Ledger()
+    ledger.record(0.95)
+    with pytest.raises(BudgetExceeded, match=r"LLM_BUDGET_USD=1\.0"):
+        ledger.reserve(backend="anthropic", max_calls=10, budget_usd=1.0, worst_case_usd=0.06)
+    ledger.reserve(backend="local", max_calls=0, budget_usd=1.0, worst_case_usd=0.0)  # free
+
+
+def test_exhausted_budget_sends_nothing(monkeypatch):
+    # Nothing listens on this port: had the client sent the call, it would get a connection error.
+    monkeypatch.setattr(LEDGER, "spent_usd", 0.0)
+    settings = Settings(anthropic_api_key="sk-ant-test", llm_budget_usd=0.0)
+    client = AnthropicClient(settings=settings, enable_cache=False,
+                             base_url="https://api.anthropic.com")
+    with pytest.raises(BudgetExceeded, match="was not sent"):
+        client.complete("hello", max_tokens=100)
+
+
+def test_cache_key_changes_with_anything_that_changes_the_reply():
+    base = {"model": "m", "backend": "local", "system": "s",
+            "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10, "temperature": 0.0}
+    key = cache_key(**base)
+    assert key == cache_key(**dict(base))
+    for field, other in (("model", "n"), ("system", None), ("max_tokens", 11),
+                         ("temperature", 0.5), ("messages", [{"role": "user", "content": "hi!"}])):
+        assert cache_key(**{**base, field: other}) != key, field
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_breaker_opens_after_repeated_failures_then_fails_fast():
+    # the failure is injected: a local endpoint where nothing listens
+    client = AnthropicClient(settings=Settings(), enable_cache=False, enable_retry=False,
+                             base_url=f"http://127.0.0.1:{_closed_port()}")
+    for _ in range(BREAKER_FAIL_MAX - 1):
+        with pytest.raises(LLMError, match="cannot reach the local backend"):
+            client.complete("hi", max_tokens=5)
+    with pytest.raises(CircuitOpen):
+        client.complete("hi", max_tokens=5)  # the failure that trips it
+    status = client.breaker_status()
+    assert status["state"] == "open" and status["failures"] == BREAKER_FAIL_MAX
+    assert status["opened_at"] is not None
+    with pytest.raises(CircuitOpen, match="was not sent"):
+        client.complete("hi", max_tokens=5)
+
+
+def test_client_repr_never_shows_the_key():
+    client = AnthropicClient(settings=Settings(anthropic_api_key="sk-ant-secret-1234"),
+                             enable_cache=False, base_url="https://api.anthropic.com")
+    assert "sk-ant-secret" not in repr(client)
