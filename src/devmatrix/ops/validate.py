@@ -61,22 +61,31 @@ def _redis(s: Settings) -> CheckResult:
 
 
 def _chroma(s: Settings) -> CheckResult:
-    readiness.chroma(s)
-    import chromadb  # heavy (0.4 s): imported only when this check runs
+    """Heartbeat, then add and query a vector in a scratch collection, over Chroma's v2 REST API.
 
-    client = chromadb.HttpClient(host=s.chromadb_host, port=s.chromadb_port)
+    Plain HTTP rather than chromadb.HttpClient: the client keeps an internal admin
+    session it never closes, and this check must leave nothing behind.
+    """
+    readiness.chroma(s)
+    base = f"{s.chroma_url}/api/v2/tenants/default_tenant/databases/default_database/collections"
     name = f"validate_scratch_{uuid.uuid4().hex[:12]}"
-    # explicit embeddings: no embedding function, so nothing is downloaded
-    collection = client.create_collection(name, embedding_function=None,
-                                          metadata={"hnsw:space": "cosine"})
-    try:
-        collection.add(ids=["probe"], embeddings=[[1.0, 0.0, 0.0]], documents=["probe"])
-        hits = collection.query(query_embeddings=[[1.0, 0.0, 0.0]], n_results=1)
-    finally:
-        client.delete_collection(name)
-        client.close()
-    if hits["ids"] != [["probe"]]:
-        return CheckResult("chroma", Status.FAIL, f"scratch query returned {hits['ids']!r}")
+    with requests.Session() as http:
+        created = http.post(base, json={"name": name, "metadata": {"hnsw:space": "cosine"}},
+                            timeout=HTTP_TIMEOUT_S)
+        created.raise_for_status()
+        collection = f"{base}/{created.json()['id']}"
+        try:
+            http.post(f"{collection}/add", timeout=HTTP_TIMEOUT_S, json={
+                "ids": ["probe"], "embeddings": [[1.0, 0.0, 0.0]], "documents": ["probe"],
+            }).raise_for_status()
+            hits = http.post(f"{collection}/query", timeout=HTTP_TIMEOUT_S, json={
+                "query_embeddings": [[1.0, 0.0, 0.0]], "n_results": 1,
+            })
+            hits.raise_for_status()
+        finally:
+            http.delete(f"{base}/{name}", timeout=HTTP_TIMEOUT_S)
+    if hits.json()["ids"] != [["probe"]]:
+        return CheckResult("chroma", Status.FAIL, f"scratch query returned {hits.json()['ids']!r}")
     return CheckResult("chroma", Status.PASS, "heartbeat ok; add/query in a scratch collection ok")
 
 
@@ -134,6 +143,8 @@ def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
             results = [CheckResult(name, Status.FAIL, error.message)]
         except DevMatrixError as error:
             results = [CheckResult(name, Status.FAIL, str(error))]
+        except requests.RequestException as error:
+            results = [CheckResult(name, Status.FAIL, f"HTTP error: {error}")]
         except Exception as error:  # noqa: BLE001 - a check that crashes has failed; say how
             results = [CheckResult(name, Status.FAIL, f"{type(error).__name__}: {error}")]
     for result in results:
