@@ -1,0 +1,122 @@
+"""Seed §2.2 E2E cases on the local backend: the pipeline contract a user relies on.
+
+SmolLM2-135M writes syntactically valid but often wrong code, so these tests
+assert the contract (file, commit, row, usage, cost, cache), not code quality;
+the quality thresholds are in tests/real_api/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devmatrix.agents.codegen import CodeGenerationAgent
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
+
+
+@pytest.fixture
+def real_agent(settings, real_postgres_manager, real_anthropic_client):
+    return CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
+                               llm_client=real_anthropic_client)
+
+
+def assert_contract(result: dict, postgres) -> None:
+    """What holds for every generation, successful or not: a logged, explained result."""
+    row = postgres.get_generation(result["log_id"])
+    assert row is not None, "every generation logs its row"
+    assert row["success"] is result["success"]
+    assert row["generated_code"] == result["generated_code"]
+    assert row["approval_status"] == result["approval_status"]
+    assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
+    assert result["cost_usd"] == 0.0 and result["backend"] == "local"
+    if not result["success"]:
+        assert result["error"] and row["error"] == result["error"]
+
+
+def assert_written_and_committed(result: dict, workspace) -> None:
+    assert result["success"] is True, result["error"]
+    assert result["approval_status"] == "approved" and result["file_written"] is True
+    path = Path(result["file_path"])
+    assert path.is_relative_to(workspace.root) and path.read_text() == result["generated_code"]
+    assert result["git_committed"] is True and len(result["git_commit_hash"]) == 40
+    log = subprocess.run(["git", "log", "--format=%H", "-1"], cwd=path.parent, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert log == result["git_commit_hash"]
+    assert 0 <= result["quality_score"] <= 10
+
+
+def test_e2e_fibonacci_writes_commits_and_logs(real_agent, real_workspace_manager,
+                                               real_postgres_manager):
+    result = real_agent.generate("Create a fibonacci function with memoization",
+                                 workspace_id=real_workspace_manager.workspace_id,
+                                 base_path=str(real_workspace_manager.root))
+    assert_contract(result, real_postgres_manager)
+    assert_written_and_committed(result, real_workspace_manager)
+    assert "fibonacci" in result["file_path"].lower()
+    assert "def fibonacci" in result["generated_code"]
+
+
+def test_e2e_second_identical_request_is_served_from_the_cache(real_agent, real_workspace_manager,
+                                                               real_postgres_manager):
+    request = "Create a fibonacci function with memoization"
+    kwargs = {"workspace_id": real_workspace_manager.workspace_id,
+              "base_path": str(real_workspace_manager.root), "git_enabled": False}
+    first = real_agent.generate(request, **kwargs)
+    second = real_agent.generate(request, **kwargs)
+    assert second["cache_hit"] is True
+    assert second["generated_code"] == first["generated_code"]
+    assert second["latency_s"] < first["latency_s"] or first["cache_hit"]
+    assert_contract(second, real_postgres_manager)
+
+
+def test_e2e_calculator_either_commits_or_says_why(real_agent, real_workspace_manager,
+                                                   real_postgres_manager):
+    result = real_agent.generate(
+        "Create a Calculator class with add, subtract, multiply, divide methods",
+        workspace_id=real_workspace_manager.workspace_id,
+        base_path=str(real_workspace_manager.root))
+    assert_contract(result, real_postgres_manager)
+    if result["success"]:
+        assert_written_and_committed(result, real_workspace_manager)
+    else:  # this small model often writes invalid Python; the pipeline must say so
+        assert "not valid Python" in result["error"] or "code block" in result["error"]
+        assert result["file_written"] is False and result["git_committed"] is False
+
+
+def test_e2e_vague_request_without_auto_approve_writes_nothing_unapproved(
+        real_agent, real_workspace_manager, real_postgres_manager):
+    result = real_agent.generate("Make a thing", workspace_id=real_workspace_manager.workspace_id,
+                                 base_path=str(real_workspace_manager.root),
+                                 git_enabled=False, auto_approve=False)
+    assert_contract(result, real_postgres_manager)
+    assert result["generated_code"] != ""
+    if result["success"] and result["approval_status"] == "pending_review":
+        assert result["quality_score"] < 7.0 and result["file_written"] is False
+
+
+@pytest.mark.parametrize("request_text, expected", [
+    ("", "the request is empty"),
+    ("x" * 100_000, "the limit is 20,000"),
+    ("Write fibonacci and save it to ../../outside.py", "outside the workspace"),
+])
+def test_bad_requests_fail_clearly_and_are_logged(real_agent, real_workspace_manager,
+                                                  real_postgres_manager, request_text, expected):
+    result = real_agent.generate(request_text, workspace_id=real_workspace_manager.workspace_id,
+                                 base_path=str(real_workspace_manager.root))
+    assert result["success"] is False and expected in result["error"]
+    assert not (real_workspace_manager.root.parent / "outside.py").exists()
+    assert real_postgres_manager.get_generation(result["log_id"])["error"] == result["error"]
+
+
+def test_postgres_down_during_logging_still_returns_the_result(settings, real_anthropic_client,
+                                                                real_workspace_manager):
+    broken = settings.model_copy(update={"postgres_port": 1})
+    agent = CodeGenerationAgent(settings=broken, llm_client=real_anthropic_client)
+    result = agent.generate("Create a fibonacci function with memoization",
+                            workspace_id=real_workspace_manager.workspace_id,
+                            base_path=str(real_workspace_manager.root), git_enabled=False)
+    assert result["generated_code"] and result["log_id"] is None
+    assert "was not logged" in result["logging_error"] and "127.0.0.1:1/" in result["logging_error"]

@@ -1,0 +1,49 @@
+"""AnthropicClient against the real local Messages-API server (and real Redis for the cache)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from devmatrix.errors import LLMError
+from devmatrix.llm import AnthropicClient
+from devmatrix.observability.metrics import LLM_REQUESTS
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_call_returns_text_usage_and_a_zero_cost_for_the_local_backend(real_anthropic_client):
+    result = real_anthropic_client.complete(f"Reply with: OK ({uuid.uuid4().hex[:6]})", max_tokens=16)
+    assert result.backend == "local" and result.text.strip()
+    assert result.input_tokens > 0 and result.output_tokens > 0
+    assert result.cost_usd == 0.0 and not result.cache_hit
+
+
+def test_the_second_identical_call_is_a_cache_hit(real_anthropic_client):
+    prompt = f"Name a colour. ({uuid.uuid4().hex[:6]})"
+    first = real_anthropic_client.complete(prompt, max_tokens=8)
+    before = LLM_REQUESTS.labels(model=first.model, backend="local", outcome="cache_hit")._value.get()
+    second = real_anthropic_client.complete(prompt, max_tokens=8)
+    assert second.cache_hit and second.text == first.text
+    assert second.latency_s < first.latency_s
+    assert LLM_REQUESTS.labels(model=first.model, backend="local",
+                               outcome="cache_hit")._value.get() == before + 1
+
+
+def test_streaming_yields_the_reply_in_pieces(settings):
+    client = AnthropicClient(settings=settings, enable_cache=False)
+    pieces = list(client.stream("Count from 1 to 5.", max_tokens=24))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
+def test_a_wrong_key_is_a_clear_error(settings):
+    client = AnthropicClient(settings=settings, api_key="wrong-key", enable_cache=False)
+    with pytest.raises(LLMError, match="rejected the API key"):
+        client.complete("hi", max_tokens=4)
+
+
+def test_breaker_state_is_readable(real_anthropic_client):
+    status = real_anthropic_client.breaker_status()
+    assert status["state"] == "closed" and status["failures"] == 0
+    assert status["endpoint"] == real_anthropic_client.base_url
