@@ -39,9 +39,10 @@ def real_redis_manager(settings: Settings) -> Iterator[RedisManager]:
 
 
 @pytest.fixture
-def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager) -> AnthropicClient:
+def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
     """The configured backend (the local server here), with its Redis cache."""
-    return AnthropicClient(settings=settings, redis_manager=real_redis_manager)
+    with AnthropicClient(settings=settings, redis_manager=real_redis_manager) as client:
+        yield client
 
 
 @pytest.fixture

@@ -94,6 +94,16 @@ class AnthropicClient:
             max_retries=MAX_RETRIES if enable_retry else 0,
         )
 
+    def close(self) -> None:
+        """Close the SDK's HTTP connection pool (and nothing shared: Redis belongs to its manager)."""
+        self._sdk.close()
+
+    def __enter__(self) -> AnthropicClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:  # never the key
         return f"AnthropicClient(backend={self.backend!r}, model={self.model!r}, base_url={self.base_url!r})"
 
@@ -221,8 +231,8 @@ def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClien
 def check_backend(settings: Settings) -> tuple[bool, str]:
     """One "Reply with: OK" round trip; (ok, what happened)."""
     try:
-        client = AnthropicClient(settings=settings, enable_cache=False)
-        result = client.complete("Reply with: OK", max_tokens=16)
+        with AnthropicClient(settings=settings, enable_cache=False) as client:
+            result = client.complete("Reply with: OK", max_tokens=16)
     except LLMError as error:
         return False, str(error)
     ok = result.output_tokens > 0 and bool(result.text.strip())

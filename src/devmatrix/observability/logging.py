@@ -17,7 +17,8 @@ from devmatrix.config import Settings
 
 # Anthropic keys, bearer tokens, and any field whose name says it is a secret.
 _SECRET_VALUE = re.compile(r"(sk-ant-[A-Za-z0-9_\-]{4,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
-_SECRET_FIELD = re.compile(r"(api_key|apikey|token|password|secret|authorization)", re.I)
+# Whole name parts only: `token` and `access_token` are secrets, `input_tokens` (a count) is not.
+_SECRET_FIELD = re.compile(r"(^|_)(api_?key|token|password|secret|authorization)$", re.I)
 REDACTED = "[REDACTED]"
 
 _configured = False

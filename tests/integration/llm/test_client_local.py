@@ -32,14 +32,14 @@ def test_the_second_identical_call_is_a_cache_hit(real_anthropic_client):
 
 
 def test_streaming_yields_the_reply_in_pieces(settings):
-    client = AnthropicClient(settings=settings, enable_cache=False)
-    pieces = list(client.stream("Count from 1 to 5.", max_tokens=24))
+    with AnthropicClient(settings=settings, enable_cache=False) as client:
+        pieces = list(client.stream("Count from 1 to 5.", max_tokens=24))
     assert len(pieces) > 1 and "".join(pieces).strip()
 
 
 def test_a_wrong_key_is_a_clear_error(settings):
-    client = AnthropicClient(settings=settings, api_key="wrong-key", enable_cache=False)
-    with pytest.raises(LLMError, match="rejected the API key"):
+    with (AnthropicClient(settings=settings, api_key="wrong-key", enable_cache=False) as client,
+          pytest.raises(LLMError, match="rejected the API key")):
         client.complete("hi", max_tokens=4)
 
 
