@@ -1,7 +1,8 @@
 """OrchestratorAgent (seed §4.2): split a request into typed, dependent tasks.
 
 A request that states its own steps is planned from its words (see
-`plan.explicit_plan`); otherwise the model is asked for a JSON plan, which is
+`plan.explicit_plan`), a known request shape by its rule (`plan.pattern_plan`,
+e.g. "a REST API for X"); otherwise the model is asked for a JSON plan, which is
 validated as a whole. An invalid plan gets exactly one retry, with the
 validation error shown to the model; a second invalid plan is a PlanError.
 """
@@ -12,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from devmatrix.agents.plan import MAX_TASKS, TASK_TYPES, Plan, explicit_plan, parse_plan
+from devmatrix.agents.plan import MAX_TASKS, TASK_TYPES, Plan, explicit_plan, parse_plan, pattern_plan
 from devmatrix.config import Settings
 from devmatrix.errors import PlanError
 
@@ -33,7 +34,7 @@ _JSON_BLOCK = re.compile(r"\{.*\}", re.S)
 @dataclass(frozen=True)
 class PlanResult:
     plan: Plan
-    source: str  # "explicit" (the request's own steps) or "llm"
+    source: str  # "explicit" (the request's own steps), "pattern" (a known shape) or "llm"
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -69,6 +70,9 @@ class OrchestratorAgent:
         stated = explicit_plan(user_request)
         if stated is not None:
             return PlanResult(stated, "explicit")
+        known = pattern_plan(user_request)
+        if known is not None:
+            return PlanResult(known, "pattern")
         messages: list[dict] = [{"role": "user", "content": user_request}]
         usage = [0, 0, 0.0]
         problem = ""

@@ -110,17 +110,41 @@ def explicit_plan(request: str) -> Plan | None:
     parts = _PARTS.search(request)
     if parts:
         head = request[: parts.start()]
-        tasks = [PlannedTask(id=_slug(p, i), type="implementation",
-                             description=f"{head.strip()}: {p.strip().rstrip('.')}")
-                 for i, p in enumerate(parts.groups(), 1)]
-        return Plan(tasks=tasks)
+        return parse_plan({"tasks": [
+            {"id": _slug(p, i), "type": "implementation",
+             "description": f"{head.strip()}: {p.strip().rstrip('.')}"}
+            for i, p in enumerate(parts.groups(), 1)]})
     steps = [s.strip().rstrip(".") for s in _THEN.split(request) if s.strip()]
     if len(steps) < 2:
         return None
-    tasks: list[PlannedTask] = []
+    tasks: list[dict] = []
     for index, step in enumerate(steps, 1):
         # the first step names the thing; later ones ("tests for it") refer back to it
         kind = "implementation" if index == 1 else _task_type(step)
-        tasks.append(PlannedTask(id=_slug(step, index), type=kind, description=step,
-                                 depends_on=[tasks[-1].id] if tasks else []))
-    return Plan(tasks=tasks)
+        tasks.append({"id": _slug(step, index), "type": kind, "description": step,
+                      "depends_on": [tasks[-1]["id"]] if tasks else []})
+    return parse_plan({"tasks": tasks})  # a too-long or too-many-step request is a PlanError
+
+
+# --- known request shapes ---------------------------------------------------------
+# "a REST API for X" has one standard decomposition — the model, tests for it,
+# then the endpoints over it — so it is planned by rule, the same way on every
+# backend, and the result says so (source "pattern"). Anything else goes to the model.
+_REST_API_FOR = re.compile(r"\b(?:rest(?:ful)?\s+)?api\s+(?:for|to manage)\s+(?:an?\s+|the\s+)?(.+?)\s*\.?$", re.I)
+
+
+def pattern_plan(request: str) -> Plan | None:
+    """The standard plan of a known request shape, or None."""
+    match = _REST_API_FOR.search(request.strip())
+    if match is None:
+        return None
+    thing = match.group(1)
+    return Plan(tasks=[
+        PlannedTask(id="model", type="implementation",
+                    description=f"The data model and an in-memory repository for {thing}"
+                                " (create, read, update, delete), as plain Python"),
+        PlannedTask(id="tests", type="test", depends_on=["model"],
+                    description=f"pytest tests for the {thing} model and repository"),
+        PlannedTask(id="endpoints", type="api", depends_on=["tests"],  # the seed runs them in order
+                    description=f"FastAPI CRUD endpoints for {thing} using the repository"),
+    ])

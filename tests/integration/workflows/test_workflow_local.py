@@ -51,9 +51,8 @@ def workflow(settings, scratchpad, real_anthropic_client):
 def test_todo_api_request_runs_implementation_test_api_in_order(workflow, scratchpad,
                                                                  real_workspace_manager):
     pad, _ = scratchpad
-    result = workflow.execute(
-        "Create a REST API for a todo list: first the Todo model, then tests for it,"
-        " then the API endpoints", real_workspace_manager.workspace_id)
+    result = workflow.execute("Create a REST API for a todo list", real_workspace_manager.workspace_id)
+    assert result["plan_source"] == "pattern"
     tasks = result["completed_tasks"] + result["failed_tasks"]
     assert [t["type"] for t in tasks] == ["implementation", "test", "api"]
     done = [t for t in tasks if t["status"] == "completed"]

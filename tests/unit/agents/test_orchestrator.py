@@ -48,7 +48,7 @@ def agent(*replies: str) -> tuple[OrchestratorAgent, ScriptedClient]:
 
 def test_a_valid_json_plan_is_used_with_its_usage():
     orchestrator, client = agent(f"Here you go:\n```json\n{GOOD}\n```")
-    result = orchestrator.plan("Create a REST API for a todo list")
+    result = orchestrator.plan("Build a small inventory system")
     assert result.source == "llm" and [t.id for t in result.plan.tasks] == ["model", "tests"]
     assert (result.input_tokens, result.output_tokens) == (10, 5)
     assert len(client.calls) == 1
@@ -57,14 +57,14 @@ def test_a_valid_json_plan_is_used_with_its_usage():
 def test_an_invalid_plan_gets_one_retry_that_names_the_problem():
     cyclic = GOOD.replace('"depends_on": []', '"depends_on": ["tests"]')
     orchestrator, client = agent(cyclic, GOOD)
-    assert orchestrator.plan("Create a REST API for a todo list").source == "llm"
+    assert orchestrator.plan("Build a small inventory system").source == "llm"
     assert "cycle" in client.calls[1][-1]["content"]
 
 
 def test_two_invalid_plans_are_a_clear_error_without_a_third_call():
     orchestrator, client = agent("no json here", '{"tasks": "nope"}')
     with pytest.raises(PlanError) as caught:
-        orchestrator.plan("Create a REST API for a todo list")
+        orchestrator.plan("Build a small inventory system")
     assert "no valid plan in 2 attempts" in str(caught.value)
     assert "state the steps" in str(caught.value)
     assert len(client.calls) == 2
@@ -80,3 +80,10 @@ def test_an_empty_request_is_refused():
     orchestrator, _ = agent()
     with pytest.raises(PlanError, match="empty"):
         orchestrator.plan("   ")
+
+
+def test_a_known_request_shape_needs_no_model_call():
+    orchestrator, client = agent()
+    result = orchestrator.plan("Create a REST API for a todo list")
+    assert result.source == "pattern" and client.calls == []
+    assert [t.type for t in result.plan.tasks] == ["implementation", "test", "api"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devmatrix.agents.plan import explicit_plan, parse_plan
+from devmatrix.agents.plan import explicit_plan, parse_plan, pattern_plan
 from devmatrix.errors import PlanError
 
 pytestmark = pytest.mark.unit
@@ -66,3 +66,21 @@ def test_independent_parts_become_parallel_tasks():
 
 def test_a_request_without_stated_steps_has_no_explicit_plan():
     assert explicit_plan("Create a REST API for a todo list") is None
+
+
+@pytest.mark.parametrize("request_text", [
+    "Create a REST API for a todo list", "Build a RESTful API for the bookstore.",
+    "create an api to manage users"])
+def test_a_rest_api_request_has_the_standard_model_tests_endpoints_plan(request_text):
+    plan = pattern_plan(request_text)
+    assert [(t.type, t.depends_on) for t in plan.tasks] == [
+        ("implementation", []), ("test", ["model"]), ("api", ["tests"])]
+
+
+def test_an_unknown_shape_has_no_pattern_plan():
+    assert pattern_plan("Write something clever about prime numbers") is None
+
+
+def test_a_stated_step_too_long_for_a_task_is_a_plan_error():
+    with pytest.raises(PlanError, match="at most 2000 characters"):
+        explicit_plan("Write a parser, then tests for it " + "covering every case " * 200)
