@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
 
 from devmatrix.config import Settings, load_settings
+from devmatrix.observability.metrics import REGISTRY
 
 TIERS = {"unit", "integration", "smoke", "real_api"}
+COST_REPORT = Path(".devmatrix/reports/llm_costs.json")
+_costs: dict[str, dict[str, float]] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,3 +29,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def settings() -> Settings:
     """The settings every real-service test uses (.env.test, or the documented defaults)."""
     return load_settings()
+
+
+# --- the seed's "Cost Management", done automatically -------------------------------
+# Every LLM call made in this process is counted by the metrics registry; the delta
+# around each test is that test's calls, tokens, dollars and wall time. (Calls made by
+# a subprocess, e.g. the `devmatrix` CLI, are not in this process and not counted.)
+def _llm_totals() -> tuple[float, float, float]:
+    calls = tokens = cost = 0.0
+    for metric in REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name == "llm_requests_total" and sample.labels.get("outcome") != "cache_hit":
+                calls += sample.value
+            elif sample.name == "llm_tokens_total":
+                tokens += sample.value
+            elif sample.name == "llm_cost_usd_total":
+                cost += sample.value
+    return calls, tokens, cost
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    before, start = _llm_totals(), time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        calls, tokens, cost = (a - b for a, b in zip(_llm_totals(), before, strict=True))
+        if calls:
+            _costs[item.nodeid] = {"llm_calls": calls, "tokens": tokens, "cost_usd": round(cost, 6),
+                                   "seconds": round(time.perf_counter() - start, 2)}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _costs:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("LLM cost and latency per test")
+    write(f"{'test':<88} {'calls':>5} {'tokens':>7} {'cost $':>9} {'secs':>6}")
+    for nodeid, row in sorted(_costs.items(), key=lambda kv: -kv[1]["cost_usd"]):
+        write(f"{nodeid[-88:]:<88} {row['llm_calls']:>5.0f} {row['tokens']:>7.0f}"
+              f" {row['cost_usd']:>9.6f} {row['seconds']:>6.1f}")
+    total = sum(r["cost_usd"] for r in _costs.values())
+    write(f"total: {len(_costs)} tests called the LLM, ${total:.6f}; written to {COST_REPORT}")
+    COST_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    COST_REPORT.write_text(json.dumps(_costs, indent=2), encoding="utf-8")

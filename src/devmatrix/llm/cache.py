@@ -21,13 +21,16 @@ def cache_key(*, model: str, backend: str, system: str | None, messages: list[di
 
 
 class ResponseCache:
+    """Entries live under the manager's prefix (``test:`` in tests), so whoever owns the
+    prefix can find and remove them."""
+
     def __init__(self, redis_manager: RedisManager, ttl_s: int = CACHE_TTL_S) -> None:
         self.redis = redis_manager
         self.ttl_s = ttl_s
 
     def get(self, key: str) -> dict | None:
-        raw = self.redis.client.get(key)
+        raw = self.redis.client.get(self.redis.key(key))
         return json.loads(raw) if raw else None
 
     def set(self, key: str, value: dict) -> None:
-        self.redis.client.set(key, json.dumps(value), ex=self.ttl_s)
+        self.redis.client.set(self.redis.key(key), json.dumps(value), ex=self.ttl_s)
