@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     git_user_email: str = Field(default="test@devmatrix.local", pattern=r"^[^@\s]+@[^@\s]+$")
     workspace_dir: Path = Path("./workspace_test")
 
+    # --- backups ---------------------------------------------------------
+    backup_dir: Path = Path(".devmatrix/backups")
+    backup_keep: int = Field(default=7, ge=1, le=1000)
+
     # --- API and monitoring ----------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: Port = Field(default=8000, ge=1, le=65535)

@@ -1,0 +1,277 @@
+"""Chroma: every collection exported through the server's v2 HTTP API, and imported back.
+
+Why an export and not a copy of the data directory: the server keeps running
+(a copy is consistent only with the server stopped, and everything using RAG
+would fail meanwhile), the file is independent of Chroma's on-disk format, and
+each collection gets a content digest that a restore can be checked against.
+A collection that changes while it is exported is read again; if it keeps
+changing the backup fails rather than saving a mix.
+
+One file per collection, ``chroma/<name>.jsonl.gz``: a header line (name,
+metadata, configuration, count), then one record per line (id, document,
+metadata, embedding). The digest covers ids, documents and metadatas exactly;
+embeddings are compared within ``EMBEDDING_TOLERANCE``, because a cosine
+collection renormalises every vector it stores and float32 rounding moves the
+last bit (measured: at most 1e-7).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from devmatrix.errors import BackupError, ServiceError
+
+HTTP_TIMEOUT_S = 60.0
+PAGE = 1000
+EXPORT_ATTEMPTS = 3
+EMBEDDING_TOLERANCE = 1e-6
+SCRATCH_READY_TIMEOUT_S = 60.0
+_INCLUDE = ["embeddings", "documents", "metadatas"]
+
+
+class ChromaHTTP:
+    """The few v2 REST calls a backup needs, on one closed-after-use session."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.base = f"{url}/api/v2/tenants/default_tenant/databases/default_database/collections"
+        self.http = requests.Session()
+
+    def __enter__(self) -> ChromaHTTP:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def _call(self, method: str, url: str, **kwargs) -> object:
+        try:
+            response = self.http.request(method, url, timeout=HTTP_TIMEOUT_S, **kwargs)
+        except requests.RequestException as error:
+            raise ServiceError("chroma", f"{method} {url} failed: {error}",
+                               fix="`invoke infra.up -s chroma`, and check CHROMADB_* in .env.test") from error
+        if not response.ok:
+            raise ServiceError("chroma", f"{method} {url} answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def version(self) -> str:
+        return str(self._call("GET", f"{self.url}/api/v2/version"))
+
+    def max_batch(self) -> int:
+        return int(self._call("GET", f"{self.url}/api/v2/pre-flight-checks")["max_batch_size"])
+
+    def collections(self) -> list[dict]:
+        found: list[dict] = []
+        while page := self._call("GET", self.base, params={"limit": 100, "offset": len(found)}):
+            found.extend(page)
+        return sorted(found, key=lambda c: c["name"])
+
+    def count(self, collection_id: str) -> int:
+        return int(self._call("GET", f"{self.base}/{collection_id}/count"))
+
+    def get(self, collection_id: str, offset: int, limit: int) -> dict:
+        return self._call("POST", f"{self.base}/{collection_id}/get",
+                          json={"offset": offset, "limit": limit, "include": _INCLUDE})
+
+    def create(self, name: str, metadata: dict | None, configuration: dict | None) -> str:
+        body: dict[str, object] = {"name": name, "metadata": metadata}
+        if configuration:
+            body["configuration"] = configuration
+        return self._call("POST", self.base, json=body)["id"]
+
+    def add(self, collection_id: str, batch: dict) -> None:
+        self._call("POST", f"{self.base}/{collection_id}/add", json=batch)
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"{self.base}/{name}")
+
+
+def _records(page: dict) -> Iterator[dict]:
+    for i, record_id in enumerate(page["ids"]):
+        yield {"id": record_id, "document": page["documents"][i], "metadata": page["metadatas"][i],
+               "embedding": page["embeddings"][i]}
+
+
+def content_digest(records: list[dict]) -> str:
+    """sha256 over ids, documents and metadatas, in id order (embeddings: see the module doc)."""
+    digest = hashlib.sha256()
+    for record in sorted(records, key=lambda r: r["id"]):
+        digest.update(json.dumps([record["id"], record["document"], record["metadata"]],
+                                 sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _read_all(chroma: ChromaHTTP, collection: dict) -> list[dict]:
+    """Every record of a collection, read twice-counted so a concurrent write is noticed."""
+    for _ in range(EXPORT_ATTEMPTS):
+        before = chroma.count(collection["id"])
+        records: list[dict] = []
+        while len(records) < before:
+            page = chroma.get(collection["id"], len(records), PAGE)
+            if not page["ids"]:
+                break
+            records.extend(_records(page))
+        if len(records) == before == chroma.count(collection["id"]) and \
+                len({r["id"] for r in records}) == before:
+            return records
+    raise BackupError(f"Chroma collection {collection['name']!r} kept changing while it was exported",
+                      fix="stop what writes to it (e.g. `invoke rag` indexing) and run the backup again")
+
+
+def _summary(records: list[dict]) -> dict[str, object]:
+    dims = {len(r["embedding"]) for r in records if r["embedding"] is not None}
+    return {"count": len(records), "dimension": dims.pop() if len(dims) == 1 else None,
+            "content_sha256": content_digest(records)}
+
+
+def export(url: str, folder: Path) -> dict[str, object]:
+    """Write every collection to ``folder``; the manifest's chroma section."""
+    folder.mkdir(parents=True, exist_ok=True)
+    collections: dict[str, dict] = {}
+    with ChromaHTTP(url) as chroma:
+        version = chroma.version()
+        for collection in chroma.collections():
+            records = _read_all(chroma, collection)
+            header = {"name": collection["name"], "metadata": collection.get("metadata"),
+                      "configuration": collection.get("configuration_json"), "count": len(records)}
+            with gzip.open(folder / f"{collection['name']}.jsonl.gz", "wt", encoding="utf-8",
+                           compresslevel=1) as out:
+                out.write(json.dumps(header) + "\n")
+                for record in records:
+                    out.write(json.dumps(record) + "\n")
+            collections[collection["name"]] = {**_summary(records), "metadata": header["metadata"]}
+    return {"server": version, "collections": collections}
+
+
+def read_export(path: Path) -> tuple[dict, list[dict]]:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            header = json.loads(handle.readline())
+            records = [json.loads(line) for line in handle]
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BackupError(f"{path} is not a readable Chroma export ({error})",
+                          fix="the file is damaged; use another backup") from None
+    if header.get("count") != len(records):
+        raise BackupError(f"{path} holds {len(records)} records, its header says {header.get('count')}",
+                          fix="the file is truncated; use another backup")
+    return header, records
+
+
+def import_collection(chroma: ChromaHTTP, header: dict, records: list[dict], *, name: str | None = None) -> str:
+    """Create the collection (as ``name`` if given) and add every record, in server-sized batches."""
+    collection_id = chroma.create(name or header["name"], header.get("metadata"), header.get("configuration"))
+    size = min(chroma.max_batch(), PAGE)
+    for start in range(0, len(records), size):
+        batch = records[start:start + size]
+        chroma.add(collection_id, {
+            "ids": [r["id"] for r in batch], "embeddings": [r["embedding"] for r in batch],
+            "documents": [r["document"] for r in batch], "metadatas": [r["metadata"] for r in batch],
+        })
+    return collection_id
+
+
+def compare(name: str, expected: list[dict], found: list[dict]) -> list[str]:
+    """What differs between two record sets: count, content digest, embeddings beyond tolerance."""
+    problems = []
+    if len(found) != len(expected):
+        problems.append(f"collection {name}: {len(found)} records, expected {len(expected)}")
+    if content_digest(found) != content_digest(expected):
+        problems.append(f"collection {name}: ids, documents or metadatas differ from the backup")
+    by_id = {r["id"]: r["embedding"] for r in found}
+    worst = 0.0
+    for record in expected:
+        other = by_id.get(record["id"])
+        if other is None or record["embedding"] is None:
+            continue
+        worst = max(worst, max((abs(a - b) for a, b in zip(record["embedding"], other, strict=True)), default=0.0))
+    if worst > EMBEDDING_TOLERANCE:
+        problems.append(f"collection {name}: embeddings differ by up to {worst:.2e} (> {EMBEDDING_TOLERANCE:g})")
+    return problems
+
+
+def read_collection(chroma: ChromaHTTP, name: str) -> list[dict]:
+    collection = next((c for c in chroma.collections() if c["name"] == name), None)
+    if collection is None:
+        return []
+    return _read_all(chroma, collection)
+
+
+def restore_live(url: str, folder: Path, expected: dict[str, dict]) -> list[str]:
+    """Make the server hold exactly the backed-up collections; return what does not match."""
+    problems = []
+    with ChromaHTTP(url) as chroma:
+        for collection in chroma.collections():
+            chroma.delete(collection["name"])
+        for name in sorted(expected):
+            header, records = read_export(folder / f"{name}.jsonl.gz")
+            import_collection(chroma, header, records)
+            problems += compare(name, records, read_collection(chroma, name))
+    return problems
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str, int], list[str]]:
+    """Import every export into a scratch Chroma server on a scratch directory; counts and problems."""
+    chroma_bin = Path(sys.executable).parent / "chroma"
+    counts: dict[str, int] = {}
+    problems: list[str] = []
+    if not expected:
+        return counts, problems  # nothing to import: no scratch server needed
+    with tempfile.TemporaryDirectory(prefix="devmatrix-chroma-verify-") as scratch:
+        port = _free_port()
+        with (Path(scratch) / "chroma.log").open("w") as log:
+            server = subprocess.Popen(
+                [str(chroma_bin), "run", "--host", "127.0.0.1", "--port", str(port),
+                 "--path", str(Path(scratch) / "data")],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+            try:
+                url = f"http://127.0.0.1:{port}"
+                _wait_ready(url, server, Path(scratch) / "chroma.log")
+                with ChromaHTTP(url) as chroma:
+                    for name, summary in sorted(expected.items()):
+                        header, records = read_export(folder / f"{name}.jsonl.gz")
+                        if content_digest(records) != summary["content_sha256"]:
+                            problems.append(f"collection {name}: export content differs from the manifest")
+                        import_collection(chroma, header, records)
+                        found = read_collection(chroma, name)
+                        counts[name] = len(found)
+                        problems += compare(name, records, found)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    return counts, problems
+
+
+def _wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SCRATCH_READY_TIMEOUT_S
+    with requests.Session() as http:
+        while True:
+            if server.poll() is not None:
+                raise BackupError(f"a scratch Chroma server exited:\n{log.read_text()[-800:]}",
+                                  fix="check that chromadb is installed in this environment")
+            try:
+                if http.get(f"{url}/api/v2/heartbeat", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise BackupError(f"a scratch Chroma server was not ready in {SCRATCH_READY_TIMEOUT_S:g} s",
+                                  fix=f"read {log}")
+            time.sleep(0.1)

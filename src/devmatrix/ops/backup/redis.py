@@ -1,0 +1,180 @@
+"""Redis: BGSAVE waited for through LASTSAVE, the RDB copied and checked, loaded in a scratch server.
+
+Counts come from the RDB file itself (``redis-check-rdb``: keys read, keys with
+an expiry), so they describe exactly what was copied. A restore stops the
+supervised server (which saves on the way down), puts the RDB in place and
+starts it again; the previous RDB is kept beside it until the server is up.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from devmatrix.config import Settings
+from devmatrix.errors import BackupError, ServiceError
+
+BGSAVE_TIMEOUT_S = 300.0
+SCRATCH_READY_TIMEOUT_S = 60.0
+POLL_S = 0.05
+_INFO = re.compile(r"\[info\] (\d+) (keys read|expires|already expired)")
+
+
+def _client(settings: Settings) -> redis.Redis:
+    return redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=10,
+                       password=settings.redis_password.get_secret_value() or None)
+
+
+def tool_version() -> str:
+    out = subprocess.run(["redis-check-rdb", "--version"], capture_output=True, text=True,
+                         check=False).stdout.split()
+    return out[1] if len(out) > 1 else "unknown"
+
+
+def check_rdb(path: Path) -> dict[str, int]:
+    """Run redis-check-rdb on ``path``; its key counts, or BackupError naming the file."""
+    try:
+        result = subprocess.run(["redis-check-rdb", str(path)], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BackupError("redis-check-rdb is not installed",
+                          fix="apt-get install redis-server (it ships redis-check-rdb)") from None
+    output = result.stdout + result.stderr
+    if result.returncode != 0 or "RDB looks OK" not in output:
+        tail = "\n".join(output.strip().splitlines()[-5:])
+        raise BackupError(f"redis-check-rdb rejects {path}:\n{tail}",
+                          fix="the RDB is damaged; take a new backup or use another one")
+    found = {label: int(n) for n, label in _INFO.findall(output)}
+    return {"keys": found.get("keys read", 0), "expires": found.get("expires", 0),
+            "already_expired": found.get("already expired", 0)}
+
+
+def _wait_bgsave_idle(client: redis.Redis, deadline: float) -> dict:
+    while True:
+        info = client.info("persistence")
+        if not info["rdb_bgsave_in_progress"]:
+            return info
+        if time.monotonic() > deadline:
+            raise BackupError(f"Redis BGSAVE still running after {BGSAVE_TIMEOUT_S:g} s",
+                              fix="check the Redis log (`invoke infra.logs redis`) and disk space")
+        time.sleep(POLL_S)
+
+
+def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
+    """BGSAVE, wait until LASTSAVE moves past the previous save, copy the RDB and check it."""
+    client = _client(settings)
+    try:
+        version = client.info("server")["redis_version"]
+        deadline = time.monotonic() + BGSAVE_TIMEOUT_S
+        _wait_bgsave_idle(client, deadline)  # one already running would refuse ours
+        before = client.lastsave().timestamp()
+        # LASTSAVE has one-second resolution: start in a later second than the last save
+        while time.time() < before + 1:
+            time.sleep(POLL_S)
+        client.bgsave()
+        while True:
+            info = _wait_bgsave_idle(client, deadline)
+            if client.lastsave().timestamp() > before:
+                break
+            time.sleep(POLL_S)
+        if info["rdb_last_bgsave_status"] != "ok":
+            raise BackupError("Redis BGSAVE failed (rdb_last_bgsave_status=err)",
+                              fix="read `invoke infra.logs redis` (disk full? permissions?)")
+        folder = client.config_get("dir")["dir"]
+        filename = client.config_get("dbfilename")["dbfilename"]
+    except redis.RedisError as error:
+        raise ServiceError("redis", f"backup at {settings.redis_host}:{settings.redis_port} failed: {error}",
+                           fix="`invoke infra.up -s redis`, and check REDIS_* in .env.test") from error
+    finally:
+        client.close()
+    source = Path(folder) / filename
+    if not source.is_file():
+        raise BackupError(f"the Redis dump {source} is not on this machine",
+                          fix="run the backup on the machine where Redis keeps its data")
+    shutil.copyfile(source, dest)  # a later save renames a new file in; our open inode stays whole
+    return {"server": version, "rdb_source": str(source), **check_rdb(dest)}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def load_count(rdb: Path) -> dict[str, int]:
+    """Load ``rdb`` into a scratch redis-server on a free port; keys per database it holds."""
+    with tempfile.TemporaryDirectory(prefix="devmatrix-redis-verify-") as scratch:
+        shutil.copyfile(rdb, Path(scratch) / "dump.rdb")
+        port = _free_port()
+        with (Path(scratch) / "redis.log").open("w") as log:
+            server = subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", scratch,
+                 "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+                stdout=log, stderr=subprocess.STDOUT)
+            try:
+                return _count_when_loaded(port, server, Path(scratch) / "redis.log")
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+def _count_when_loaded(port: int, server: subprocess.Popen, log: Path) -> dict[str, int]:
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+    deadline = time.monotonic() + SCRATCH_READY_TIMEOUT_S
+    try:
+        while True:
+            if server.poll() is not None:
+                raise BackupError(f"a scratch redis-server could not load the RDB:\n{log.read_text()[-800:]}",
+                                  fix="the RDB is damaged or from a newer Redis; use another backup")
+            try:
+                keyspace = client.info("keyspace")
+                if not client.info("persistence")["loading"]:
+                    break
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                pass
+            if time.monotonic() > deadline:
+                raise BackupError(f"a scratch redis-server did not load the RDB in {SCRATCH_READY_TIMEOUT_S:g} s",
+                                  fix="check free memory; the RDB may be very large")
+            time.sleep(POLL_S)
+    finally:
+        client.close()
+    return {name: int(stats["keys"]) for name, stats in keyspace.items()}
+
+
+def restore_live(settings: Settings, rdb: Path, provider) -> None:
+    """Stop the supervised Redis, put ``rdb`` in place, start it; roll back the file if it fails."""
+    if getattr(provider, "name", "") != "native":
+        raise BackupError(
+            f"restoring Redis replaces the RDB file of a server this machine supervises; the provider"
+            f" is {getattr(provider, 'name', provider)!r}",
+            fix="restore Redis by that provider's means (e.g. copy the RDB into the container's /data)",
+        )
+    client = _client(settings)
+    try:
+        target = Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
+    except redis.RedisError as error:
+        raise ServiceError("redis", f"cannot read its data directory: {error}",
+                           fix="`invoke infra.up -s redis` before restoring") from error
+    finally:
+        client.close()
+    previous = target.with_name(target.name + ".pre-restore")
+    provider.down(("redis",))  # redis saves its dataset on the way down; we set it aside
+    if target.exists():
+        target.replace(previous)
+    incoming = target.with_name(target.name + ".incoming")
+    shutil.copyfile(rdb, incoming)
+    incoming.replace(target)
+    try:
+        provider.up(("redis",))
+    except ServiceError:
+        if previous.exists():
+            previous.replace(target)
+            provider.up(("redis",))
+        raise
+    previous.unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""`invoke restore --from DIR`: replace Postgres, Redis and Chroma with a verified backup."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Exit, task
+
+from devmatrix.ops.backup import manifest, restore_backup
+from devmatrix.ops.checks import Status
+from devmatrix.tasks._common import console, echo, print_json, print_result, reported, settings
+
+
+def _confirm(folder: str) -> bool:
+    if not sys.stdin.isatty():
+        return False  # never guess a yes: restore_backup refuses and names --yes
+    answer = input(f"Replace ALL live DevMatrix data with backup {folder}? Type 'restore' to confirm: ")
+    return answer.strip() == "restore"
+
+
+@task(help={
+    "from_": "the backup folder, or `latest` for the newest under BACKUP_DIR",
+    "yes": "confirm without a prompt (required when stdin is not a terminal)",
+    "dry": "check the backup's checksums and print the plan; change nothing",
+    "json": "print the steps and the validation as JSON",
+})
+def restore(c, from_, yes=False, dry=False, json=False):
+    """Restore all three stores from a backup (refuses a damaged one), then run validate."""
+    with reported():
+        s = settings()
+        folder = manifest.resolve(from_, s.backup_dir)
+        confirmed = yes or dry or _confirm(str(folder))
+        results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
+                                 echo=(lambda _: None) if json else echo)
+    failed = [r for r in results if r.failed and r.critical]
+    if json:
+        print_json({"path": str(folder), "dry": dry, "ok": not failed, "steps": [r.to_dict() for r in results]})
+    else:
+        for result in results:
+            print_result(result)
+    if failed:
+        raise Exit(f"FAIL: {', '.join(r.name for r in failed)}; see above", code=1)
+    if not json and not dry:
+        console.print(f"  [green]restored[/] from {folder}; "
+                      f"{sum(r.status is Status.PASS for r in results)}/{len(results)} steps and checks passed")

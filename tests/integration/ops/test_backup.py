@@ -1,0 +1,284 @@
+"""Backup, verify and restore against real Postgres, Redis and Chroma (a scratch stack of their own)."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import threading
+
+import psycopg2
+import pytest
+from _backup_stack import Stack, stack  # noqa: F401 - the fixture is used by name
+
+from devmatrix.errors import BackupError
+from devmatrix.ops import backup
+from devmatrix.ops.backup import manifest
+from devmatrix.ops.backup import postgres as pg_backup
+from devmatrix.ops.backup.chroma import EMBEDDING_TOLERANCE, read_collection
+from devmatrix.ops.checks import Status
+
+pytestmark = pytest.mark.integration
+
+DIM = 384
+_ROW_COLUMNS = "id, timestamp, workspace_id, user_request, generated_code, approval_status, quality_score, metadata"
+
+
+@pytest.fixture
+def clean(stack: Stack) -> Stack:  # noqa: F811
+    stack.wipe()
+    shutil.rmtree(stack.settings.backup_dir, ignore_errors=True)
+    yield stack
+    stack.wipe()
+    shutil.rmtree(stack.settings.backup_dir, ignore_errors=True)
+
+
+# --- known data, and exact snapshots of it ------------------------------------
+def write_known_data(target: Stack) -> None:
+    pg = target.postgres()
+    try:
+        for i in range(25):
+            pg.execute("INSERT INTO code_generation_logs (workspace_id, user_request, generated_code,"
+                       " approval_status, quality_score, metadata) VALUES (%s, %s, %s, %s, %s, %s)",
+                       (f"rt-{i % 3}", f"request {i} — ünïcode", f"def f{i}():\n    return {i}\n",
+                        "approved" if i % 2 else "rejected", i / 7, json.dumps({"i": i, "tags": ["a", i]})))
+    finally:
+        pg.close()
+    client = target.redis()
+    try:
+        client.set("test:rt:string", "value ✓")
+        client.hset("test:rt:hash", mapping={"a": "1", "b": "2"})
+        client.rpush("test:rt:list", "x", "y", "z")
+        client.sadd("test:rt:set", "p", "q")
+        client.zadd("test:rt:zset", {"m": 1.5, "n": 2.5})
+        client.set("devmatrix:rt:ttl", "expires later", ex=3600)
+    finally:
+        client.close()
+    rng = random.Random(8)
+    with target.chroma() as chroma:
+        for name, space, n in (("rt_examples", "cosine", 30), ("rt_l2", "l2", 5)):
+            collection_id = chroma.create(name, {"hnsw:space": space, "owner": "round-trip"}, None)
+            chroma.add(collection_id, {
+                "ids": [f"{name}-{i}" for i in range(n)],
+                "embeddings": [[rng.uniform(-1, 1) for _ in range(DIM)] for _ in range(n)],
+                "documents": [f"def example_{i}(): pass" for i in range(n)],
+                "metadatas": [{"i": i, "language": "python", "score": i / 3} for i in range(n)],
+            })
+
+
+def snapshot(target: Stack) -> dict:
+    pg = target.postgres()
+    try:
+        rows = pg.execute(f"SELECT {_ROW_COLUMNS} FROM code_generation_logs ORDER BY id")  # noqa: S608
+    finally:
+        pg.close()
+    client = target.redis()
+    try:
+        keys = {}
+        for key in sorted(client.scan_iter()):
+            kind = client.type(key)
+            value = {"string": client.get, "hash": client.hgetall, "set": client.smembers,
+                     "list": lambda k: client.lrange(k, 0, -1),
+                     "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](key)
+            keys[key] = (kind, value, client.ttl(key) > 0)
+    finally:
+        client.close()
+    with target.chroma() as chroma:
+        collections = {c["name"]: (c["metadata"], sorted(read_collection(chroma, c["name"]), key=lambda r: r["id"]))
+                       for c in chroma.collections()}
+    return {"rows": rows, "keys": keys, "collections": collections}
+
+
+def assert_same_data(found: dict, original: dict) -> None:
+    assert found["rows"] == original["rows"]
+    assert found["keys"] == original["keys"]
+    assert set(found["collections"]) == set(original["collections"])
+    for name, (metadata, records) in original["collections"].items():
+        found_metadata, found_records = found["collections"][name]
+        assert found_metadata == metadata
+        assert [(r["id"], r["document"], r["metadata"]) for r in found_records] == \
+            [(r["id"], r["document"], r["metadata"]) for r in records]
+        for mine, theirs in zip(found_records, records, strict=True):
+            assert max(abs(a - b) for a, b in zip(mine["embedding"], theirs["embedding"], strict=True)) \
+                <= EMBEDDING_TOLERANCE
+
+
+def change_everything(target: Stack) -> None:
+    pg = target.postgres()
+    try:
+        pg.execute("DELETE FROM code_generation_logs WHERE id <= 5")
+        pg.execute("UPDATE code_generation_logs SET generated_code = 'changed' WHERE id = 10")
+        pg.execute("INSERT INTO code_generation_logs (workspace_id) VALUES ('after-backup')")
+    finally:
+        pg.close()
+    client = target.redis()
+    try:
+        client.delete("test:rt:hash", "test:rt:set")
+        client.set("test:rt:string", "changed")
+        client.set("test:rt:new", "added after the backup")
+    finally:
+        client.close()
+    with target.chroma() as chroma:
+        chroma.delete("rt_l2")
+        chroma.create("rt_added_later", None, None)
+
+
+def said(done) -> str:
+    """stderr with the terminal's line wrapping undone."""
+    return " ".join(done.stderr.split())
+
+
+# --- the tests ---------------------------------------------------------------
+def test_round_trip_restores_exactly_the_originals(clean: Stack):
+    write_known_data(clean)
+    original = snapshot(clean)
+    report = backup.create_backup(clean.settings)
+    assert report.manifest["postgres"]["tables"]["public.code_generation_logs"]["rows"] == 25
+    assert report.manifest["redis"]["keys"] == 6
+    assert {n: c["count"] for n, c in report.manifest["chroma"]["collections"].items()} == \
+        {"rt_examples": 30, "rt_l2": 5}
+
+    change_everything(clean)
+    assert snapshot(clean) != original
+
+    results = backup.restore_backup(clean.settings, report.path, confirmed=True, provider=clean.provider)
+    steps = {r.name: r for r in results}
+    for name in ("postgres", "redis", "chroma", "validate: postgres", "validate: redis", "validate: chroma"):
+        assert steps[name].status is Status.PASS, (name, steps[name].detail)
+    assert_same_data(snapshot(clean), original)
+
+
+def test_a_flipped_byte_is_refused_naming_the_file_and_nothing_changes(clean: Stack, invoke_cli):
+    write_known_data(clean)
+    report = backup.create_backup(clean.settings)
+    change_everything(clean)
+    before = snapshot(clean)
+    dump = report.path / report.manifest["postgres"]["file"]
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dump.write_bytes(bytes(data))
+
+    with pytest.raises(BackupError) as caught:
+        backup.restore_backup(clean.settings, report.path, confirmed=True, provider=clean.provider)
+    assert str(dump) in str(caught.value)
+    assert "sha256" in str(caught.value)
+
+    done = invoke_cli("restore", "--from", str(report.path), "--yes",
+                      env={"DEVMATRIX_ENV_FILE": str(clean.env_file())}, isolated=True)
+    assert done.returncode == 1
+    assert "devmatrix_test.dump" in said(done) and "does not match its manifest" in said(done)
+    assert "Traceback" not in done.stderr
+    assert snapshot(clean) == before
+
+
+def test_restore_without_a_terminal_needs_yes(clean: Stack, invoke_cli):
+    write_known_data(clean)
+    report = backup.create_backup(clean.settings)
+    change_everything(clean)
+    before = snapshot(clean)
+    done = invoke_cli("restore", "--from", str(report.path),
+                      env={"DEVMATRIX_ENV_FILE": str(clean.env_file())}, isolated=True)
+    assert done.returncode == 1
+    assert "without confirmation" in said(done) and "--yes" in said(done)
+    assert snapshot(clean) == before
+
+
+def test_backup_while_generations_are_written_restores_whole_transactions(clean: Stack):
+    """A writer commits 5 rows per transaction; the backup must hold whole transactions only."""
+    stop = threading.Event()
+    batches = []
+
+    def writer() -> None:
+        conn = psycopg2.connect(**clean.settings.postgres_dsn_params)
+        try:
+            while not stop.is_set():
+                batch = f"batch-{len(batches)}"
+                with conn, conn.cursor() as cursor:
+                    for part in range(5):
+                        cursor.execute("INSERT INTO code_generation_logs (workspace_id, user_request)"
+                                       " VALUES (%s, %s)", (batch, f"part {part}"))
+                batches.append(batch)
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(batches) < 20:
+            stop.wait(0.01)
+        report = backup.create_backup(clean.settings)
+        written_during = len(batches)
+    finally:
+        stop.set()
+        thread.join()
+    rows = report.manifest["postgres"]["tables"]["public.code_generation_logs"]["rows"]
+    assert rows % 5 == 0 and rows >= 100
+    assert written_during * 5 > rows or len(batches) * 5 > rows  # the writer really ran past the snapshot
+
+    scratch = pg_backup.scratch_name(clean.settings.postgres_db, "consistency")
+    try:
+        tables = pg_backup.restore_into(clean.settings, report.path / report.manifest["postgres"]["file"], scratch)
+        conn = psycopg2.connect(**{**clean.settings.postgres_dsn_params, "dbname": scratch})
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT workspace_id, count(*) FROM code_generation_logs GROUP BY 1")
+                sizes = dict(cursor.fetchall())
+        finally:
+            conn.close()
+    finally:
+        pg_backup.drop_database(clean.settings, scratch)
+    assert set(sizes.values()) == {5}, "a partial transaction was restored"
+    assert tables == report.manifest["postgres"]["tables"]
+
+
+def test_verify_uses_scratch_places_only_and_catches_a_wrong_count(clean: Stack):
+    write_known_data(clean)
+    report = backup.create_backup(clean.settings)
+    before = snapshot(clean)
+    results = backup.verify_backup(clean.settings, report.path)
+    assert [(r.name, r.status) for r in results] == [
+        ("checksums", Status.PASS), ("postgres", Status.PASS), ("redis", Status.PASS), ("chroma", Status.PASS)]
+    assert results[3].data["collections"] == {"rt_examples": 30, "rt_l2": 5}
+    assert snapshot(clean) == before
+    pg = clean.postgres()
+    try:
+        leftovers = pg.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", ("%\\_verify\\_%",))
+    finally:
+        pg.close()
+    assert leftovers == []
+
+    body = json.loads((report.path / manifest.MANIFEST).read_text())
+    body["postgres"]["tables"]["public.code_generation_logs"]["rows"] = 24
+    manifest.write_manifest(report.path, body)
+    results = {r.name: r for r in backup.verify_backup(clean.settings, report.path)}
+    assert results["postgres"].status is Status.FAIL
+    assert "public.code_generation_logs: 25 rows" in results["postgres"].detail
+
+
+def test_backup_and_verify_from_the_command_line_with_retention(clean: Stack, invoke_cli):
+    write_known_data(clean)
+    env = {"DEVMATRIX_ENV_FILE": str(clean.env_file())}
+    made = []
+    for _ in range(3):
+        done = invoke_cli("backup", "--keep", "2", "--json", env=env, isolated=True)
+        assert done.returncode == 0, done.stderr
+        made.append(json.loads(done.stdout)["path"])
+    kept = [str(p) for p in manifest.complete_backups(clean.settings.backup_dir)]
+    assert kept == made[1:]
+
+    done = invoke_cli("backup.verify", "latest", "--json", env=env, isolated=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["path"] == made[-1]
+
+    before = snapshot(clean)
+    change_everything(clean)
+    done = invoke_cli("restore", "--from", "latest", "--yes", "--json", env=env, isolated=True)
+    steps = {s["name"]: s["status"] for s in json.loads(done.stdout)["steps"]}
+    assert {n: steps[n] for n in ("postgres", "redis", "chroma", "validate: postgres")} == dict.fromkeys(
+        ("postgres", "redis", "chroma", "validate: postgres"), "PASS"), done.stderr
+    assert_same_data(snapshot(clean), before)
+
+    done = invoke_cli("backup.verify", str(clean.root / "no-such-backup"), env=env, isolated=True)
+    assert done.returncode == 1
+    assert "no-such-backup does not exist" in said(done)
