@@ -9,7 +9,8 @@ from invoke import Exit, task
 from devmatrix.ops.services import get_provider
 from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings
 
-SERVICE_HELP = "service name(s), comma-separated: postgres,redis,chroma,llm (default: all)"
+SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
+                " (default: every core service; monitoring ones start with `invoke monitoring.up`)")
 
 
 def _names(service: str) -> tuple[str, ...]:

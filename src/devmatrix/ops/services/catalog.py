@@ -5,6 +5,7 @@
 | redis    | Debian redis-server (>= 7)                | PING                           |
 | chroma   | `chroma run` from PyPI chromadb           | GET /api/v2/heartbeat          |
 | llm      | python -m devmatrix.llm.local_server      | GET /health (local backend)    |
+| api      | python -m devmatrix.api (uvicorn)         | GET /api/v1/health/live        |
 """
 
 from __future__ import annotations
@@ -123,4 +124,14 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
             Probe("llm", settings.llm_base_url, readiness.llm),
             data / "llm",
         )
+    services["api"] = NativeService(
+        "api", settings.api_port, "API_PORT",
+        Program(
+            "api", [sys.executable, "-m", "devmatrix.api"],
+            directory=project, log_file=logs / "api.log",
+            environment={"DEVMATRIX_ENV_FILE": str(env_file.resolve()), "PYTHONUNBUFFERED": "1"},
+        ),
+        Probe("api", f"http://{settings.api_host}:{settings.api_port}", readiness.api),
+        data / "api",
+    )
     return services

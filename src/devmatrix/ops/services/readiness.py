@@ -113,3 +113,11 @@ def llm(settings: Settings) -> str:
     if body.get("status") != "ok":
         raise ServiceError("llm", f"/health says {body!r}", fix="`invoke infra.logs llm`")
     return "llama.cpp"
+
+
+def api(settings: Settings) -> str:
+    """The DevMatrix API answers its liveness route (the path is the API's /api/v1/health/live)."""
+    body = _get_json("api", f"http://{settings.api_host}:{settings.api_port}/api/v1/health/live")
+    if body.get("status") != "ok":
+        raise ServiceError("api", f"/api/v1/health/live says {body!r}", fix="`invoke infra.logs api`")
+    return str(body.get("version", "unknown"))

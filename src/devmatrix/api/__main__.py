@@ -1,0 +1,33 @@
+"""``python -m devmatrix.api``: serve the API with uvicorn on API_HOST:API_PORT (the native service `api`)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from devmatrix.api.app import create_app
+from devmatrix.config import load_settings
+from devmatrix.errors import DevMatrixError, PortInUse
+from devmatrix.observability.logging import configure_logging
+from devmatrix.ops.services import system
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+        holder = system.port_holder(settings.api_port, settings.api_host)
+        if holder is not None:
+            raise PortInUse("api", settings.api_port, holder[1], setting="API_PORT")
+    except DevMatrixError as error:
+        print(f"FAIL: {error}", file=sys.stderr)
+        return error.exit_code
+    configure_logging(settings)
+    # access_log off: the app logs one structured line per request itself
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_level=settings.log_level.lower(), access_log=False, server_header=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What the API's routes share: one Postgres pool, one Redis connection, one LLM client.
+
+Each is built on first use, not at start-up, so the API is live (and can say
+what is not ready) while a dependency is down; a dependency that cannot be
+reached raises ServiceError, which the handlers turn into 503. Everything is
+closed when the app shuts down.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from devmatrix.config import Settings
+from devmatrix.llm import breaker as breakers
+from devmatrix.llm.client import ANTHROPIC_BASE_URL
+
+if TYPE_CHECKING:
+    from devmatrix.llm.client import AnthropicClient
+    from devmatrix.state.postgres import PostgresManager
+    from devmatrix.state.redis import RedisManager
+
+
+class Resources:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._postgres: PostgresManager | None = None
+        self._redis: RedisManager | None = None
+        self._llm: AnthropicClient | None = None
+
+    @property
+    def llm_endpoint(self) -> str:
+        """The URL whose circuit breaker guards this app's LLM calls (as the client keys it)."""
+        if self.settings.resolved_llm_backend == "local":
+            return self.settings.llm_base_url
+        return ANTHROPIC_BASE_URL
+
+    def breaker_status(self) -> dict[str, object]:
+        return breakers.status(self.llm_endpoint)
+
+    def postgres(self) -> PostgresManager:
+        with self._lock:
+            if self._postgres is None:
+                from devmatrix.state.postgres import PostgresManager
+
+                self._postgres = PostgresManager(settings=self.settings)
+            return self._postgres
+
+    def llm(self) -> AnthropicClient:
+        with self._lock:
+            if self._llm is None:
+                from devmatrix.llm import create_llm_client
+                from devmatrix.state.redis import RedisManager
+
+                self._redis = self._redis or RedisManager(settings=self.settings)
+                self._llm = create_llm_client(self.settings, redis_manager=self._redis)
+            return self._llm
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+            if self._redis is not None:
+                self._redis.close()
+            if self._postgres is not None:
+                self._postgres.close()
+            self._llm = self._redis = self._postgres = None

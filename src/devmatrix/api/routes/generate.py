@@ -1,0 +1,73 @@
+"""Code generation over HTTP: POST /generate (bearer token) and GET /generations/{log_id}."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.api._constants import API_PREFIX, MAX_LOG_ID
+from devmatrix.api.auth import require_token
+from devmatrix.api.error_handlers import APIError
+from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerateResult, GenerationRecord
+from devmatrix.errors import CircuitOpen
+
+router = APIRouter(prefix=API_PREFIX, tags=["generation"])
+log = structlog.get_logger("devmatrix.api")
+_ERRORS = {
+    422: {"model": ErrorBody, "description": "the body or a parameter is invalid (the field is named)"},
+    503: {"model": ErrorBody, "description": "a service it needs is down, or the LLM breaker is open"},
+}
+
+
+@router.post("/generate", response_model=GenerateResult, dependencies=[Depends(require_token)],
+             responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+                        413: {"model": ErrorBody, "description": "the body is over the limit"}, **_ERRORS},
+             summary="Generate code for a request: LLM → checks → review → file → git → log row")
+async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
+    """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
+    (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error`` and its
+    logged ``id``; a dependency that is down is 503."""
+    resources = request.app.state.resources
+    status = resources.breaker_status()
+    if _fenced_off(status):
+        raise CircuitOpen(f"the LLM circuit breaker for {status['endpoint']} is open since"
+                          f" {status['opened_at']} ({status['failures']} consecutive failures)",
+                          fix="check the backend (`invoke infra.status`); POST"
+                              " /api/v1/health/circuit-breaker/reset to retry now")
+    with structlog.contextvars.bound_contextvars(workspace_id=body.workspace_id):
+        result = await run_in_threadpool(_run_agent, resources, body)
+    return GenerateResult.from_agent(result)
+
+
+def _fenced_off(status: dict) -> bool:
+    """Open and still inside its reset timeout; after it, the breaker lets one trial call through."""
+    if status["state"] != "open" or status["opened_at"] is None:
+        return False
+    opened = datetime.fromisoformat(str(status["opened_at"]))
+    return (datetime.now(UTC) - opened).total_seconds() < float(status["reset_timeout_s"])
+
+
+def _run_agent(resources, body: GenerateRequest) -> dict:
+    """Blocking: connect (first use), then the whole pipeline; runs in a worker thread."""
+    agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=resources.postgres(),
+                                llm_client=resources.llm())
+    return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
+                          auto_approve=body.auto_approve, enable_rag=body.enable_rag)
+
+
+@router.get("/generations/{log_id}", response_model=GenerationRecord,
+            dependencies=[Depends(require_token)],  # the row holds the request text and the code
+            responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+                       404: {"model": ErrorBody, "description": "no generation has this id"}, **_ERRORS},
+            summary="One logged generation (a row of code_generation_logs)")
+def generation(log_id: Annotated[int, Path(ge=1, le=MAX_LOG_ID)], request: Request) -> GenerationRecord:
+    row = request.app.state.resources.postgres().get_generation(log_id)
+    if row is None:
+        raise APIError(404, f"no generation with id {log_id}",
+                       fix="use the id returned by POST /api/v1/generate")
+    return GenerationRecord.model_validate(row)

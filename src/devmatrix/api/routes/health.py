@@ -1,0 +1,101 @@
+"""Health: liveness, readiness (real checks that can fail), and the LLM circuit breaker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from devmatrix import __version__
+from devmatrix.api._constants import API_PREFIX, READY_CHECK_WORKERS
+from devmatrix.api.auth import require_token
+from devmatrix.api.schemas import BreakerStatus, CheckOutcome, ErrorBody, Live, Ready
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+from devmatrix.llm import breaker as breakers
+from devmatrix.llm.client import ANTHROPIC_BASE_URL
+from devmatrix.ops.services import readiness
+
+router = APIRouter(prefix=f"{API_PREFIX}/health", tags=["health"])
+log = structlog.get_logger("devmatrix.api")
+ANTHROPIC_VERSION_HEADER = "2023-06-01"
+
+
+@router.get("/live", response_model=Live, summary="The process answers (no dependency is checked)")
+async def live() -> Live:
+    return Live(version=__version__)
+
+
+def _llm_backend(settings: Settings) -> str:
+    """The local server's /health, or (paid backend) the free model list with the key."""
+    if settings.resolved_llm_backend == "local":
+        return f"local {readiness.llm(settings)} at {settings.llm_base_url}"
+    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
+    try:
+        response = requests.get(f"{ANTHROPIC_BASE_URL}/v1/models", params={"limit": 1},
+                                headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION_HEADER},
+                                timeout=readiness.PROBE_TIMEOUT_S)
+    except requests.RequestException as error:
+        raise ServiceError("llm", f"cannot reach {ANTHROPIC_BASE_URL}: {type(error).__name__}",
+                           fix="check the network, or LLM_BACKEND=local") from error
+    if not response.ok:
+        raise ServiceError("llm", f"{ANTHROPIC_BASE_URL}/v1/models answered {response.status_code}",
+                           fix="check ANTHROPIC_API_KEY (401 means it is wrong)")
+    return f"anthropic at {ANTHROPIC_BASE_URL}"
+
+
+def ready_checks(settings: Settings) -> dict[str, Callable[[], str]]:
+    """What /ready checks: each returns a version or raises ServiceError saying what failed."""
+    return {
+        "postgres": lambda: readiness.postgres(settings, database=settings.postgres_db),
+        "redis": lambda: readiness.redis_ping(settings),
+        "chroma": lambda: str(readiness.chroma(settings)),
+        "llm": lambda: _llm_backend(settings),
+    }
+
+
+def _run(check: Callable[[], str]) -> CheckOutcome:
+    start = time.perf_counter()
+    try:
+        detail, ok = check(), True
+    except ServiceError as error:
+        detail, ok = str(error), False
+    except Exception as error:  # noqa: BLE001 - a crashing check has failed; say how, keep the others
+        detail, ok = f"the check crashed: {type(error).__name__}: {error}", False
+    return CheckOutcome(ok=ok, detail=detail, seconds=round(time.perf_counter() - start, 4))
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready, "description": "a check failed"}},
+            summary="Postgres SELECT, Redis PING, Chroma heartbeat, LLM backend: 503 names what failed")
+def ready(request: Request) -> JSONResponse:
+    checks = ready_checks(request.app.state.settings)
+    with ThreadPoolExecutor(max_workers=READY_CHECK_WORKERS) as pool:
+        outcomes = dict(zip(checks, pool.map(_run, checks.values()), strict=True))
+    failed = [name for name, outcome in outcomes.items() if not outcome.ok]
+    report = Ready(status="not_ready" if failed else "ready", failed=failed, checks=outcomes)
+    if failed:
+        log.warning("not_ready", failed=failed)
+    return JSONResponse(report.model_dump(mode="json"), status_code=503 if failed else 200)
+
+
+@router.get("/circuit-breaker", response_model=BreakerStatus,
+            summary="The LLM circuit breaker: state, consecutive failures, opened_at")
+async def circuit_breaker(request: Request) -> BreakerStatus:
+    return BreakerStatus.model_validate(request.app.state.resources.breaker_status())
+
+
+@router.post("/circuit-breaker/reset", response_model=BreakerStatus, dependencies=[Depends(require_token)],
+             responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"}},
+             summary="Close the LLM circuit breaker now (bearer token)")
+async def reset_circuit_breaker(request: Request) -> BreakerStatus:
+    resources = request.app.state.resources
+    before = resources.breaker_status()
+    after = breakers.reset(resources.llm_endpoint)
+    log.info("circuit_breaker_reset", endpoint=after["endpoint"], was=before["state"],
+             failures_before=before["failures"])
+    return BreakerStatus.model_validate(after)

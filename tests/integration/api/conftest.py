@@ -1,0 +1,104 @@
+"""The API served for real: uvicorn on a free loopback port, in a thread of the test process.
+
+The app gets the session's settings (the real stack) except for its workspace
+directory, which is a temp dir, so a test's generations leave no files behind;
+the rows they log are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import pytest
+import requests
+import uvicorn
+from fastapi import FastAPI
+
+from devmatrix.api import create_app
+from devmatrix.config import Settings
+from devmatrix.state.postgres import PostgresManager
+
+START_TIMEOUT_S = 10.0
+
+
+@dataclass
+class LiveAPI:
+    url: str
+    app: FastAPI
+    settings: Settings
+    http: requests.Session
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.api_token.get_secret_value()}"}
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> Callable[[], int]:
+    """closed_port() → a loopback port nothing listens on (bound, then released)."""
+    return _closed_port
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a socket we bound (no port race); yield its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port} within {START_TIMEOUT_S} s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(START_TIMEOUT_S)
+        sock.close()
+
+
+@pytest.fixture
+def start_api(settings: Settings, tmp_path) -> Iterator[Callable[..., LiveAPI]]:
+    """start_api(**overrides) → a served app whose settings differ from the session's by ``overrides``."""
+    with ExitStack() as stack:
+        def start(**overrides: object) -> LiveAPI:
+            app_settings = settings.model_copy(update={"workspace_dir": tmp_path / "workspaces", **overrides})
+            app = create_app(app_settings)
+            url = stack.enter_context(serve(app))
+            http = stack.enter_context(requests.Session())
+            return LiveAPI(url, app, app_settings, http)
+
+        yield start
+
+
+@pytest.fixture
+def live_api(start_api) -> LiveAPI:
+    return start_api()
+
+
+@pytest.fixture
+def generation_rows(settings: Settings) -> Iterator[PostgresManager]:
+    """Postgres; every code_generation_logs row written during the test is deleted after it."""
+    manager = PostgresManager(settings=settings)
+    (before,) = manager.execute("SELECT COALESCE(MAX(id), 0) AS id FROM code_generation_logs")
+    manager.before = before["id"]  # type: ignore[attr-defined]
+    yield manager
+    manager.execute("DELETE FROM code_generation_logs WHERE id > %s AND workspace_id LIKE 'api-test-%%'",
+                    (before["id"],))
+    manager.close()
+
