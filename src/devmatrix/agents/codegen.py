@@ -105,8 +105,7 @@ class CodeGenerationAgent:
             workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call
         prompt = request
         if enable_rag:
-            examples = self._examples(request)
-            result["rag_examples"] = len(examples)
+            result["rag_examples"], examples = self._examples(request)
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
         reply = self._call(result, prompt, SYSTEM)
         code = extract_code(reply)
@@ -159,16 +158,17 @@ class CodeGenerationAgent:
         result["generated_code"] = repaired
         return repaired
 
-    def _examples(self, request: str) -> str:
-        if self._retriever is None:
-            try:
-                from devmatrix.rag import create_retriever_for
-            except ImportError as error:
-                raise RAGError("RAG is not available in this build", fix="run without --rag") from error
-            self._retriever = create_retriever_for(self.settings)
-        from devmatrix.rag import format_examples
+    def _examples(self, request: str) -> tuple[int, str]:
+        """(how many examples, the prompt section) from the RAG corpus; an empty store is an error."""
+        from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 
-        return format_examples(self._retriever.retrieve(request, top_k=self.settings.rag_top_k))
+        if self._retriever is None:
+            self._retriever = create_retriever(settings=self.settings)
+        retrieval = self._retriever.retrieve(request)
+        if not retrieval.results and self._retriever.store.count() == 0:
+            raise RAGError(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
+                           " is empty", fix="`invoke rag.seed` (phase1 does it), or run without --rag")
+        return len(retrieval.results), format_examples_prompt(retrieval)
 
     @staticmethod
     def _add_usage(result: dict, input_tokens: int, output_tokens: int, cost: float) -> None:

