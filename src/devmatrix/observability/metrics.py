@@ -59,7 +59,7 @@ EMBEDDING_CACHE_MISSES = Counter(
     "embedding_cache_misses", "Embeddings computed because the cache had none.",
     registry=REGISTRY,
 )
-CHROMADB_COLLECTION_COUNT = Gauge(
-    "chromadb_collection_count", "Documents in a Chroma collection (Chroma has no /metrics).",
+CHROMADB_COLLECTION_DOCUMENTS = Gauge(
+    "chromadb_collection_documents", "Documents in a Chroma collection (Chroma has no /metrics).",
     ["collection"], registry=REGISTRY,
 )

@@ -26,11 +26,11 @@ SEED_BATCH = 16
 
 
 @contextmanager
-def open_store(settings: Settings, collection: str | None = None) -> Iterator[VectorStore]:
-    """A store with its own embedding model; both closed on exit."""
+def open_store(settings: Settings, collection: str | None = None, *, create: bool = True) -> Iterator[VectorStore]:
+    """A store with its own embedding model; both closed on exit. Only seeding creates the collection."""
     model = create_embedding_model(settings)
     try:
-        with VectorStore(model, collection, settings) as store:
+        with VectorStore(model, collection, settings, create=create) as store:
             yield store
     finally:
         model.close()
@@ -86,7 +86,7 @@ def check(settings: Settings) -> list[CheckResult]:
         return [CheckResult("rag", Status.NOT_CHECKED, "RAG_ENABLED=false", critical=False)]
     corpus = load_corpus()
     try:
-        with timed() as elapsed, open_store(settings) as store:
+        with timed() as elapsed, open_store(settings, create=False) as store:
             count = store.count()
             missing = pending(store, corpus)
             results = [CheckResult(
@@ -111,7 +111,7 @@ def check(settings: Settings) -> list[CheckResult]:
 
 def query(settings: Settings, text: str, *, strategy: str = "similarity", top_k: int | None = None,
           threshold: float | None = None) -> dict:
-    with open_store(settings) as store:
+    with open_store(settings, create=False) as store:
         retrieval = create_retriever(store, settings).retrieve(
             text, RetrievalStrategy(strategy), top_k=top_k, threshold=threshold)
         return retrieval.to_dict()
@@ -119,7 +119,7 @@ def query(settings: Settings, text: str, *, strategy: str = "similarity", top_k:
 
 def stats(settings: Settings) -> dict:
     corpus = load_corpus()
-    with open_store(settings) as store:
+    with open_store(settings, create=False) as store:
         topics: dict[str, int] = {}
         for example in corpus:
             topics[example.topic] = topics.get(example.topic, 0) + 1

@@ -69,7 +69,7 @@ class EmbeddingModel:
 
                 start = time.perf_counter()
                 self._model = SentenceTransformer(str(model_dir()), device="cpu")
-                size = self._model.get_sentence_embedding_dimension()
+                size = self._model.get_embedding_dimension()
                 if size != self.dimension:
                     raise RAGError(f"the model {self.model_id} gives {size}-d vectors,"
                                    f" RAG_EMBEDDING_DIM is {self.dimension}",

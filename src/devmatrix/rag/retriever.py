@@ -96,11 +96,15 @@ class Retriever:
 
 
 def create_retriever(store: VectorStore | None = None, settings: Settings | None = None) -> Retriever:
-    """A retriever on the configured store, with RAG_TOP_K, RAG_SIMILARITY_THRESHOLD, RAG_MMR_LAMBDA."""
+    """A retriever on the configured store, with RAG_TOP_K, RAG_SIMILARITY_THRESHOLD, RAG_MMR_LAMBDA.
+
+    Without ``store`` it opens the configured collection and never creates it: retrieving
+    from an empty collection that was never seeded would be a silent no-op.
+    """
     if store is None:
         from devmatrix.rag.store import create_vector_store
 
-        store = create_vector_store(settings=settings)
+        store = create_vector_store(settings=settings, create=False)
     s = settings or store.settings
     return Retriever(store, top_k=s.rag_top_k, threshold=s.rag_similarity_threshold, mmr_lambda=s.rag_mmr_lambda)
 

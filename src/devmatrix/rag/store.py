@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
-from devmatrix.observability.metrics import CHROMADB_COLLECTION_COUNT
+from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS
 from devmatrix.rag.embeddings import EmbeddingModel
 
 DIMENSION_KEY = "embedding_dim"
@@ -30,7 +30,9 @@ class Hit:
 
 class VectorStore:
     def __init__(self, embedding_model: EmbeddingModel, collection_name: str | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, *, create: bool = True) -> None:
+        """Open `collection_name` on the configured server; `create=False` (checks,
+        queries) never creates it: a missing collection is a RAGError."""
         import chromadb  # heavy: only when a store is really opened
         from chromadb.config import Settings as ChromaSettings
 
@@ -46,13 +48,25 @@ class VectorStore:
             raise RAGError(f"cannot reach the Chroma server at {self.address}: {error}",
                            fix="`invoke infra.up -s chroma`, or check CHROMADB_HOST/CHROMADB_PORT") from None
         try:
-            self.collection = self.client.get_or_create_collection(
-                self.collection_name, embedding_function=None,
-                metadata={"hnsw:space": "cosine", DIMENSION_KEY: embedding_model.dimension})
+            if create:
+                self.collection = self.client.get_or_create_collection(
+                    self.collection_name, embedding_function=None,
+                    metadata={"hnsw:space": "cosine", DIMENSION_KEY: embedding_model.dimension})
+            else:
+                self.collection = self._existing_collection()
             self._check_dimension()
         except BaseException:
-            self.client.close()
+            close_client(self.client)
             raise
+
+    def _existing_collection(self):
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self.client.get_collection(self.collection_name, embedding_function=None)
+        except NotFoundError:
+            raise RAGError(f"collection {self.collection_name!r} does not exist on {self.address}",
+                           fix="`invoke rag.seed` creates and fills it") from None
 
     def _check_dimension(self) -> None:
         stored = (self.collection.metadata or {}).get(DIMENSION_KEY)
@@ -80,7 +94,7 @@ class VectorStore:
 
     def count(self) -> int:
         count = self.collection.count()
-        CHROMADB_COLLECTION_COUNT.labels(collection=self.collection_name).set(count)
+        CHROMADB_COLLECTION_DOCUMENTS.labels(collection=self.collection_name).set(count)
         return count
 
     def metadata_by_id(self) -> dict[str, dict]:
@@ -106,7 +120,7 @@ class VectorStore:
         self.client.delete_collection(self.collection_name)
 
     def close(self) -> None:
-        self.client.close()
+        close_client(self.client)
 
     def __enter__(self) -> VectorStore:
         return self
@@ -115,11 +129,29 @@ class VectorStore:
         self.close()
 
 
+def close_client(client) -> None:
+    """Close a chromadb HttpClient *and* its HTTP connections.
+
+    chromadb 1.5.9's `close()` releases the client's System but never closes the
+    httpx sessions of its HTTP APIs (the client's and its admin client's, which
+    checked the tenant), so their sockets stay open until garbage collection.
+    Close both first; the version is pinned and a test checks nothing is left open.
+    """
+    for owner in (client, getattr(client, "_admin_client", None)):
+        session = getattr(getattr(owner, "_server", None), "_session", None)
+        if session is not None:
+            session.close()
+    client.close()
+
+
 def create_vector_store(embedding_model: EmbeddingModel | None = None, collection_name: str | None = None,
-                        settings: Settings | None = None) -> VectorStore:
-    """The seed's call: a store on the configured Chroma server (CHROMADB_HOST/PORT)."""
+                        settings: Settings | None = None, *, create: bool = True) -> VectorStore:
+    """The seed's call: a store on the configured Chroma server (CHROMADB_HOST/PORT).
+
+    ``create=False`` opens an existing collection only (RAGError naming the fix if it is missing).
+    """
     if embedding_model is None:
         from devmatrix.rag.embeddings import create_embedding_model
 
         embedding_model = create_embedding_model(settings)
-    return VectorStore(embedding_model, collection_name, settings)
+    return VectorStore(embedding_model, collection_name, settings, create=create)

@@ -1,0 +1,52 @@
+"""RAG through its user surfaces: `invoke rag.*` on the real collection, and the agent with enable_rag."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.rag import Retriever
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_services]
+INVOKE = str(Path(sys.executable).parent / "invoke")
+
+
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=110, check=False,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_rag_query_json_prints_the_expected_example_with_its_score():
+    run = invoke("rag.query", "memoized fibonacci", "--json")
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert found["results"][0]["id"] == "fibonacci_memo" and found["results"][0]["similarity"] > 0.6
+
+
+def test_rag_seed_again_changes_nothing_and_stats_report_the_corpus():
+    seeded = invoke("rag.seed", "--json")
+    assert seeded.returncode == 0 and json.loads(seeded.stdout)["status"] == "SKIPPED"
+    stats = json.loads(invoke("rag.stats", "--json").stdout)
+    assert stats["count"] >= stats["corpus"] >= 30 and stats["missing_or_stale"] == []
+
+
+def test_an_empty_query_is_a_clear_failure():
+    run = invoke("rag.query", " ")
+    assert run.returncode == 1 and "the query is empty" in run.stderr and "fix:" in run.stderr
+
+
+def test_the_agent_with_enable_rag_puts_retrieved_examples_in_the_prompt(
+        settings, seeded_store, real_anthropic_client, real_postgres_manager, real_workspace_manager):
+    agent = CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
+                                llm_client=real_anthropic_client,
+                                retriever=Retriever(seeded_store, top_k=3, threshold=0.3, mmr_lambda=0.5))
+    result = agent.generate("Create a fibonacci function with memoization",
+                            workspace_id=real_workspace_manager.workspace_id,
+                            base_path=str(real_workspace_manager.root), git_enabled=False, enable_rag=True)
+    assert result["rag_examples"] >= 1, result["error"]
+    assert result["usage"]["input_tokens"] > 0 and result["log_id"] is not None

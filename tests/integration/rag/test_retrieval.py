@@ -1,0 +1,125 @@
+"""Seed §4.1: relevance, MMR diversity, the embedding cache, and a store that honours host/port."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import chromadb
+import numpy as np
+import pytest
+
+from devmatrix.errors import RAGError
+from devmatrix.rag import RetrievalStrategy, Retriever, VectorStore, create_embedding_model, create_retriever
+from devmatrix.rag.corpus import load_corpus
+from devmatrix.rag.store import close_client
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_services]
+
+
+def retriever(store: VectorStore, threshold: float = 0.0) -> Retriever:
+    return Retriever(store, top_k=3, threshold=threshold, mmr_lambda=0.5)
+
+
+def test_the_corpus_is_indexed_in_full(seeded_store):
+    assert seeded_store.count() == len(load_corpus()) >= 30
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("memoized fibonacci", "fibonacci_memo"),
+    ("hash a password with bcrypt", "bcrypt_password_hashing"),
+    ("FastAPI CRUD endpoints for todos", "fastapi_crud_todo"),
+    ("Dijkstra shortest path in a weighted graph", "dijkstra_shortest_path"),
+])
+def test_a_query_finds_its_example_first_with_similarity_above_0_6(seeded_store, query, expected):
+    found = retriever(seeded_store).retrieve(query)
+    assert found.results[0].id == expected
+    assert found.results[0].similarity > 0.6
+    assert found.results[0].metadata["topic"] and found.results[0].document
+
+
+def test_the_threshold_drops_weak_matches_and_says_how_many(seeded_store):
+    found = retriever(seeded_store, threshold=0.99).retrieve("memoized fibonacci")
+    assert found.results == [] and found.below_threshold == 3
+
+
+def mean_pairwise_similarity(hits) -> float:
+    vectors = [np.asarray(h.embedding) for h in hits]
+    return float(np.mean([a @ b for a, b in itertools.combinations(vectors, 2)]))
+
+
+def test_mmr_returns_a_more_diverse_set_than_similarity_on_near_duplicates(scratch_store):
+    near_duplicates = [f"def fibonacci(n): memoized fibonacci number, variant {i}" for i in range(5)]
+    others = ["def binary_search(items, target): search a sorted list",
+              "def read_csv(path): load rows from a csv file",
+              "async def fetch(url): download a page with asyncio"]
+    docs = near_duplicates + others
+    scratch_store.upsert([f"d{i}" for i in range(len(docs))], docs, [{"n": i} for i in range(len(docs))])
+    query = "fibonacci function in python"
+    by_similarity = retriever(scratch_store).retrieve(query, RetrievalStrategy.SIMILARITY)
+    by_mmr = retriever(scratch_store).retrieve(query, RetrievalStrategy.MMR)
+    vector = scratch_store.embedding_model.embed_text(query)
+
+    def with_vectors(result):
+        return [h for hit in result.results for h in scratch_store.query(vector, 8, with_embeddings=True)
+                if h.id == hit.id]
+
+    assert len(by_mmr.results) == len(by_similarity.results) == 3
+    assert by_mmr.results[0].id == by_similarity.results[0].id  # the best match stays first
+    assert mean_pairwise_similarity(with_vectors(by_mmr)) < mean_pairwise_similarity(with_vectors(by_similarity))
+    assert any(h.id in {"d5", "d6", "d7"} for h in by_mmr.results)
+
+
+def test_the_cache_serves_a_second_pass_and_survives_a_restart(rag_settings, tmp_path):
+    private = rag_settings.model_copy(update={"rag_cache_dir": tmp_path})
+    texts = [f"cache test sentence number {i} {uuid.uuid4().hex}" for i in range(20)]
+    first = create_embedding_model(private)
+    vectors = [e.vector for e in first.embed_many(texts)]
+    assert first.cache.get_stats().misses == 20
+    again = [e.vector for e in first.embed_many(texts)]
+    stats = first.cache.get_stats()
+    assert again == vectors and stats.hits == 20 and stats.hit_rate == 0.5
+    first.close()
+    restarted = create_embedding_model(private)  # a new process would see the same file
+    assert [e.vector for e in restarted.embed_many(texts)] == vectors
+    assert restarted._model is None  # every vector came from disk: the model was never loaded
+    assert restarted.cache.get_stats().hit_rate == 1.0
+    restarted.close()
+
+
+def test_a_wrong_port_is_a_clear_error_not_a_local_fallback(model, rag_settings):
+    wrong = rag_settings.model_copy(update={"chromadb_port": 1})
+    with pytest.raises(RAGError, match=r"cannot reach the Chroma server at 127\.0\.0\.1:1\b.*infra\.up -s chroma"):
+        VectorStore(model, "test_never_created", wrong)
+
+
+def test_a_collection_of_another_dimension_is_refused_naming_both(model, rag_settings):
+    name = f"test_dim_{uuid.uuid4().hex[:8]}"
+    client = chromadb.HttpClient(host=rag_settings.chromadb_host, port=rag_settings.chromadb_port)
+    try:
+        client.create_collection(name, embedding_function=None).add(ids=["x"], embeddings=[[0.1, 0.2, 0.3]])
+        with pytest.raises(RAGError, match=r"holds 3-d vectors.*makes 384-d ones"):
+            VectorStore(model, name, rag_settings)
+    finally:
+        client.delete_collection(name)
+        close_client(client)
+
+
+def test_an_empty_query_is_refused_and_a_1_mb_query_is_truncated_and_says_so(seeded_store):
+    with pytest.raises(RAGError, match="the query is empty"):
+        retriever(seeded_store).retrieve("   ")
+    huge = "memoized fibonacci " + "x" * (1024 * 1024)
+    found = retriever(seeded_store).retrieve(huge)
+    assert found.truncated and found.notes and found.results
+
+
+def test_reading_a_collection_that_was_never_seeded_is_an_error_and_creates_nothing(model, rag_settings):
+    name = f"test_missing_{uuid.uuid4().hex[:8]}"
+    settings = rag_settings.model_copy(update={"chromadb_collection": name})
+    with pytest.raises(RAGError, match=rf"collection '{name}' does not exist.*invoke rag\.seed"):
+        create_retriever(settings=settings)
+    client = chromadb.HttpClient(host=rag_settings.chromadb_host, port=rag_settings.chromadb_port)
+    try:
+        assert name not in {c.name for c in client.list_collections()}
+    finally:
+        close_client(client)
