@@ -63,3 +63,13 @@ CHROMADB_COLLECTION_DOCUMENTS = Gauge(
     "chromadb_collection_documents", "Documents in a Chroma collection (Chroma has no /metrics).",
     ["collection"], registry=REGISTRY,
 )
+CHROMADB_UP = Gauge(
+    "chromadb_up", "1 when the Chroma server answered the API's last scrape-time probe, else 0.",
+    registry=REGISTRY,
+)
+LLM_BUDGET_USD = Gauge(
+    "llm_budget_usd", "The dollar budget of this process (LLM_BUDGET_USD).", registry=REGISTRY,
+)
+LLM_BUDGET_SPENT_USD = Gauge(
+    "llm_budget_spent_usd", "Dollars this process has spent against LLM_BUDGET_USD.", registry=REGISTRY,
+)

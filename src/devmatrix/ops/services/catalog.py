@@ -6,6 +6,9 @@
 | chroma   | `chroma run` from PyPI chromadb           | GET /api/v2/heartbeat          |
 | llm      | python -m devmatrix.llm.local_server      | GET /health (local backend)    |
 | api      | python -m devmatrix.api (uvicorn)         | GET /api/v1/health/live        |
+| prometheus        | Debian prometheus                 | GET /-/ready      (monitoring) |
+| postgres-exporter | Debian prometheus-postgres-exporter | GET /metrics    (monitoring) |
+| redis-exporter    | Debian prometheus-redis-exporter  | GET /metrics      (monitoring) |
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +29,12 @@ from devmatrix.ops.services.base import Probe
 # Postgres refuses to run as root; under root it runs as this locked account.
 POSTGRES_SYSTEM_USER = "devmatrix-pg"
 # Debian package providing each system program the native provider needs.
-SYSTEM_PROGRAMS = {"redis": {"redis-server": "redis-server"}}
+SYSTEM_PROGRAMS = {
+    "redis": {"redis-server": "redis-server"},
+    "prometheus": {"prometheus": "prometheus", "promtool": "prometheus"},
+    "postgres-exporter": {"prometheus-postgres-exporter": "prometheus-postgres-exporter"},
+    "redis-exporter": {"prometheus-redis-exporter": "prometheus-redis-exporter"},
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class NativeService:
     # "core" services start with a bare `infra.up` (and phase1); others, such as
     # the "monitoring" group, start only when named (`invoke monitoring.up`).
     group: str = "core"
+    # Run before the program starts (e.g. render Prometheus' config for the current ports).
+    prepare: Callable[[], object] | None = None
 
 
 def postgres_bin_dir() -> Path:
@@ -134,4 +145,64 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
         Probe("api", f"http://{settings.api_host}:{settings.api_port}", readiness.api),
         data / "api",
     )
+    services.update(_monitoring_services(settings, state, project))
     return services
+
+
+def _monitoring_services(settings: Settings, state: Path, project: Path) -> dict[str, NativeService]:
+    """Prometheus and the two exporters: the `monitoring` group (`invoke monitoring.up`)."""
+    from devmatrix.monitoring import prometheus as prometheus_config
+
+    logs, data = state / "logs", state / "data"
+    config = prometheus_config.native_config_path(settings)
+    # URI, user and password apart, not one DATA_SOURCE_NAME URL: the exporter encodes
+    # the password itself, so one with @ : / ? in it needs no escaping.
+    pg_source = {"DATA_SOURCE_URI": f"{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"
+                                     "?sslmode=disable",
+                 "DATA_SOURCE_USER": settings.postgres_user,
+                 "DATA_SOURCE_PASS": settings.postgres_password.get_secret_value()}
+    return {
+        "prometheus": NativeService(
+            "prometheus", settings.prometheus_port, "PROMETHEUS_PORT",
+            Program(
+                "prometheus",
+                [shutil.which("prometheus") or "prometheus", f"--config.file={config}",
+                 f"--storage.tsdb.path={data / 'prometheus'}", "--storage.tsdb.retention.time=7d",
+                 f"--web.listen-address=127.0.0.1:{settings.prometheus_port}", "--web.enable-lifecycle"],
+                directory=data / "prometheus", log_file=logs / "prometheus.log",
+            ),
+            Probe("prometheus", f"http://127.0.0.1:{settings.prometheus_port}", readiness.prometheus),
+            data / "prometheus", group="monitoring",
+            prepare=lambda: prometheus_config.write_native_config(settings, project),
+        ),
+        "postgres-exporter": NativeService(
+            "postgres-exporter", settings.postgres_exporter_port, "POSTGRES_EXPORTER_PORT",
+            Program(
+                "postgres-exporter",
+                [shutil.which("prometheus-postgres-exporter") or "prometheus-postgres-exporter",
+                 f"--web.listen-address=127.0.0.1:{settings.postgres_exporter_port}",
+                 # Debian's exporter (0.11) predates PG 17, which moved the checkpoint
+                 # columns out of pg_stat_bgwriter: that collector only logs errors.
+                 "--no-collector.bgwriter"],
+                directory=data / "postgres-exporter", log_file=logs / "postgres-exporter.log",
+                environment=pg_source,
+            ),
+            Probe("postgres-exporter", f"http://127.0.0.1:{settings.postgres_exporter_port}",
+                  readiness.postgres_exporter),
+            data / "postgres-exporter", group="monitoring",
+        ),
+        "redis-exporter": NativeService(
+            "redis-exporter", settings.redis_exporter_port, "REDIS_EXPORTER_PORT",
+            Program(
+                "redis-exporter",
+                [shutil.which("prometheus-redis-exporter") or "prometheus-redis-exporter",
+                 f"-redis.addr=redis://{settings.redis_host}:{settings.redis_port}",
+                 f"-web.listen-address=127.0.0.1:{settings.redis_exporter_port}"],
+                directory=data / "redis-exporter", log_file=logs / "redis-exporter.log",
+                environment={"REDIS_PASSWORD": settings.redis_password.get_secret_value()},
+            ),
+            Probe("redis-exporter", f"http://127.0.0.1:{settings.redis_exporter_port}",
+                  readiness.redis_exporter),
+            data / "redis-exporter", group="monitoring",
+        ),
+    }

@@ -66,6 +66,8 @@ class NativeProvider:
         for service in selected:
             system.ensure_programs(SYSTEM_PROGRAMS.get(service.name, {}), echo=self.echo)
             service.data_dir.mkdir(parents=True, exist_ok=True)
+            if service.prepare:
+                service.prepare()
         if any(s.name == "postgres" for s in selected):
             self._prepare_postgres()
         self.supervisor.write_config(

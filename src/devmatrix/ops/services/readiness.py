@@ -121,3 +121,39 @@ def api(settings: Settings) -> str:
     if body.get("status") != "ok":
         raise ServiceError("api", f"/api/v1/health/live says {body!r}", fix="`invoke infra.logs api`")
     return str(body.get("version", "unknown"))
+
+
+def prometheus(settings: Settings) -> str:
+    """Prometheus says it is ready to serve queries; its version from the build-info API."""
+    url = f"http://127.0.0.1:{settings.prometheus_port}"
+    try:
+        response = requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise ServiceError("prometheus", f"not ready at {url}: {error}",
+                           fix="`invoke monitoring.up`, then `invoke infra.logs prometheus`") from error
+    info = _get_json("prometheus", f"{url}/api/v1/status/buildinfo")
+    return str(info.get("data", {}).get("version", "unknown"))
+
+
+def _exporter(service: str, port: int, up_metric: str) -> str:
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        response = requests.get(url, timeout=PROBE_TIMEOUT_S)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise ServiceError(service, f"no metrics at {url}: {error}",
+                           fix=f"`invoke monitoring.up`, then `invoke infra.logs {service}`") from error
+    # Serving /metrics is readiness; whether it reaches its database is `up_metric`,
+    # which Prometheus scrapes and an alert watches.
+    if f"\n{up_metric} " not in f"\n{response.text}":
+        raise ServiceError(service, f"{url} does not export {up_metric}")
+    return "exporter"
+
+
+def postgres_exporter(settings: Settings) -> str:
+    return _exporter("postgres-exporter", settings.postgres_exporter_port, "pg_up")
+
+
+def redis_exporter(settings: Settings) -> str:
+    return _exporter("redis-exporter", settings.redis_exporter_port, "redis_up")

@@ -1,0 +1,45 @@
+"""The "DevMatrix - Overview" dashboard's seven panels (seed §3.4), defined once.
+
+The Grafana dashboard (`devmatrix.monitoring.dashboard`), the snapshot renderer and the
+test that every queried metric exists on a live scrape all read this list, so the
+dashboard cannot drift from what is measured. Where the seed's query was wrong it is
+fixed here, and the reason is given in ``why``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Panel:
+    id: int
+    title: str
+    kind: str  # Grafana panel type: timeseries, stat or gauge
+    expr: str
+    legend: str = ""
+    unit: str = "short"
+    why: str = ""
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel(1, "API Request Rate", "timeseries",
+          "sum by (method, route) (rate(http_requests_total[5m]))", "{{method}} {{route}}", "reqps",
+          why="the label is route (the path template), not endpoint; summed so restarts do not split series"),
+    Panel(2, "API Response Time (p95)", "timeseries",
+          "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", "p95", "s",
+          why="buckets are summed by le first: a quantile per label set is not the API's p95"),
+    Panel(3, "LLM API Calls", "stat", "sum(llm_requests_total)", "Total Calls"),
+    Panel(4, "Code Generation Success Rate", "gauge",
+          "100 * sum(rate(code_generation_success_total[5m])) / sum(rate(code_generation_attempts_total[5m]))",
+          "success %", "percent"),
+    Panel(5, "PostgreSQL Connections", "stat", "sum(pg_stat_database_numbackends)", "connections",
+          why="summed over databases: the seed's bare selector shows one number per database"),
+    Panel(6, "Redis Memory Usage", "timeseries", "redis_memory_used_bytes", "used", "bytes"),
+    Panel(7, "RAG Vector Store Size", "stat", "sum(chromadb_collection_documents)", "documents",
+          why="Chroma has no /metrics; the API exports the count. The seed's name chromadb_collection_count"
+              " breaks Prometheus naming (a _count suffix belongs to histograms and summaries)"),
+)
+
+DASHBOARD_TITLE = "DevMatrix - Overview"
+DASHBOARD_UID = "devmatrix-overview"

@@ -1,0 +1,45 @@
+"""Gauges the API refreshes on every scrape: things Prometheus cannot scrape itself.
+
+Chroma's server has no /metrics endpoint (GET /metrics answers 404), so the API
+probes it and exports ``chromadb_up`` and the document count per collection.
+The budget gauges come from this process's ledger. A probe that fails sets
+``chromadb_up`` 0 and drops the counts: a scrape never fails because Chroma is down.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from devmatrix.config import Settings
+from devmatrix.llm.ledger import LEDGER
+from devmatrix.observability.metrics import (
+    CHROMADB_COLLECTION_DOCUMENTS,
+    CHROMADB_UP,
+    LLM_BUDGET_SPENT_USD,
+    LLM_BUDGET_USD,
+)
+
+PROBE_TIMEOUT_S = 1.0
+COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
+
+
+def refresh(settings: Settings) -> None:
+    LLM_BUDGET_USD.set(settings.llm_budget_usd)
+    LLM_BUDGET_SPENT_USD.set(LEDGER.snapshot()["spent_usd"])
+    base = f"{settings.chroma_url}{COLLECTIONS}"
+    try:
+        response = requests.get(base, timeout=PROBE_TIMEOUT_S)
+        response.raise_for_status()
+        counts = {}
+        for collection in response.json():
+            count = requests.get(f"{base}/{collection['id']}/count", timeout=PROBE_TIMEOUT_S)
+            count.raise_for_status()
+            counts[collection["name"]] = int(count.json())
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        CHROMADB_UP.set(0)
+        CHROMADB_COLLECTION_DOCUMENTS.clear()
+        return
+    CHROMADB_UP.set(1)
+    CHROMADB_COLLECTION_DOCUMENTS.clear()  # a deleted collection must not linger
+    for name, count in counts.items():
+        CHROMADB_COLLECTION_DOCUMENTS.labels(collection=name).set(count)

@@ -1,0 +1,198 @@
+"""`invoke monitoring.*`: the checks that prove the monitoring code, and dashboard snapshots.
+
+check: promtool on the rendered config and the rules, the rule unit tests, the
+generated Grafana files up to date, every queried metric present on live scrapes,
+every Prometheus target up. Each is a CheckResult; none is skipped silently.
+snapshot: each panel's query over the last minutes from the live Prometheus, drawn
+to a PNG, because Grafana cannot run here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+from devmatrix.monitoring import coverage
+from devmatrix.monitoring import dashboard as grafana
+from devmatrix.monitoring import prometheus as prometheus_config
+from devmatrix.monitoring.panels import PANELS, Panel
+from devmatrix.ops.checks import CheckResult, Status, timed
+
+MONITORING_SERVICES = ("prometheus", "postgres-exporter", "redis-exporter")
+HTTP_TIMEOUT_S = 5.0
+PROMTOOL_TIMEOUT_S = 60
+
+
+def prometheus_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.prometheus_port}"
+
+
+def _promtool(name: str, *args: str) -> CheckResult:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return CheckResult(name, Status.FAIL, "promtool is not installed",
+                           data={"fix": "apt-get install prometheus (scripts/bootstrap.sh does)"})
+    with timed() as elapsed:
+        result = subprocess.run([promtool, *args], capture_output=True, text=True,
+                                timeout=PROMTOOL_TIMEOUT_S, check=False)
+    output = (result.stdout + result.stderr).strip()
+    last = output.splitlines()[-1].strip() if output else ""
+    if result.returncode == 0:
+        return CheckResult(name, Status.PASS, f"promtool {args[0]} {args[1]}: {last}", seconds=elapsed())
+    return CheckResult(name, Status.FAIL, f"promtool {' '.join(args)} failed:\n{output[-1500:]}",
+                       seconds=elapsed())
+
+
+def static_checks(settings: Settings, project: Path | None = None) -> list[CheckResult]:
+    """What needs no running server: config, rules, rule tests, generated files."""
+    root = (project or Path.cwd()).resolve()
+    config = prometheus_config.write_native_config(settings, root)
+    rules = sorted(str(p) for p in (root / prometheus_config.RULES_DIR).glob("*.yml"))
+    tests = sorted(str(p) for p in (root / prometheus_config.RULE_TESTS_DIR).glob("*.yml"))
+    results = [_promtool("prometheus config", "check", "config", str(config)),
+               _promtool("alert rules", "check", "rules", *rules),
+               _promtool("alert rule tests", "test", "rules", *tests)]
+    stale = [str(path) for path in grafana.stale(root)]
+    compose = root / prometheus_config.COMPOSE_CONFIG
+    if not compose.exists() or compose.read_text(encoding="utf-8") != prometheus_config.compose_config_text():
+        stale.append(str(compose))
+    results.append(CheckResult(
+        "generated files", Status.FAIL if stale else Status.PASS,
+        f"stale: {', '.join(stale)}; regenerate with `python -m devmatrix.monitoring.dashboard` and"
+        " `python -m devmatrix.monitoring.prometheus`" if stale
+        else "Grafana dashboard + provisioning and the compose Prometheus config match the code"))
+    return results
+
+
+def metrics_coverage(settings: Settings, project: Path | None = None) -> CheckResult:
+    """Every metric a panel or an alert queries is declared by a live scrape."""
+    urls = {"api": f"http://{settings.api_host}:{settings.api_port}{prometheus_config.API_METRICS_PATH}",
+            "postgres-exporter": f"http://127.0.0.1:{settings.postgres_exporter_port}/metrics",
+            "redis-exporter": f"http://127.0.0.1:{settings.redis_exporter_port}/metrics"}
+    available: set[str] = set()
+    with timed() as elapsed:
+        for service, url in urls.items():
+            try:
+                available |= coverage.scrape(url)
+            except requests.RequestException as error:
+                return CheckResult("metrics coverage", Status.FAIL,
+                                   f"cannot scrape {service} at {url}: {error}; start it with"
+                                   " `invoke monitoring.up` (and `invoke infra.up` for the api)",
+                                   seconds=elapsed())
+        missing = coverage.missing_metrics(available, project)
+    used = sorted({name for q in coverage.queries(project) for name in q.metrics})
+    if missing:
+        detail = "; ".join(f"{name} (used by {', '.join(where)})" for name, where in missing.items())
+        return CheckResult("metrics coverage", Status.FAIL, f"not on any live scrape: {detail}",
+                           seconds=elapsed(), data={"missing": missing})
+    return CheckResult("metrics coverage", Status.PASS,
+                       f"all {len(used)} metrics used by {len(PANELS)} panels and the alerts exist on live scrapes",
+                       seconds=elapsed(), data={"metrics": used})
+
+
+def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
+    """Every scrape target up (waiting up to ``wait_s`` for the first scrapes after a start)."""
+    url = f"{prometheus_url(settings)}/api/v1/targets"
+    deadline = time.monotonic() + wait_s
+    with timed() as elapsed:
+        while True:
+            try:
+                active = requests.get(url, timeout=HTTP_TIMEOUT_S).json()["data"]["activeTargets"]
+            except (requests.RequestException, ValueError, KeyError) as error:
+                return CheckResult("prometheus targets", Status.FAIL,
+                                   f"cannot read {url}: {error}; start it with `invoke monitoring.up`",
+                                   seconds=elapsed())
+            health = {t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in active}
+            down = {job: h for job, h in health.items() if h[0] != "up"}
+            if not down or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    if down:
+        detail = "; ".join(f"{job} {h[0]} {h[1]}".strip() for job, h in down.items())
+        return CheckResult("prometheus targets", Status.FAIL, f"not up: {detail}", seconds=elapsed(),
+                           data={"targets": health})
+    return CheckResult("prometheus targets", Status.PASS, f"all {len(health)} up: {', '.join(sorted(health))}",
+                       seconds=elapsed(), data={"targets": health})
+
+
+def check(settings: Settings, project: Path | None = None) -> list[CheckResult]:
+    return [*static_checks(settings, project), metrics_coverage(settings, project), targets(settings)]
+
+
+# --- snapshots ---------------------------------------------------------------------------
+def query_range(settings: Settings, expr: str, minutes: int, step_s: int) -> list[dict]:
+    end = time.time()
+    try:
+        response = requests.get(f"{prometheus_url(settings)}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
+                                params={"query": expr, "start": end - minutes * 60, "end": end,
+                                        "step": step_s})
+        body = response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise ServiceError("prometheus", f"query_range failed at {prometheus_url(settings)}: {error}",
+                           fix="`invoke monitoring.up`") from error
+    if body.get("status") != "success":
+        raise ServiceError("prometheus", f"query {expr!r} failed: {body.get('error')}")
+    return body["data"]["result"]
+
+
+def _legend(panel: Panel, labels: dict[str, str]) -> str:
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), panel.legend)
+    return text or ",".join(f"{k}={v}" for k, v in labels.items()) or panel.title
+
+
+def draw(panel: Panel, series: list[dict], path: Path, minutes: int) -> int:
+    """One PNG for one panel; returns the number of points drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.2), dpi=100)
+    points = 0
+    now = time.time()
+    for item in series:
+        xs = [(float(t) - now) / 60 for t, _ in item["values"]]
+        ys = [float(v) for _, v in item["values"]]
+        points += len(ys)
+        axes.plot(xs, ys, marker="." if len(ys) < 30 else None, label=_legend(panel, item["metric"]))
+    if points:
+        latest = float(series[0]["values"][-1][1])
+        axes.set_title(f"{panel.title}  (latest {latest:.4g} {panel.unit})", loc="left")
+        axes.legend(loc="upper left", fontsize="small")
+    else:
+        axes.set_title(panel.title, loc="left")
+        axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlim(-minutes, 0)
+    axes.set_xlabel("minutes ago")
+    axes.set_ylabel(panel.unit)
+    axes.grid(alpha=0.3)
+    figure.text(0.01, 0.01, panel.expr, fontsize=7, family="monospace", alpha=0.7)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return points
+
+
+def snapshot(settings: Settings, out_dir: Path, *, minutes: int = 15, step_s: int = 15) -> list[CheckResult]:
+    results = []
+    for panel in PANELS:
+        with timed() as elapsed:
+            series = query_range(settings, panel.expr, minutes, step_s)
+            slug = re.sub(r"[^a-z0-9]+", "-", panel.title.lower()).strip("-")
+            path = out_dir / f"panel-{panel.id}-{slug}.png"
+            points = draw(panel, series, path, minutes)
+        status = Status.PASS if points else Status.NOT_CHECKED
+        detail = (f"{path}: {len(series)} series, {points} points" if points
+                  else f"{path}: no data yet for {panel.expr!r} (traffic needed, e.g. a few generations)")
+        results.append(CheckResult(f"panel {panel.id} {panel.title}", status, detail, critical=False,
+                                   seconds=elapsed(), data={"file": str(path), "series": len(series),
+                                                            "points": points}))
+    return results

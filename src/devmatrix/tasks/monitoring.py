@@ -1,0 +1,72 @@
+"""`invoke monitoring.*`: native Prometheus and exporters, the checks of the monitoring code, snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Exit, task
+
+from devmatrix.ops import monitoring as ops_monitoring
+from devmatrix.ops.checks import Status
+from devmatrix.ops.services import get_provider
+from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings
+
+SNAPSHOT_DIR = ".devmatrix/monitoring/snapshots"
+
+
+def _provider():
+    return get_provider(settings(), env_file=env_file(), echo=echo)
+
+
+@task(help={"dry": "print what would start, change nothing"})
+def up(c, dry=False):
+    """Start Prometheus and the postgres and redis exporters (native, 127.0.0.1) and wait until ready."""
+    with reported():
+        provider = _provider()
+        if dry:
+            for state in provider.status(ops_monitoring.MONITORING_SERVICES):
+                action = "healthy, leave as is" if state.healthy else "would start"
+                console.print(f"  {state.name:17} {state.url:30} {action}")
+            return
+        for state in provider.up(ops_monitoring.MONITORING_SERVICES):
+            console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
+
+
+@task(help={"dry": "print what would stop"})
+def down(c, dry=False):
+    """Stop the monitoring services (the core stack keeps running)."""
+    with reported():
+        provider = _provider()
+        if dry:
+            running = [s.name for s in provider.status(ops_monitoring.MONITORING_SERVICES) if s.running]
+            console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
+            return
+        stopped = provider.down(ops_monitoring.MONITORING_SERVICES)
+        console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
+
+
+@task(help={"json": "print the results as JSON",
+            "static": "only what needs no server: promtool config/rules/tests and the generated files"})
+def check(c, json=False, static=False):
+    """Prove the monitoring code: promtool, rule tests, generated files, metrics on live scrapes, targets up."""
+    with reported():
+        s = settings()
+        results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s)
+    if json:
+        print_json([r.to_dict() for r in results])
+    else:
+        console.print(checks_table(results, "monitoring.check"))
+    if any(r.status is Status.FAIL for r in results):
+        raise Exit(code=1)
+
+
+@task(help={"out": f"directory for the PNGs (default {SNAPSHOT_DIR})",
+            "minutes": "how far back each graph goes (default 15)", "json": "print the results as JSON"})
+def snapshot(c, out=SNAPSHOT_DIR, minutes=15, json=False):
+    """Draw each dashboard panel's query from the live Prometheus into a PNG (Grafana cannot run here)."""
+    with reported():
+        results = ops_monitoring.snapshot(settings(), Path(out), minutes=int(minutes))
+    if json:
+        print_json([r.to_dict() for r in results])
+    else:
+        console.print(checks_table(results, f"monitoring.snapshot → {out}"))

@@ -1,0 +1,94 @@
+"""Monitoring on the live stack: `invoke monitoring.up`, `.check`, `.snapshot`, `.down`, a busy port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from devmatrix.errors import PortInUse
+from devmatrix.ops.monitoring import MONITORING_SERVICES
+from devmatrix.state.postgres import PostgresManager
+
+pytestmark = [pytest.mark.integration, pytest.mark.real_services]
+WORKSPACE = "monitoring-test"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def monitoring_stack(invoke_cli, provider):
+    """Monitoring up for the test; put back as it was found (down, unless it was already running)."""
+    was_running = all(s.healthy for s in provider.status(MONITORING_SERVICES))
+    started = invoke_cli("monitoring.up")
+    assert started.returncode == 0, started.stderr
+    yield
+    if not was_running:
+        stopped = invoke_cli("monitoring.down")
+        assert stopped.returncode == 0, stopped.stderr
+
+
+@pytest.fixture
+def one_generation(settings):
+    """One real generation through the running API service; its row and workspace removed after."""
+    response = requests.post(
+        f"http://{settings.api_host}:{settings.api_port}/api/v1/generate", timeout=120,
+        headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
+        json={"request": "Write a function add(a, b) that returns their sum", "workspace_id": WORKSPACE,
+              "git_enabled": False})
+    assert response.status_code == 200, response.text
+    yield response.json()
+    postgres = PostgresManager(settings=settings)
+    postgres.execute("DELETE FROM code_generation_logs WHERE workspace_id = %s", (WORKSPACE,))
+    postgres.close()
+    shutil.rmtree(settings.workspace_dir / WORKSPACE, ignore_errors=True)
+
+
+def test_check_passes_and_snapshot_draws_every_panel_with_data(monitoring_stack, one_generation, invoke_cli,
+                                                               tmp_path):
+    checked = invoke_cli("monitoring.check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    results = {r["name"]: r for r in json.loads(checked.stdout)}
+    assert {name: r["status"] for name, r in results.items()} == dict.fromkeys(
+        ["prometheus config", "alert rules", "alert rule tests", "generated files", "metrics coverage",
+         "prometheus targets"], "PASS")
+    assert set(results["prometheus targets"]["data"]["targets"]) == {"devmatrix-api", "postgres", "redis",
+                                                                     "prometheus"}
+
+    # rate() needs two scrapes after the generation: poll until every panel has data (scrapes are 10 s apart)
+    deadline = time.monotonic() + 60
+    while True:
+        snap = invoke_cli("monitoring.snapshot", "--json", "--out", str(tmp_path), "--minutes", "5")
+        assert snap.returncode == 0, snap.stderr
+        panels = json.loads(snap.stdout)
+        if all(p["data"]["points"] for p in panels) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert len(panels) == 7
+    assert [p["name"] for p in panels if not p["data"]["points"]] == []
+    for panel in panels:
+        assert Path(panel["data"]["file"]).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_monitoring_down_stops_only_monitoring(monitoring_stack, invoke_cli, provider):
+    stopped = invoke_cli("monitoring.down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not any(s.running for s in provider.status(MONITORING_SERVICES))
+    assert all(s.healthy for s in provider.status()), "the core stack must keep running"
+    assert invoke_cli("monitoring.up").returncode == 0  # the fixture expects it up
+
+
+def test_a_busy_prometheus_port_is_a_clear_error_naming_the_setting(scratch_stack):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        stack = scratch_stack(prometheus_port=port)
+        with pytest.raises(PortInUse) as caught:
+            stack.up(("prometheus",))
+    assert f"port {port} is already in use by pid" in str(caught.value)
+    assert "PROMETHEUS_PORT" in str(caught.value)

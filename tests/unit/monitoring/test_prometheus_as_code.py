@@ -1,0 +1,87 @@
+"""Prometheus config, alert rules and their unit tests, checked by promtool; the metric-name finder."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from devmatrix.config import Settings
+from devmatrix.monitoring import coverage, prometheus, scrape_time
+from devmatrix.observability.metrics import REGISTRY
+from devmatrix.ops import monitoring
+from devmatrix.ops.checks import Status
+
+pytestmark = pytest.mark.unit
+PROJECT = Path.cwd()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(devmatrix_state_dir=tmp_path / "state", api_port=18000, prometheus_port=19090,
+                    postgres_exporter_port=19187, redis_exporter_port=19121)
+
+
+def test_promtool_passes_the_config_the_rules_the_rule_tests_and_the_generated_files(settings):
+    assert shutil.which("promtool"), "promtool missing: scripts/bootstrap.sh installs the Debian package prometheus"
+    results = monitoring.static_checks(settings, PROJECT)
+    assert [r.name for r in results] == ["prometheus config", "alert rules", "alert rule tests", "generated files"]
+    assert all(r.status is Status.PASS for r in results), [(r.name, r.detail) for r in results]
+
+
+def test_the_native_config_scrapes_the_configured_ports_and_the_compose_one_the_service_names(settings):
+    native = yaml.safe_load(prometheus.write_native_config(settings, PROJECT).read_text())
+    jobs = {j["job_name"]: j for j in native["scrape_configs"]}
+    assert {name: j["static_configs"][0]["targets"] for name, j in jobs.items()} == {
+        "devmatrix-api": ["127.0.0.1:18000"], "postgres": ["127.0.0.1:19187"],
+        "redis": ["127.0.0.1:19121"], "prometheus": ["127.0.0.1:19090"]}
+    assert jobs["devmatrix-api"]["metrics_path"] == "/api/v1/metrics/prometheus"
+    assert native["rule_files"] == [f"{PROJECT / 'infra/prometheus/rules'}/*.yml"]
+    compose = yaml.safe_load(prometheus.compose_config_text())
+    assert [j["job_name"] for j in compose["scrape_configs"]] == list(jobs)
+    assert compose["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+
+
+def test_a_broken_rule_file_fails_the_check_with_promtool_saying_why(settings, tmp_path):
+    rules = tmp_path / "infra/prometheus/rules"
+    rules.mkdir(parents=True)
+    (rules / "bad.yml").write_text("groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: rate(up[5m]\n")
+    (tmp_path / "infra/prometheus/tests").mkdir()
+    results = {r.name: r for r in monitoring.static_checks(settings, tmp_path)}
+    assert results["alert rules"].status is Status.FAIL
+    assert "bad.yml" in results["alert rules"].detail and "parse error" in results["alert rules"].detail
+    assert results["generated files"].status is Status.FAIL  # no Grafana files in that project
+
+
+@pytest.mark.parametrize(("expr", "names"), [
+    ("sum by (method, route) (rate(http_requests_total[5m]))", {"http_requests_total"}),
+    ("histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+     {"http_request_duration_seconds_bucket"}),
+    ('sum(rate(http_requests_total{status=~"5.."}[5m])) / (sum(rate(http_requests_total[5m])) > 0) > 0.05',
+     {"http_requests_total"}),
+    ("llm_budget_spent_usd > 0.8 * llm_budget_usd and llm_budget_usd > 0", {"llm_budget_spent_usd", "llm_budget_usd"}),
+    ("up == 0", {"up"}),
+])
+def test_metric_names_are_found_in_promql(expr, names):
+    assert coverage.metric_names(expr) == names
+
+
+def test_every_query_metric_is_declared_by_our_registry_or_an_exporter():
+    from prometheus_client import generate_latest
+
+    ours = coverage.declared_names(generate_latest(REGISTRY).decode())
+    exporters = {"pg_stat_database_numbackends", "redis_memory_used_bytes", "pg_up", "redis_up"}
+    assert coverage.missing_metrics(ours | exporters, PROJECT) == {}
+    missing = coverage.missing_metrics(ours - {"chromadb_collection_documents"} | exporters, PROJECT)
+    assert missing == {"chromadb_collection_documents": ["panel 7 RAG Vector Store Size"]}
+
+
+def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the_scrape():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    scrape_time.refresh(Settings(chromadb_port=closed))
+    assert REGISTRY.get_sample_value("chromadb_up") == 0
