@@ -18,17 +18,23 @@ def _provider():
     return get_provider(settings(), env_file=env_file(), echo=echo)
 
 
+def _services(provider) -> tuple[str, ...]:
+    """Prometheus and the exporters; Grafana too where it can run (compose)."""
+    extra = ("grafana",) if provider.name == "compose" else ()
+    return (*ops_monitoring.MONITORING_SERVICES, *extra)
+
+
 @task(help={"dry": "print what would start, change nothing"})
 def up(c, dry=False):
-    """Start Prometheus and the postgres and redis exporters (native, 127.0.0.1) and wait until ready."""
+    """Start Prometheus and the postgres and redis exporters (127.0.0.1; + Grafana under compose); wait until ready."""
     with reported():
         provider = _provider()
         if dry:
-            for state in provider.status(ops_monitoring.MONITORING_SERVICES):
+            for state in provider.status(_services(provider)):
                 action = "healthy, leave as is" if state.healthy else "would start"
                 console.print(f"  {state.name:17} {state.url:30} {action}")
             return
-        for state in provider.up(ops_monitoring.MONITORING_SERVICES):
+        for state in provider.up(_services(provider)):
             console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
 
 
@@ -38,10 +44,10 @@ def down(c, dry=False):
     with reported():
         provider = _provider()
         if dry:
-            running = [s.name for s in provider.status(ops_monitoring.MONITORING_SERVICES) if s.running]
+            running = [s.name for s in provider.status(_services(provider)) if s.running]
             console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
             return
-        stopped = provider.down(ops_monitoring.MONITORING_SERVICES)
+        stopped = provider.down(_services(provider))
         console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
 
 

@@ -16,6 +16,8 @@ from devmatrix.ops.services.base import CORE_SERVICES, ServiceState
 from devmatrix.ops.services.external import ExternalProvider
 
 COMPOSE_FILE = Path("infra/docker-compose.yml")
+# services under `profiles: [monitoring]`: compose ignores them unless the profile is named
+MONITORING_PROFILE = {"prometheus", "grafana", "postgres-exporter", "redis-exporter"}
 ENGINE_PROBE_TIMEOUT_S = 5
 UP_TIMEOUT_S = 300
 
@@ -49,6 +51,8 @@ class ComposeProvider:
         command = ["docker", "compose", "-f", str(COMPOSE_FILE)]
         if self.env_file.exists():
             command += ["--env-file", str(self.env_file)]
+        if MONITORING_PROFILE & set(args):
+            command += ["--profile", "monitoring"]
         result = subprocess.run([*command, *args], capture_output=True, text=True,
                                 timeout=timeout, check=False)
         if result.returncode != 0:

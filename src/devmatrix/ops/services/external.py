@@ -24,12 +24,22 @@ class ExternalProvider:
         }
         if s.resolved_llm_backend == "local":
             self.endpoints["llm"] = (s.llm_base_url, s.llm_port, readiness.llm)
+        self.core = tuple(self.endpoints)
+        # the monitoring group: checked only when named (`invoke monitoring.up`)
+        self.endpoints.update({
+            "prometheus": (f"http://127.0.0.1:{s.prometheus_port}", s.prometheus_port, readiness.prometheus),
+            "postgres-exporter": (f"http://127.0.0.1:{s.postgres_exporter_port}", s.postgres_exporter_port,
+                                  readiness.postgres_exporter),
+            "redis-exporter": (f"http://127.0.0.1:{s.redis_exporter_port}", s.redis_exporter_port,
+                               readiness.redis_exporter),
+            "grafana": (f"http://127.0.0.1:{s.grafana_port}", s.grafana_port, readiness.grafana),
+        })
 
     def services(self) -> tuple[str, ...]:
-        return tuple(self.endpoints)
+        return self.core
 
     def status(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
-        selected = names or tuple(self.endpoints)
+        selected = names or self.core
         with ThreadPoolExecutor(max_workers=len(selected)) as pool:
             return list(pool.map(self._probe, selected))
 

@@ -157,3 +157,11 @@ def postgres_exporter(settings: Settings) -> str:
 
 def redis_exporter(settings: Settings) -> str:
     return _exporter("redis-exporter", settings.redis_exporter_port, "redis_up")
+
+
+def grafana(settings: Settings) -> str:
+    """Grafana's /api/health (compose provider only: Grafana is not installable natively)."""
+    body = _get_json("grafana", f"http://127.0.0.1:{settings.grafana_port}/api/health")
+    if body.get("database") != "ok":
+        raise ServiceError("grafana", f"/api/health says {body!r}", fix="`invoke infra.logs grafana`")
+    return str(body.get("version", "unknown"))
