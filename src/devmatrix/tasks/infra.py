@@ -21,32 +21,42 @@ def _provider():
     return get_provider(settings(), env_file=env_file(), echo=echo)
 
 
+def start(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
+    """Start ``names`` (empty: the core services) and print each; shared with `monitoring.up`."""
+    provider = provider or _provider()
+    if dry:
+        for state in provider.status(names):
+            action = "healthy, leave as is" if state.healthy else "would start"
+            console.print(f"  {state.name:17} {state.url:30} {action}")
+        return
+    for state in provider.up(names):
+        console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
+
+
+def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
+    """Stop ``names`` (empty: everything and the supervisor); shared with `monitoring.down`."""
+    provider = provider or _provider()
+    if dry:
+        running = [s.name for s in provider.status(names) if s.running]
+        console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
+        return
+    stopped = provider.down(names)
+    console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
+
+
 @task(default=True,
       help={"service": SERVICE_HELP, "dry": "print what would start, change nothing"})
 def up(c, service="", dry=False):
     """Start services and wait until each passes its readiness check."""
     with reported():
-        provider = _provider()
-        if dry:
-            for state in provider.status(_names(service)):
-                action = "healthy, leave as is" if state.healthy else "would start"
-                console.print(f"  {state.name:9} {state.url:30} {action}")
-            return
-        for state in provider.up(_names(service)):
-            console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
+        start(_names(service), dry)
 
 
 @task(help={"service": SERVICE_HELP, "dry": "print what would stop"})
 def down(c, service="", dry=False):
     """Stop services (all: also the supervisor). Nothing running is not an error."""
     with reported():
-        provider = _provider()
-        if dry:
-            running = [s.name for s in provider.status(_names(service)) if s.running]
-            console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
-            return
-        stopped = provider.down(_names(service))
-        console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
+        stop(_names(service), dry)
 
 
 @task(help={"service": SERVICE_HELP, "dry": "print what would restart"})

@@ -9,6 +9,7 @@ from invoke import Exit, task
 from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services import get_provider
+from devmatrix.tasks import infra
 from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings
 
 SNAPSHOT_DIR = ".devmatrix/monitoring/snapshots"
@@ -29,13 +30,7 @@ def up(c, dry=False):
     """Start Prometheus and the postgres and redis exporters (127.0.0.1; + Grafana under compose); wait until ready."""
     with reported():
         provider = _provider()
-        if dry:
-            for state in provider.status(_services(provider)):
-                action = "healthy, leave as is" if state.healthy else "would start"
-                console.print(f"  {state.name:17} {state.url:30} {action}")
-            return
-        for state in provider.up(_services(provider)):
-            console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
+        infra.start(_services(provider), dry, provider)
 
 
 @task(help={"dry": "print what would stop"})
@@ -43,12 +38,7 @@ def down(c, dry=False):
     """Stop the monitoring services (the core stack keeps running)."""
     with reported():
         provider = _provider()
-        if dry:
-            running = [s.name for s in provider.status(_services(provider)) if s.running]
-            console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
-            return
-        stopped = provider.down(_services(provider))
-        console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
+        infra.stop(_services(provider), dry, provider)
 
 
 @task(help={"json": "print the results as JSON",
