@@ -17,12 +17,19 @@ _SCORE = re.compile(
 
 
 def extract_code(reply: str) -> str | None:
-    """The first fenced code block of the reply (None when there is none)."""
-    match = _FENCE.search(reply)
-    if not match:
-        return None
-    code = match.group(1).strip("\n")
-    return code + "\n" if code else None
+    """The first non-empty fenced code block of the reply (None when there is none).
+
+    Small models sometimes open with an empty fence ("```\n\n```python\n…"); the
+    closing fence of that empty block is the opening of the real one, so the search
+    goes on from where the empty block's content ends.
+    """
+    position = 0
+    while match := _FENCE.search(reply, position):
+        code = match.group(1).strip("\n")
+        if code.strip():
+            return code + "\n"
+        position = match.end(1)  # > match.start(): the fence itself is at least 3 characters
+    return None
 
 
 def requested_path(request: str) -> str | None:

@@ -8,6 +8,7 @@ already done. A failed task fails only its dependents; other branches finish.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,12 @@ _INSTRUCTIONS = {
     "api": "Write FastAPI endpoints that expose the code below.",
     "docs": "Write a Markdown document (as a Python module docstring) for the code below.",
 }
+
+
+# Where each kind of task writes, through the agent's own "save it in <path>" hint; an
+# implementation is named after its code (calculator.py). Without this a test task whose
+# first function repeats the implementation's name would overwrite the implementation.
+_FILE_FOR = {"test": "tests/test_{id}.py", "api": "api_{id}.py", "docs": "docs_{id}.py"}
 
 
 def _now() -> str:
@@ -159,7 +166,10 @@ class MultiAgentWorkflow:
         record = TaskRecord(task.id, task.type, "failed", started_at=_now())
         start = time.perf_counter()
         self.scratchpad.set_state(workflow_id, task.id, status="running", started_at=record.started_at)
-        request = f"{_INSTRUCTIONS[task.type]}\nTask: {task.description}"
+        request = _INSTRUCTIONS[task.type]
+        if task.type in _FILE_FOR:
+            request += f" Save it in {_FILE_FOR[task.type].format(id=re.sub(r'[^A-Za-z0-9_]', '_', task.id))}."
+        request += f"\nTask: {task.description}"
         if context:
             request += f"\n\nCode from the tasks this one depends on:\n{context}"
         try:

@@ -17,7 +17,10 @@ from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
+# A workflow is 3-4 generations, each up to a repair round, on a 135M model that sometimes
+# rambles to max_tokens: 50-90 s measured on 2 cores. The suite's 120 s catches hangs; this
+# allows the legitimate worst case.
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services, pytest.mark.timeout(300)]
 
 
 def _free_port() -> int:

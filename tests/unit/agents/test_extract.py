@@ -10,8 +10,8 @@ from devmatrix.agents._extract import extract_code, module_name, parse_score, re
 
 pytestmark = pytest.mark.unit
 
-code_text = st.text(alphabet=st.characters(blacklist_characters="`"), min_size=1).filter(
-    lambda s: s.strip("\n"))
+# a block of only whitespace is no code (it is skipped, see below)
+code_text = st.text(alphabet=st.characters(blacklist_characters="`"), min_size=1).filter(lambda s: s.strip())
 
 
 @given(code=code_text, before=st.text(alphabet="abc \n"), after=st.text(alphabet="xyz \n"))
@@ -23,6 +23,16 @@ def test_the_first_fenced_block_is_extracted_whatever_surrounds_it(code, before,
 def test_no_code_block_is_none_and_an_unclosed_block_still_counts():
     assert extract_code("I cannot help with that.") is None
     assert extract_code("```python\ndef f(") == "def f(\n"
+
+
+@pytest.mark.parametrize("reply", ["```\n\n```python\ndef f():\n    return 1\n```",
+                                   "```python\n```\n```py\ndef f():\n    return 1\n"])
+def test_an_empty_block_before_the_code_is_skipped(reply):
+    assert extract_code(reply) == "def f():\n    return 1\n"
+
+
+def test_only_empty_blocks_are_none():
+    assert extract_code("```\n```") is None and extract_code("```python\n\n```\n```\n```") is None
 
 
 @given(score=st.floats(min_value=0, max_value=10, allow_nan=False).map(lambda f: round(f, 1)),
