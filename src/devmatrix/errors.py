@@ -112,3 +112,9 @@ class WorkflowError(DevMatrixError):
 
 class PlanError(WorkflowError):
     """A task plan is invalid: a cycle, an unknown type, a missing dependency."""
+
+
+class UsageError(DevMatrixError):
+    """A command was called wrongly (an option where an argument belongs)."""
+
+    exit_code = 2

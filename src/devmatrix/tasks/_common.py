@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devmatrix.config import Settings, env_file_path, load_settings
-from devmatrix.errors import DevMatrixError
+from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
@@ -44,6 +44,18 @@ def reported() -> Iterator[None]:
     except DevMatrixError as error:
         err_console.print(f"[red]FAIL:[/red] {error}", markup=True, highlight=False)
         raise Exit(code=error.exit_code) from None
+
+
+def positional(value: str, *, task: str, name: str) -> str:
+    """``value`` of a task's positional argument, refusing what is really an option.
+
+    Invoke hands the word after a task name to its positional argument even when it is
+    `--help`, so `invoke rag.query --help` would search for "--help". Say so instead.
+    """
+    if value.startswith("-"):
+        raise UsageError(f"{value!r} was read as the {name} argument of {task}",
+                         fix=f"for help: `invoke --help {task}`; otherwise give the {name} first")
+    return value
 
 
 def echo(message: str) -> None:

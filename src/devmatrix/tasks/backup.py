@@ -7,7 +7,7 @@ from pathlib import Path
 from invoke import Exit, task
 
 from devmatrix.ops.backup import create_backup, manifest, verify_backup
-from devmatrix.tasks._common import console, echo, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
 
 
 @task(default=True, help={
@@ -48,7 +48,7 @@ def verify(c, path, json=False):
     """Restore a backup into scratch places only and compare with its manifest (live data untouched)."""
     with reported():
         s = settings()
-        folder = manifest.resolve(path, s.backup_dir)
+        folder = manifest.resolve(positional(path, task="backup.verify", name="backup folder"), s.backup_dir)
         results = verify_backup(s, folder, echo=(lambda _: None) if json else echo)
     ok = not any(r.failed for r in results)
     if json:

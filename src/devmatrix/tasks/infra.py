@@ -7,7 +7,7 @@ from dataclasses import asdict
 from invoke import Exit, task
 
 from devmatrix.ops.services import get_provider
-from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings
+from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
 
 SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
                 " (default: every core service; monitoring ones start with `invoke monitoring.up`)")
@@ -89,4 +89,5 @@ def status(c, service="", json=False):
 def logs(c, service, lines=50):
     """Print the last lines of a service's log."""
     with reported():
-        console.print(_provider().logs(service, int(lines)), markup=False, highlight=False)
+        name = positional(service, task="infra.logs", name="service")
+        console.print(_provider().logs(name, int(lines)), markup=False, highlight=False)

@@ -6,7 +6,7 @@ from invoke import task
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from devmatrix.ops import rag as ops_rag
-from devmatrix.tasks._common import console, err_console, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings
 
 
 @task(default=True, help={
@@ -39,6 +39,7 @@ def seed(c, recreate=False, dry=False, json=False):
 def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, code=False):
     """Retrieve the corpus examples closest to TEXT, with their similarity scores."""
     with reported():
+        text = positional(text, task="rag.query", name="text")
         found = ops_rag.query(settings(), text, strategy=strategy, top_k=top_k or None,
                               threshold=None if threshold < 0 else threshold)
     if json:

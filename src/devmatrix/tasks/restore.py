@@ -8,7 +8,7 @@ from invoke import Exit, task
 
 from devmatrix.ops.backup import manifest, restore_backup
 from devmatrix.ops.checks import Status
-from devmatrix.tasks._common import console, echo, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
 
 
 def _confirm(folder: str) -> bool:
@@ -28,7 +28,7 @@ def restore(c, from_, yes=False, dry=False, json=False):
     """Restore all three stores from a backup (refuses a damaged one), then run validate."""
     with reported():
         s = settings()
-        folder = manifest.resolve(from_, s.backup_dir)
+        folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
         confirmed = yes or dry or _confirm(str(folder))
         results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
                                  echo=(lambda _: None) if json else echo)

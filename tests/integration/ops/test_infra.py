@@ -98,3 +98,11 @@ def test_unknown_service_is_named_with_the_choices(invoke_cli):
     result = invoke_cli("infra.up", "-s", "mysql")
     assert result.returncode == 1
     assert "mysql: no such service" in result.stderr and "postgres" in result.stderr
+
+
+@pytest.mark.parametrize("task", ["infra.logs", "rag.query", "restore", "backup.verify"])
+def test_help_after_a_task_with_an_argument_is_refused_and_points_to_invoke_help(invoke_cli, task):
+    # invoke hands the next word to the positional argument, even "--help"
+    result = invoke_cli(task, "--help")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "'--help' was read as the" in result.stderr and f"invoke --help {task}" in result.stderr
