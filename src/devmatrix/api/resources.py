@@ -1,4 +1,4 @@
-"""What the API's routes share: one Postgres pool, one Redis connection, one LLM client.
+"""What the API's routes share: one Postgres pool, one Redis connection, one LLM client, one retriever.
 
 Each is built on first use, not at start-up, so the API is live (and can say
 what is not ready) while a dependency is down; a dependency that cannot be
@@ -17,6 +17,7 @@ from devmatrix.llm.client import ANTHROPIC_BASE_URL
 
 if TYPE_CHECKING:
     from devmatrix.llm.client import AnthropicClient
+    from devmatrix.rag.retriever import Retriever
     from devmatrix.state.postgres import PostgresManager
     from devmatrix.state.redis import RedisManager
 
@@ -28,6 +29,7 @@ class Resources:
         self._postgres: PostgresManager | None = None
         self._redis: RedisManager | None = None
         self._llm: AnthropicClient | None = None
+        self._retriever: Retriever | None = None
 
     @property
     def llm_endpoint(self) -> str:
@@ -57,8 +59,21 @@ class Resources:
                 self._llm = create_llm_client(self.settings, redis_manager=self._redis)
             return self._llm
 
+    def retriever(self) -> Retriever:
+        """Built on the first `enable_rag` request (loads the embedding model once, not per request)."""
+        with self._lock:
+            if self._retriever is None:
+                from devmatrix.rag.retriever import create_retriever
+
+                self._retriever = create_retriever(settings=self.settings)
+            return self._retriever
+
     def close(self) -> None:
         with self._lock:
+            if self._retriever is not None:
+                self._retriever.store.close()
+                self._retriever.embedding_model.close()
+                self._retriever = None
             if self._llm is not None:
                 self._llm.close()
             if self._redis is not None:

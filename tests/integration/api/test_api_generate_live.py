@@ -70,3 +70,16 @@ def test_an_unknown_generation_is_a_json_404(live_api):
     assert live_api.http.get(f"{live_api.url}/api/v1/generations/1", timeout=10).status_code == 401
     assert response.status_code == 404 and response.json()["error"] == "not_found"
     assert "2147483647" in response.json()["message"]
+
+
+def test_enable_rag_grounds_the_prompt_with_the_apps_one_retriever(live_api, generation_rows, workspace_id):
+    resources = live_api.app.state.resources
+    assert resources._retriever is None  # nothing loads the embedding model until RAG is asked for
+    response = live_api.http.post(
+        live_api.url + GENERATE, headers=live_api.auth, timeout=110,
+        json={"request": "Write fibonacci(n) with memoization", "workspace_id": workspace_id,
+              "enable_rag": True, "git_enabled": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["rag_examples"] >= 1
+    built = resources._retriever
+    assert built is not None and resources.retriever() is built  # shared by later requests, not rebuilt

@@ -55,7 +55,8 @@ def _fenced_off(status: dict) -> bool:
 def _run_agent(resources, body: GenerateRequest) -> dict:
     """Blocking: connect (first use), then the whole pipeline; runs in a worker thread."""
     agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=resources.postgres(),
-                                llm_client=resources.llm())
+                                llm_client=resources.llm(),
+                                retriever=resources.retriever() if body.enable_rag else None)
     return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
                           auto_approve=body.auto_approve, enable_rag=body.enable_rag)
 
