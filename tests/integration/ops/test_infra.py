@@ -55,17 +55,18 @@ def test_up_is_idempotent_and_keeps_pids(provider):
     assert {s.detail for s in states} == {"already running"}
 
 
-def test_busy_port_is_a_clear_error_naming_the_holder(scratch_stack):
+@pytest.mark.parametrize(("service", "setting"), [("redis", "redis_port"), ("prometheus", "prometheus_port")])
+def test_busy_port_is_a_clear_error_naming_the_holder(scratch_stack, service, setting):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        stack = scratch_stack(redis_port=port)
+        stack = scratch_stack(**{setting: port})
         with pytest.raises(PortInUse) as caught:
-            stack.up(("redis",))
+            stack.up((service,))
     message = str(caught.value)
     assert f"port {port} is already in use by pid" in message
-    assert "REDIS_PORT" in message
+    assert setting.upper() in message
 
 
 def test_service_not_ready_in_time_shows_its_log_tail(scratch_stack):
