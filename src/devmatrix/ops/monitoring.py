@@ -98,8 +98,13 @@ def metrics_coverage(settings: Settings, project: Path | None = None) -> CheckRe
 
 
 def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
-    """Every scrape target up (waiting up to ``wait_s`` for the first scrapes after a start)."""
+    """Every configured scrape job discovered and up (waiting up to ``wait_s`` after a start).
+
+    Right after a start Prometheus is ready before it has discovered its targets: an
+    empty list is "not yet", never "all up".
+    """
     url = f"{prometheus_url(settings)}/api/v1/targets"
+    expected = set(prometheus_config.native_targets(settings))
     deadline = time.monotonic() + wait_s
     with timed() as elapsed:
         while True:
@@ -111,11 +116,12 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
                                    seconds=elapsed())
             health = {t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in active}
             down = {job: h for job, h in health.items() if h[0] != "up"}
+            down.update({job: ("not discovered", "") for job in expected - set(health)})
             if not down or time.monotonic() > deadline:
                 break
             time.sleep(1)
     if down:
-        detail = "; ".join(f"{job} {h[0]} {h[1]}".strip() for job, h in down.items())
+        detail = "; ".join(f"{job} {h[0]} {h[1]}".strip() for job, h in sorted(down.items()))
         return CheckResult("prometheus targets", Status.FAIL, f"not up: {detail}", seconds=elapsed(),
                            data={"targets": health})
     return CheckResult("prometheus targets", Status.PASS, f"all {len(health)} up: {', '.join(sorted(health))}",
