@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="devmatrix",
         description="DevMatrix Local: generate code with an LLM into a git workspace, logged in"
                     " Postgres. Settings come from .env.test (see .env.test.example).",
+        epilog=EXIT_CODES,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="one request, end to end",
@@ -104,15 +105,35 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["success"] else 1
 
 
+EXIT_CODES = ("exit codes: 0 done, 1 the generation or a task failed, 2 bad settings or usage,"
+              " 3 a service is down or frozen (the message names it and the fix)")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The CLI's one error boundary: every error ends as `FAIL: what — fix: how` and an exit code."""
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(settings)
         return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
     except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr)
+        _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),
+              fix=error.fix, workflow_id=getattr(error, "workflow_id", None))
         return error.exit_code
+    except KeyboardInterrupt:
+        _fail(args, "interrupted (Ctrl-C)", 130)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
+        _fail(args, f"internal error ({type(error).__name__}: {error})", 1,
+              fix="this is a bug: report it with the command you ran; LOG_LEVEL=DEBUG shows more")
+        return 1
+
+
+def _fail(args: argparse.Namespace, message: str, code: int, **details: object) -> None:
+    print(f"FAIL: {message}", file=sys.stderr)
+    if getattr(args, "json", False):  # scripts reading --json get the error on stdout too
+        print(json.dumps({"success": False, "error": message, "exit_code": code,
+                          **{k: v for k, v in details.items() if v is not None}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ class ErrorBody(BaseModel):
     error: str = Field(description="a short code: not_found, unauthorized, validation_failed, …")
     message: str
     fix: str | None = None
+    service: str | None = Field(default=None, description="on 503: the service that is down or frozen")
     request_id: str | None = None
     fields: list[FieldProblem] = Field(default_factory=list)
 

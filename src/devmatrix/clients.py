@@ -1,0 +1,168 @@
+"""One factory per store: every Postgres, Redis and Chroma client is built here, from Settings.
+
+Each client gets the deadlines of devmatrix.deadlines, so a dead or frozen
+server ends a call in bounded time; and each failure of the transport becomes
+one ServiceError naming the service, its address and the fix (``*_error``).
+Ops, agents, the API and the tests all build their clients here.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import select
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg2
+import psycopg2.extensions
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from devmatrix import deadlines
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+# --- PostgreSQL -------------------------------------------------------------------------
+# libpq has no read timeout: a statement sent to a frozen server waits forever. psycopg2's
+# wait callback (the hook for green threads) lets us do every wait with select() and a
+# deadline instead. It is process-wide by design, so every connection gets it.
+_PG_IO_TIMEOUT = contextvars.ContextVar("postgres_io_timeout_s", default=deadlines.POSTGRES_IO_TIMEOUT_S)
+
+
+class PostgresTimeout(psycopg2.OperationalError):
+    """The server sent nothing within the deadline (it is frozen, or the network is)."""
+
+
+def _wait_with_deadline(conn: Any) -> None:
+    timeout = _PG_IO_TIMEOUT.get()
+    while True:
+        try:
+            state = conn.poll()
+            if state == psycopg2.extensions.POLL_OK:
+                return
+            if state == psycopg2.extensions.POLL_READ:
+                ready = select.select([conn.fileno()], [], [], timeout)[0]
+            elif state == psycopg2.extensions.POLL_WRITE:
+                ready = select.select([], [conn.fileno()], [], timeout)[1]
+            else:
+                raise psycopg2.OperationalError(f"bad state from poll: {state}")
+        except KeyboardInterrupt:
+            conn.cancel()  # ask the server to stop the statement, as psycopg2's own callback does
+            continue
+        if not ready:
+            raise PostgresTimeout(f"no answer from the server within {timeout:g} s")
+
+
+psycopg2.extensions.set_wait_callback(_wait_with_deadline)
+
+
+@contextmanager
+def postgres_io_timeout(seconds: float) -> Iterator[None]:
+    """A shorter deadline for the connections and statements inside (readiness probes)."""
+    token = _PG_IO_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _PG_IO_TIMEOUT.reset(token)
+
+
+def postgres_params(settings: Settings, *, database: str | None = None) -> dict[str, Any]:
+    """Connection keywords with every deadline; ``database`` defaults to POSTGRES_DB."""
+    return {
+        **settings.postgres_dsn_params,
+        **({"dbname": database} if database else {}),
+        "connect_timeout": int(deadlines.CONNECT_TIMEOUT_S),
+        "options": f"-c statement_timeout={deadlines.POSTGRES_STATEMENT_TIMEOUT_MS}",
+        "application_name": "devmatrix",
+        **deadlines.POSTGRES_KEEPALIVES,
+    }
+
+
+def postgres_address(settings: Settings, database: str | None = None) -> str:
+    return (f"{settings.postgres_user}@{settings.postgres_host}:{settings.postgres_port}"
+            f"/{database or settings.postgres_db}")
+
+
+def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
+    return ServiceError(
+        "postgres", f"{what} ({address}): {str(error).strip()}",
+        fix="`invoke infra.up -s postgres` (and `invoke db` for the schema); `invoke infra.logs postgres`",
+    )
+
+
+def postgres_connect(settings: Settings, *, database: str | None = None, autocommit: bool = False):
+    """One connection (admin work, probes); ServiceError when the server does not answer."""
+    try:
+        conn = psycopg2.connect(**postgres_params(settings, database=database))
+    except psycopg2.Error as error:
+        raise postgres_error(postgres_address(settings, database), "cannot connect", error) from error
+    conn.autocommit = autocommit
+    return conn
+
+
+# --- Redis ----------------------------------------------------------------------------------
+def redis_client(settings: Settings, *, decode_responses: bool = True, host: str | None = None,
+                 port: int | None = None, password: str | None = None) -> redis.Redis:
+    """A client that fails in bounded time: a refused or reset connection (a restart) is
+    retried once on a fresh socket; a timeout (a frozen server) is never retried."""
+    secret = password if password is not None else settings.redis_password.get_secret_value()
+    return redis.Redis(
+        host=host or settings.redis_host, port=int(port or settings.redis_port),
+        password=secret or None, decode_responses=decode_responses,
+        socket_timeout=deadlines.REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=deadlines.CONNECT_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        health_check_interval=deadlines.REDIS_HEALTH_CHECK_INTERVAL_S,
+    )
+
+
+def redis_error(address: str, what: str, error: Exception) -> ServiceError:
+    kind = "timed out" if isinstance(error, redis.TimeoutError) else "failed"
+    return ServiceError(
+        "redis", f"{what} {kind} at {address}: {error}",
+        fix="`invoke infra.up -s redis` (`invoke infra.status` shows whether it answers)",
+    )
+
+
+@contextmanager
+def redis_guard(address: str, what: str) -> Iterator[None]:
+    """Turn a Redis failure inside into ServiceError (the one error contract)."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise redis_error(address, what, error) from error
+
+
+# --- Chroma ---------------------------------------------------------------------------------
+def chroma_error(settings: Settings, what: str, error: Exception) -> ServiceError:
+    return ServiceError(
+        "chroma", f"{what} at {settings.chroma_url}: {type(error).__name__}: {error}".rstrip(": "),
+        fix="`invoke infra.up -s chroma` (check CHROMADB_HOST/CHROMADB_PORT); `invoke infra.logs chroma`",
+    )
+
+
+def chroma_client(settings: Settings) -> ClientAPI:
+    """A chromadb client on CHROMADB_HOST:PORT whose every HTTP call has a deadline.
+
+    chromadb's own HttpClient sends with ``timeout=None``; this builds the same client
+    with a subclass of its HTTP API that sets our deadline (devmatrix.rag._chroma_api).
+    """
+    import httpx
+    from chromadb.api.client import Client
+    from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(
+        chroma_api_impl="devmatrix.rag._chroma_api.DeadlineFastAPI",
+        chroma_server_host=settings.chromadb_host, chroma_server_http_port=settings.chromadb_port,
+        anonymized_telemetry=False,
+    )
+    try:
+        return Client(tenant=DEFAULT_TENANT, database=DEFAULT_DATABASE, settings=chroma_settings)
+    except (httpx.TransportError, ValueError) as error:  # ValueError: "Could not connect to a Chroma server"
+        raise chroma_error(settings, "cannot reach the Chroma server", error) from None
