@@ -122,9 +122,14 @@ def redis_client(settings: Settings, *, decode_responses: bool = True, host: str
 
 
 def redis_error(address: str, what: str, error: Exception) -> ServiceError:
-    kind = "timed out" if isinstance(error, redis.TimeoutError) else "failed"
+    if isinstance(error, redis.TimeoutError):
+        problem = f"no answer from Redis at {address} within {deadlines.REDIS_SOCKET_TIMEOUT_S:g} s ({what})"
+    elif isinstance(error, redis.ConnectionError):
+        problem = f"cannot reach Redis at {address} ({what})"
+    else:
+        problem = f"{what} failed at {address}"
     return ServiceError(
-        "redis", f"{what} {kind} at {address}: {error}",
+        "redis", f"{problem}: {error}",
         fix="`invoke infra.up -s redis` (`invoke infra.status` shows whether it answers)",
     )
 
@@ -139,6 +144,12 @@ def redis_guard(address: str, what: str) -> Iterator[None]:
 
 
 # --- Chroma ---------------------------------------------------------------------------------
+def _chroma_timeout():
+    import httpx
+
+    return httpx.Timeout(deadlines.CHROMA_READ_TIMEOUT_S, connect=deadlines.CONNECT_TIMEOUT_S)
+
+
 def chroma_error(settings: Settings, what: str, error: Exception) -> ServiceError:
     return ServiceError(
         "chroma", f"{what} at {settings.chroma_url}: {type(error).__name__}: {error}".rstrip(": "),
@@ -149,20 +160,28 @@ def chroma_error(settings: Settings, what: str, error: Exception) -> ServiceErro
 def chroma_client(settings: Settings) -> ClientAPI:
     """A chromadb client on CHROMADB_HOST:PORT whose every HTTP call has a deadline.
 
-    chromadb's own HttpClient sends with ``timeout=None``; this builds the same client
-    with a subclass of its HTTP API that sets our deadline (devmatrix.rag._chroma_api).
+    chromadb 1.5.9 sends with ``timeout=None`` and accepts no other HTTP API class, and
+    its constructor already talks to the server (tenant and database checks). So: a
+    heartbeat with the probe deadline first (a dead or frozen server fails there), then
+    the client, then our deadline on both of its HTTP sessions (a test checks they carry it).
     """
+    import chromadb
     import httpx
-    from chromadb.api.client import Client
-    from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(
-        chroma_api_impl="devmatrix.rag._chroma_api.DeadlineFastAPI",
-        chroma_server_host=settings.chromadb_host, chroma_server_http_port=settings.chromadb_port,
-        anonymized_telemetry=False,
-    )
     try:
-        return Client(tenant=DEFAULT_TENANT, database=DEFAULT_DATABASE, settings=chroma_settings)
-    except (httpx.TransportError, ValueError) as error:  # ValueError: "Could not connect to a Chroma server"
+        httpx.get(f"{settings.chroma_url}/api/v2/heartbeat", timeout=deadlines.PROBE_TIMEOUT_S).raise_for_status()
+        client = chromadb.HttpClient(host=settings.chromadb_host, port=settings.chromadb_port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+    except (httpx.HTTPError, ValueError) as error:  # ValueError: "Could not connect to a Chroma server"
         raise chroma_error(settings, "cannot reach the Chroma server", error) from None
+    for session in chroma_sessions(client):
+        session.timeout = _chroma_timeout()
+    return client
+
+
+def chroma_sessions(client: ClientAPI) -> list:
+    """The httpx sessions of a chromadb client and of its admin client (it holds two)."""
+    owners = (client, getattr(client, "_admin_client", None))
+    sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
+    return [s for s in sessions if s is not None]

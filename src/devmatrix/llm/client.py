@@ -28,7 +28,6 @@ from devmatrix.deadlines import (
     LLM_IDLE_TIMEOUT_S,
     LLM_RETRY_INITIAL_S,
     LLM_RETRY_MAX_WAIT_S,
-    LLM_RETRY_WINDOW_S,
 )
 from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
@@ -209,7 +208,7 @@ class AnthropicClient:
         with backoff inside LLM_RETRY_WINDOW_S; a timeout never is (a frozen server stays frozen)."""
         if not self.enable_retry:
             return attempt(deadline, request)
-        window_end = min(deadline, time.monotonic() + LLM_RETRY_WINDOW_S)
+        window_end = min(deadline, time.monotonic() + self.settings.llm_retry_window_s)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_transient),
             stop=lambda _state: time.monotonic() >= window_end,
@@ -258,7 +257,8 @@ class AnthropicClient:
                                f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:g} s per call);"
                                " frozen or overloaded", fix=fix) from error
         except anthropic.APIConnectionError as error:
-            retried = f" (retried for {LLM_RETRY_WINDOW_S:g} s)" if self.enable_retry else ""
+            window = self.settings.llm_retry_window_s
+            retried = f" (retried for {window:g} s)" if self.enable_retry and window else ""
             raise ServiceError("llm", f"cannot reach {where}{retried}: {error}", fix=fix) from error
         except anthropic.AuthenticationError as error:
             raise LLMError(f"{self.backend} backend at {self.base_url} rejected the API key",

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import redis
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.ops import db
@@ -76,8 +77,7 @@ def _postgres(settings: Settings, dry: bool) -> CheckResult:
 
 
 def _redis(settings: Settings, dry: bool) -> CheckResult:
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, decode_responses=True,
-                         password=settings.redis_password.get_secret_value() or None, socket_timeout=10)
+    client = clients.redis_client(settings)
     try:
         keys = sorted(client.scan_iter(match=TEST_REDIS_PATTERN, count=1000))
         if keys and not dry:

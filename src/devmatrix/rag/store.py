@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from devmatrix.clients import chroma_client, chroma_error
+from devmatrix.clients import chroma_client, chroma_error, chroma_sessions
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
 from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS
@@ -149,10 +149,8 @@ def close_client(client) -> None:
     checked the tenant), so their sockets stay open until garbage collection.
     Close both first; the version is pinned and a test checks nothing is left open.
     """
-    for owner in (client, getattr(client, "_admin_client", None)):
-        session = getattr(getattr(owner, "_server", None), "_session", None)
-        if session is not None:
-            session.close()
+    for session in chroma_sessions(client):
+        session.close()
     client.close()
 
 
