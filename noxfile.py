@@ -12,7 +12,7 @@ from pathlib import Path
 import nox
 from dotenv import dotenv_values
 
-nox.options.sessions = ["lint", "unit", "integration", "smoke"]
+nox.options.sessions = ["lint", "unit", "integration", "smoke", "chaos"]
 nox.options.error_on_missing_interpreters = True
 nox.options.default_venv_backend = "venv"  # pip-based: uv would fetch CUDA torch builds
 
@@ -75,6 +75,14 @@ def smoke(session: nox.Session) -> None:
         session.error("smoke needs a running, healthy stack: run `invoke phase1` first"
                       " (then `invoke infra.status` shows every service healthy)")
     _pytest(session, "smoke", "tests/smoke")
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Chaos tier: each service killed and frozen during real work (native stack; a few minutes)."""
+    _install(session)
+    session.run("invoke", "phase1")
+    _pytest(session, "chaos", "tests/chaos")
 
 
 @nox.session(python=PYTHON)

@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="workspace id: a git repo under WORKSPACE_DIR (default: default)")
     gen.add_argument("--rag", action="store_true", help="ground the prompt in retrieved examples")
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
+    gen.add_argument("--no-cache", action="store_true",
+                     help="ask the model afresh instead of serving an identical earlier call from Redis")
     gen.add_argument("--json", action="store_true", help="print the whole result as JSON")
     flow = commands.add_parser("workflow", help="plan tasks and run them with specialists",
                                description="Split a request into typed tasks (implementation,"
@@ -43,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--resume", metavar="WORKFLOW_ID",
                       help="continue a workflow, skipping its completed tasks")
     flow.add_argument("--concurrency", type=int, default=2, help="tasks run at once (default 2)")
+    flow.add_argument("--no-cache", action="store_true",
+                      help="ask the model afresh instead of serving identical earlier calls from Redis")
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
     return parser
 
@@ -50,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from devmatrix.agents.codegen import CodeGenerationAgent
 
-    result = CodeGenerationAgent(settings=settings).generate(
+    result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache).generate(
         args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
@@ -83,7 +87,11 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  [{event}] {task_id}{extra}", file=sys.stderr, flush=True)
 
     scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
-    workflow = MultiAgentWorkflow(OrchestratorAgent(settings=settings), scratchpad,
+    from devmatrix.llm import create_llm_client
+
+    orchestrator = OrchestratorAgent(settings=settings,
+                                     llm_client=create_llm_client(settings, enable_cache=not args.no_cache))
+    workflow = MultiAgentWorkflow(orchestrator, scratchpad,
                                   max_concurrency=args.concurrency, on_event=progress)
     workspace = args.workspace
     if args.resume and workspace is None:

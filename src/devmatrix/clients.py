@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -95,10 +96,37 @@ def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
     )
 
 
-def postgres_connect(settings: Settings, *, database: str | None = None, autocommit: bool = False):
+# Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
+# A wrong password, a missing database or a frozen server (PostgresTimeout) do not.
+_RESTARTING = ("connection refused", "starting up", "shutting down", "terminating connection",
+               "server closed the connection", "no connection to the server")
+
+
+def reconnecting(connect, *, window_s: float = deadlines.POSTGRES_RECONNECT_WINDOW_S):
+    """``connect()``, retried while the server is restarting, for at most ``window_s``.
+
+    Only connecting is retried: no statement has been sent, so nothing can run twice.
+    """
+    deadline = time.monotonic() + window_s
+    delay = 0.1
+    while True:
+        try:
+            return connect()
+        except PostgresTimeout:
+            raise
+        except psycopg2.OperationalError as error:
+            if time.monotonic() + delay > deadline or not any(s in str(error).lower() for s in _RESTARTING):
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def postgres_connect(settings: Settings, *, database: str | None = None, autocommit: bool = False,
+                     window_s: float = deadlines.POSTGRES_RECONNECT_WINDOW_S):
     """One connection (admin work, probes); ServiceError when the server does not answer."""
     try:
-        conn = psycopg2.connect(**postgres_params(settings, database=database))
+        conn = reconnecting(lambda: psycopg2.connect(**postgres_params(settings, database=database)),
+                            window_s=window_s)
     except psycopg2.Error as error:
         raise postgres_error(postgres_address(settings, database), "cannot connect", error) from error
     conn.autocommit = autocommit

@@ -30,6 +30,9 @@ POSTGRES_STATEMENT_TIMEOUT_MS = 12_000
 # pooled connection: first probe after 30 s idle, then every 5 s, dead after 3.
 POSTGRES_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 5,
                        "keepalives_count": 3}
+# Connecting (never a statement: it may have run) is retried for this long while the server
+# refuses or is starting up: it covers the supervisor restarting a killed Postgres (1.9 s).
+POSTGRES_RECONNECT_WINDOW_S = 10.0
 # pg_dump / pg_restore of a local DevMatrix database take seconds; a dump still
 # running after this is stuck (a frozen server) and is killed.
 PG_DUMP_TIMEOUT_S = 300.0
@@ -54,7 +57,7 @@ CHROMA_READ_TIMEOUT_S = 10.0
 # chunks, not the length of the reply: the local server sends a token every ~20 ms,
 # the paid API a token or a ping every few seconds. Time to the first byte includes
 # waiting for a free server slot (two on the local server) and reading the prompt.
-LLM_IDLE_TIMEOUT_S = {"local": 20.0, "anthropic": 60.0}
+LLM_IDLE_TIMEOUT_S = {"local": 10.0, "anthropic": 60.0}
 # Connection refused/reset and 429/5xx are retried with backoff for this long: it
 # covers the supervisor restarting a killed LLM server (measured 4.0 s, plus its
 # 1 s startsecs), so a generation that meets a restart succeeds.

@@ -132,7 +132,8 @@ class CodeGenerationAgent:
                            fix="retry; a stronger model (LLM_BACKEND=anthropic) follows the format")
         result["generated_code"] = code
         code = self._checked(result, request, code)
-        review = review_code(self.client, request, code, deadline_s=self._remaining())
+        review = review_code(self.client, request, code, deadline_s=self._remaining(),
+                             use_cache=self.enable_cache)
         self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
         result["quality_score"] = review.score
         approved = auto_approve or review.score >= APPROVAL_THRESHOLD
@@ -148,7 +149,7 @@ class CodeGenerationAgent:
 
     def _call(self, result: dict, prompt: str, system: str) -> str:
         reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS,
-                                     deadline_s=self._remaining())
+                                     deadline_s=self._remaining(), use_cache=self.enable_cache)
         result["model"], result["backend"] = reply.model, reply.backend
         result["cache_hit"] = result["cache_hit"] or reply.cache_hit
         self._add_usage(result, reply.input_tokens, reply.output_tokens, reply.cost_usd)

@@ -36,11 +36,11 @@ class Review:
 
 
 def review_code(client: AnthropicClient, request: str, code: str, *,
-                deadline_s: float | None = None) -> Review:
+                deadline_s: float | None = None, use_cache: bool = True) -> Review:
     reply = client.complete(
         [{"role": "user", "content": PROMPT.format(request=request, code=code)},
          {"role": "assistant", "content": PREFILL}],
-        max_tokens=REVIEW_MAX_TOKENS, deadline_s=deadline_s,
+        max_tokens=REVIEW_MAX_TOKENS, deadline_s=deadline_s, use_cache=use_cache,
     )
     try:
         score = parse_score(reply.text, prefill=PREFILL)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 import anthropic
+import httpx2
 import pybreaker
 import structlog
 import tenacity
@@ -121,14 +122,16 @@ class AnthropicClient:
     # --- public API -------------------------------------------------------------
     def complete(self, messages: list[dict] | str, *, system: str | None = None,
                  max_tokens: int = 1024, temperature: float = 0.0,
-                 deadline_s: float | None = None) -> LLMResult:
+                 deadline_s: float | None = None, use_cache: bool = True) -> LLMResult:
         """One reply. It ends within ``deadline_s`` (default LLM_CALL_DEADLINE_S), retries
-        included; a backend that is down, frozen or overloaded is a ServiceError naming llm."""
+        included; a backend that is down, frozen or overloaded is a ServiceError naming llm.
+        ``use_cache=False`` asks the model afresh (and does not store the reply)."""
         messages = _as_messages(messages)
         start = time.perf_counter()
+        cache = self._cache if use_cache else None
         key = cache_key(model=self.model, backend=self.backend, system=system, messages=messages,
                         max_tokens=max_tokens, temperature=temperature)
-        if self._cache is not None and (hit := self._cache.get(key)):
+        if cache is not None and (hit := cache.get(key)):
             result = replace(LLMResult(**hit), cache_hit=True, cost_usd=0.0,
                              latency_s=time.perf_counter() - start)
             self._observe(result, "cache_hit")
@@ -152,8 +155,8 @@ class AnthropicClient:
             latency_s=time.perf_counter() - start, cache_hit=False, stop_reason=response.stop_reason,
         )
         LEDGER.record(result.cost_usd)
-        if self._cache is not None:
-            self._cache.set(key, asdict(result))
+        if cache is not None:
+            cache.set(key, asdict(result))
         self._observe(result, "success")
         return result
 
@@ -252,11 +255,12 @@ class AnthropicClient:
         except _DeadlineExceeded as error:
             raise ServiceError("llm", f"{where} gave no complete reply within {deadline_s:g} s",
                                fix=fix) from error
-        except anthropic.APITimeoutError as error:
+        except (anthropic.APITimeoutError, httpx2.TimeoutException) as error:
             raise ServiceError("llm", f"{where} went silent: no data within its read deadline"
                                f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:g} s per call);"
                                " frozen or overloaded", fix=fix) from error
-        except anthropic.APIConnectionError as error:
+        except (anthropic.APIConnectionError, httpx2.TransportError) as error:
+            # httpx2 errors: the SDK wraps failures before the reply starts, not those mid-stream
             window = self.settings.llm_retry_window_s
             retried = f" (retried for {window:g} s)" if self.enable_retry and window else ""
             raise ServiceError("llm", f"cannot reach {where}{retried}: {error}", fix=fix) from error
@@ -296,10 +300,10 @@ class _DeadlineExceeded(Exception):
 def _transient(error: BaseException) -> bool:
     """Worth another attempt: a restart (refused/reset connection) or 408/409/429/5xx.
     A timeout is not: the server took the request and went silent."""
-    if isinstance(error, anthropic.APITimeoutError):
+    if isinstance(error, anthropic.APITimeoutError | httpx2.TimeoutException):
         return False
-    if isinstance(error, anthropic.APIConnectionError):
-        return True
+    if isinstance(error, anthropic.APIConnectionError | httpx2.TransportError):
+        return True  # refused, reset, or the server died mid-reply
     return isinstance(error, anthropic.APIStatusError) and (
         error.status_code in (408, 409, 429) or error.status_code >= 500)
 

@@ -49,7 +49,8 @@ class PostgresManager:
             else settings.postgres_password.get_secret_value(),
         }
         try:
-            self._pool = psycopg2.pool.ThreadedConnectionPool(1, POOL_MAX_CONNECTIONS, **self.params)
+            self._pool = clients.reconnecting(
+                lambda: psycopg2.pool.ThreadedConnectionPool(1, POOL_MAX_CONNECTIONS, **self.params))
         except psycopg2.Error as error:
             raise self._error("cannot connect", error) from error
 
@@ -65,7 +66,7 @@ class PostgresManager:
         """A live pooled connection: one that fails a ping is closed and replaced, once."""
         for attempt in (1, 2):
             try:
-                conn = self._pool.getconn()
+                conn = clients.reconnecting(self._pool.getconn)
             except psycopg2.Error as error:
                 raise self._error("cannot get a connection", error) from error
             try:

@@ -22,7 +22,7 @@ def postgres(settings: Settings, *, database: str = "postgres") -> str:
     """Run a real SELECT on the server (the maintenance database unless told)."""
     try:
         with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
-            conn = clients.postgres_connect(settings, database=database)
+            conn = clients.postgres_connect(settings, database=database, window_s=0)
             try:
                 with conn.cursor() as cursor:
                     cursor.execute("SELECT current_setting('server_version')")
@@ -50,7 +50,7 @@ def pgvector(settings: Settings) -> str:
     """The vector extension is installed in the DevMatrix database."""
     try:
         with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
-            conn = clients.postgres_connect(settings)
+            conn = clients.postgres_connect(settings, window_s=0)
             try:
                 with conn.cursor() as cursor:
                     cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
