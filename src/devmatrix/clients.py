@@ -89,11 +89,16 @@ def postgres_address(settings: Settings, database: str | None = None) -> str:
             f"/{database or settings.postgres_db}")
 
 
+def fix_for(service: str, setting_prefix: str) -> str:
+    """The one fix text for a service that is down or hung."""
+    return (f"`invoke infra.status`; down: `invoke infra.up -s {service}`; hung:"
+            f" `invoke infra.restart -s {service}`; then `invoke infra.logs {service}`"
+            f" (check {setting_prefix}_HOST/{setting_prefix}_PORT)")
+
+
 def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
-    return ServiceError(
-        "postgres", f"{what} ({address}): {str(error).strip()}",
-        fix="`invoke infra.up -s postgres` (and `invoke db` for the schema); `invoke infra.logs postgres`",
-    )
+    return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
+                        fix=fix_for("postgres", "POSTGRES"))
 
 
 # Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
@@ -156,10 +161,7 @@ def redis_error(address: str, what: str, error: Exception) -> ServiceError:
         problem = f"cannot reach Redis at {address} ({what})"
     else:
         problem = f"{what} failed at {address}"
-    return ServiceError(
-        "redis", f"{problem}: {error}",
-        fix="`invoke infra.up -s redis` (`invoke infra.status` shows whether it answers)",
-    )
+    return ServiceError("redis", f"{problem}: {error}", fix=fix_for("redis", "REDIS"))
 
 
 @contextmanager
@@ -178,34 +180,57 @@ def _chroma_timeout():
     return httpx.Timeout(deadlines.CHROMA_READ_TIMEOUT_S, connect=deadlines.CONNECT_TIMEOUT_S)
 
 
-def chroma_error(settings: Settings, what: str, error: Exception) -> ServiceError:
-    return ServiceError(
-        "chroma", f"{what} at {settings.chroma_url}: {type(error).__name__}: {error}".rstrip(": "),
-        fix="`invoke infra.up -s chroma` (check CHROMADB_HOST/CHROMADB_PORT); `invoke infra.logs chroma`",
-    )
+def chroma_error(settings: Settings, what: str, error: Exception, *,
+                 timeout_s: float = deadlines.CHROMA_READ_TIMEOUT_S) -> ServiceError:
+    import httpx
+
+    if isinstance(error, httpx.TimeoutException):
+        problem = f"{what}: no answer from {settings.chroma_url} within {timeout_s:g} s (frozen or overloaded)"
+    else:
+        problem = f"{what} at {settings.chroma_url}: {type(error).__name__}: {error}".rstrip(": ")
+    return ServiceError("chroma", problem, fix=fix_for("chroma", "CHROMADB"))
 
 
 def chroma_client(settings: Settings) -> ClientAPI:
     """A chromadb client on CHROMADB_HOST:PORT whose every HTTP call has a deadline.
 
-    chromadb 1.5.9 sends with ``timeout=None`` and accepts no other HTTP API class, and
-    its constructor already talks to the server (tenant and database checks). So: a
-    heartbeat with the probe deadline first (a dead or frozen server fails there), then
-    the client, then our deadline on both of its HTTP sessions (a test checks they carry it).
+    A heartbeat with the probe deadline first (a dead server fails in 3 s, not 10),
+    then the client, whose sessions carry our deadline from their first call on
+    (see ``_give_chroma_sessions_a_deadline``).
     """
     import chromadb
     import httpx
     from chromadb.config import Settings as ChromaSettings
 
+    _give_chroma_sessions_a_deadline()
     try:
         httpx.get(f"{settings.chroma_url}/api/v2/heartbeat", timeout=deadlines.PROBE_TIMEOUT_S).raise_for_status()
-        client = chromadb.HttpClient(host=settings.chromadb_host, port=settings.chromadb_port,
-                                     settings=ChromaSettings(anonymized_telemetry=False))
+    except httpx.HTTPError as error:
+        raise chroma_error(settings, "heartbeat", error, timeout_s=deadlines.PROBE_TIMEOUT_S) from None
+    try:
+        return chromadb.HttpClient(host=settings.chromadb_host, port=settings.chromadb_port,
+                                   settings=ChromaSettings(anonymized_telemetry=False))
     except (httpx.HTTPError, ValueError) as error:  # ValueError: "Could not connect to a Chroma server"
         raise chroma_error(settings, "cannot reach the Chroma server", error) from None
-    for session in chroma_sessions(client):
-        session.timeout = _chroma_timeout()
-    return client
+
+
+def _give_chroma_sessions_a_deadline() -> None:
+    """chromadb 1.5.9 builds its httpx session with ``timeout=None`` and calls the server from
+    its constructor (tenant and database checks); it accepts no other HTTP API class. So its
+    HTTP API's ``__init__`` is wrapped, once, to set our deadline on the session it makes.
+    The version is pinned and a test checks the sessions carry the deadline."""
+    from chromadb.api.fastapi import FastAPI
+
+    if getattr(FastAPI, "_devmatrix_deadline", False):
+        return
+    original = FastAPI.__init__
+
+    def __init__(self, system) -> None:
+        original(self, system)
+        self._session.timeout = _chroma_timeout()
+
+    FastAPI.__init__ = __init__  # type: ignore[method-assign]
+    FastAPI._devmatrix_deadline = True  # type: ignore[attr-defined]
 
 
 def chroma_sessions(client: ClientAPI) -> list:

@@ -21,6 +21,7 @@ import pybreaker
 import structlog
 import tenacity
 
+from devmatrix.clients import fix_for
 from devmatrix.config import Settings
 from devmatrix.deadlines import (
     CONNECT_TIMEOUT_S,
@@ -240,7 +241,7 @@ class AnthropicClient:
         frozen, overloaded or fenced off is ServiceError("llm"); a request or key it
         refuses is LLMError."""
         where = f"the {self.backend} backend at {self.base_url}"
-        fix = ("`invoke infra.up -s llm` (then `invoke infra.logs llm`)" if self.backend == "local"
+        fix = (fix_for("llm", "LLM") if self.backend == "local"
                else "check the network and https://status.anthropic.com")
         try:
             yield
@@ -253,11 +254,11 @@ class AnthropicClient:
                     f" {status['reset_timeout_s']} s, or reset it via the API",
             ) from error
         except _DeadlineExceeded as error:
-            raise ServiceError("llm", f"{where} gave no complete reply within {deadline_s:g} s",
+            raise ServiceError("llm", f"{where} gave no complete reply within {deadline_s:.0f} s",
                                fix=fix) from error
         except (anthropic.APITimeoutError, httpx2.TimeoutException) as error:
             raise ServiceError("llm", f"{where} went silent: no data within its read deadline"
-                               f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:g} s per call);"
+                               f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:.0f} s per call);"
                                " frozen or overloaded", fix=fix) from error
         except (anthropic.APIConnectionError, httpx2.TransportError) as error:
             # httpx2 errors: the SDK wraps failures before the reply starts, not those mid-stream

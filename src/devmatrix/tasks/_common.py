@@ -18,8 +18,10 @@ from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
+# soft_wrap: a message is never cut into lines at the terminal's (or a pipe's 80) columns,
+# so `FAIL: … — fix: …` stays one line for scripts and logs.
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow",
          Status.SKIPPED: "dim"}

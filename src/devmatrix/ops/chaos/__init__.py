@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,7 +36,7 @@ SELF_HEAL_WAIT_S = 30.0
 HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
-INJECT_AFTER_S = {"generate": 2.5, "api": 1.0, "workflow": 4.0, "rag": 2.0, "backup": 2.5}
+INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 4.0, "rag": 1.2, "backup": 2.5}
 # The cases `nox -s chaos` runs: every service x both faults, each during the work
 # that depends on that service most.
 MATRIX = [
@@ -103,6 +104,7 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
     injected = faults.inject(provider.supervisor, service, fault)  # type: ignore[attr-defined]
     hit = time.monotonic()
     echo(f"{fault} {service} (pids {', '.join(map(str, injected.pids))})")
+    monitor = _HealthMonitor(provider, hit)
     try:
         while not work.done():
             if fault == "freeze" and not injected.thawed and time.monotonic() - hit >= freeze_s:
@@ -113,7 +115,7 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
     finally:
         faults.thaw(injected)
     detect_s = None if seen.ok and not seen.warned else round((work.ended or time.monotonic()) - hit, 2)
-    healthy_s, healed_by = _heal(provider, service, fault, hit, env_file, echo)
+    healthy_s, healed_by = _heal(provider, service, fault, hit, env_file, echo, monitor)
     resumed = _resume(work, seen, echo) if during == "workflow" and seen.code == 3 else None
     after = snapshot(settings)
     _clean_up(settings, work)
@@ -163,7 +165,8 @@ def _one_line(seen: Seen) -> str:
     return text if len(text) <= 300 else text[:297] + "…"
 
 
-def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: Echo) -> tuple[float | None, str]:
+def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: Echo,
+          monitor: _HealthMonitor) -> tuple[float | None, str]:
     """Wait for the stack to be healthy by itself; else run `invoke infra.up`, as the RUNBOOK says."""
     if fault == "freeze":
         how = "resumed (SIGCONT)"
@@ -171,8 +174,9 @@ def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: 
         how = "needs `invoke infra.up`"
     else:
         how = "supervisor restart"
-    if how != "needs `invoke infra.up`" and _wait_healthy(provider, SELF_HEAL_WAIT_S):
-        return round(time.monotonic() - hit, 2), how
+    if how != "needs `invoke infra.up`" and monitor.wait(SELF_HEAL_WAIT_S):
+        return monitor.healthy_s, how
+    monitor.stop()
     echo("running `invoke infra.up` to heal the stack …")
     subprocess.run([str(Path(sys.executable).parent / "invoke"), "infra.up"], check=False,
                    capture_output=True, text=True, timeout=HEAL_TIMEOUT_S,
@@ -180,6 +184,36 @@ def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: 
     if _wait_healthy(provider, 10):
         return round(time.monotonic() - hit, 2), "`invoke infra.up`"
     return None, "NOT healed"
+
+
+class _HealthMonitor:
+    """Probes the core services from the fault on, and notes when all are healthy again."""
+
+    def __init__(self, provider, since: float) -> None:
+        self.provider, self.since = provider, since
+        self.healthy_s: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        time.sleep(0.5)  # a killed process needs a moment to release its port
+        while not self._stop.is_set():
+            try:
+                if all(s.healthy for s in self.provider.status()):
+                    self.healthy_s = round(time.monotonic() - self.since, 2)
+                    return
+            except DevMatrixError:
+                pass
+            self._stop.wait(0.25)
+
+    def wait(self, timeout_s: float) -> bool:
+        self._thread.join(timeout_s)
+        return self.healthy_s is not None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 def _wait_healthy(provider, timeout_s: float) -> bool:

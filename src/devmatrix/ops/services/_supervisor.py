@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xmlrpc.client import Fault, ServerProxy
 
-from supervisor.xmlrpc import SupervisorTransport
+from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from devmatrix.errors import ServiceError
 
@@ -24,6 +24,11 @@ from devmatrix.errors import ServiceError
 # socket in /tmp named after the state directory instead.
 _MAX_SOCKET_PATH = 100
 DAEMON_START_TIMEOUT_S = 10.0
+# supervisord answers a state query in milliseconds: 5 s means it is frozen or gone.
+# Starting/stopping a program waits inside the call (stopwaitsecs: up to 30 s for postgres).
+RPC_TIMEOUT_S = 5.0
+RPC_SLOW_TIMEOUT_S = 45.0
+_SLOW_METHODS = {"startProcess", "stopProcess", "shutdown", "removeProcessGroup", "addProcessGroup"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,19 @@ def _quote(arg: str) -> str:
 
 def _env_line(env: dict[str, str]) -> str:
     return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in env.items())
+
+
+class _TimedUnixConnection(UnixStreamHTTPConnection):
+    """supervisor's unix-socket connection with a deadline: a frozen supervisord (SIGSTOP)
+    still accepts the connection from the kernel's backlog, then never answers."""
+
+    def __init__(self, socketfile: str, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
+        self.socketfile = socketfile
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self.timeout)
 
 
 class Supervisor:
@@ -105,6 +123,8 @@ class Supervisor:
     def _call(self, method: str, *args: object):  # XML-RPC results are dynamically typed
         """One XML-RPC call on a fresh connection, closed afterwards (no leaked sockets)."""
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        timeout_s = RPC_SLOW_TIMEOUT_S if method in _SLOW_METHODS else RPC_TIMEOUT_S
+        transport._get_connection = lambda: _TimedUnixConnection(str(self.socket), timeout_s)
         try:
             proxy = ServerProxy("http://127.0.0.1", transport=transport)
             return getattr(proxy.supervisor, method)(*args)
