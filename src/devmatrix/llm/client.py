@@ -328,7 +328,11 @@ def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClien
 
 def check_backend(settings: Settings) -> tuple[bool, str]:
     """One "Reply with: OK" round trip; (ok, what happened)."""
+    from devmatrix.ops.services import readiness
+
     try:
+        if settings.resolved_llm_backend == "local":
+            readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
         with AnthropicClient(settings=settings, enable_cache=False) as client:
             result = client.complete("Reply with: OK", max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
     except (LLMError, ServiceError) as error:

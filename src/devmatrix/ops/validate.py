@@ -144,7 +144,7 @@ def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
             outcome = check(settings)
             results = outcome if isinstance(outcome, list) else [outcome]
         except ServiceError as error:
-            results = [CheckResult(name, Status.FAIL, error.message)]
+            results = [CheckResult(name, Status.FAIL, str(error))]  # the message and its fix
         except DevMatrixError as error:
             results = [CheckResult(name, Status.FAIL, str(error))]
         except requests.RequestException as error:

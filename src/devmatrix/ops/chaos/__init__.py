@@ -36,7 +36,7 @@ SELF_HEAL_WAIT_S = 30.0
 HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
-INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 4.0, "rag": 1.2, "backup": 2.5}
+INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 4.0, "rag": 1.2, "backup": 2.5, "validate": 0.0}
 # The cases `nox -s chaos` runs: every service x both faults, each during the work
 # that depends on that service most.
 MATRIX = [
@@ -47,6 +47,8 @@ MATRIX = [
     ("api", "kill", "api"), ("api", "freeze", "api"),
     ("supervisor", "kill", "backup"), ("supervisor", "freeze", "workflow"),
 ]
+# `invoke validate` with one service frozen: exit 1 naming it, within 10 s.
+VALIDATE_MATRIX = [(service, "freeze", "validate") for service in ("postgres", "redis", "chroma", "llm")]
 Echo = Callable[[str], None]
 
 
@@ -139,6 +141,8 @@ def broken_promises(row: ChaosRow) -> list[str]:
         broken.append(f"lost {row.rows_lost} committed rows and {row.records_lost} records")
     if row.resumed is False:
         broken.append("the interrupted workflow did not resume to success")
+    if row.during == "validate" and row.outcome == "ok":
+        broken.append(f"validate passed with {row.service} {row.fault}d")
     return broken
 
 
@@ -278,4 +282,4 @@ def _clean_up(settings: Settings, work: Workload) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["MATRIX", "SERVICES", "ChaosRow", "run_case"]
+__all__ = ["MATRIX", "SERVICES", "VALIDATE_MATRIX", "ChaosRow", "broken_promises", "run_case"]

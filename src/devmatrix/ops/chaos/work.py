@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 
 from devmatrix.config import Settings
-from devmatrix.deadlines import GENERATE_DEADLINE_S, PG_DUMP_TIMEOUT_S
+from devmatrix.deadlines import GENERATE_DEADLINE_S, PG_DUMP_TIMEOUT_S, VALIDATE_DEADLINE_S
 
 # A CLI pays ~2 s of interpreter start-up before its first call; a rag query also
 # opens the embedding model (its query vector comes from the persistent cache).
@@ -32,7 +32,7 @@ RAG_QUERY_DEADLINE_S = 30.0 + CLI_STARTUP_S
 WORKFLOW_REQUEST = "Write a function is_even(n), then write tests for it"
 GENERATE_REQUEST = "Write a Python function add(a, b) that returns the sum"
 RAG_QUERY = "memoized fibonacci"
-WORKLOADS = ("generate", "api", "workflow", "rag", "backup")
+WORKLOADS = ("generate", "api", "workflow", "rag", "backup", "validate")
 
 
 @dataclass
@@ -182,6 +182,25 @@ class Backup(_Command):
         return f"backup {payload.get('path')}"
 
 
+class Validate(_Command):
+    """`invoke validate`: with a service down or frozen it must fail (exit 1), naming it, in 10 s."""
+
+    name, deadline_s = "validate", VALIDATE_DEADLINE_S
+
+    def argv(self) -> list[str]:
+        return [_bin("invoke"), "validate", "--json"]
+
+    def summary(self, payload: dict) -> str:
+        return f"ready: {payload.get('passed')}/{payload.get('total')} critical checks passed"
+
+    def wait(self) -> Seen:
+        seen = super().wait()
+        failed = [c for c in seen.payload.get("checks", []) if c.get("status") == "FAIL" and c.get("critical")]
+        if failed:
+            seen.message = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+        return seen
+
+
 class ApiGenerate(Workload):
     """POST /api/v1/generate, as an HTTP client with its own deadline would."""
 
@@ -221,5 +240,6 @@ class ApiGenerate(Workload):
 
 
 def workload(name: str, settings: Settings, env_file: Path) -> Workload:
-    kinds = {"generate": Generate, "api": ApiGenerate, "workflow": Workflow, "rag": RagQuery, "backup": Backup}
+    kinds = {"generate": Generate, "api": ApiGenerate, "workflow": Workflow, "rag": RagQuery, "backup": Backup,
+             "validate": Validate}
     return kinds[name](settings, env_file, uuid.uuid4().hex[:8])
