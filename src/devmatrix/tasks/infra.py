@@ -26,10 +26,12 @@ def start(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
     provider = provider or _provider()
     if dry:
         for state in provider.status(names):
-            action = "healthy, leave as is" if state.healthy else "would start"
+            action = ("would start" if not state.healthy
+                      else f"healthy, but {state.detail}" if state.detail else "healthy, leave as is")
             console.print(f"  {state.name:17} {state.url:30} {action}")
         return
-    for state in provider.up(names):
+    states = provider.up(names)
+    for state in states:
         console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
 
 
@@ -66,7 +68,8 @@ def restart(c, service="", dry=False):
         if dry:
             console.print(f"  would restart: {service or 'all services'}")
             return
-        for state in _provider().restart(_names(service)):
+        states = _provider().restart(_names(service))
+        for state in states:
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
@@ -79,7 +82,8 @@ def status(c, service="", json=False):
         print_json([asdict(s) for s in states])
     else:
         for s in states:
-            mark = "[green]healthy[/]" if s.healthy else f"[red]DOWN[/] {s.detail}"
+            mark = (f"[red]DOWN[/] {s.detail}" if not s.healthy
+                    else f"[yellow]healthy[/], {s.detail}" if s.detail else "[green]healthy[/]")
             console.print(f"  {s.name:9} {s.url:30} pid={s.pid or '-':<7} {s.version:10} {mark}")
     if not all(s.healthy for s in states):
         raise Exit(code=1)
