@@ -7,6 +7,7 @@ from dataclasses import asdict
 from invoke import Exit, task
 
 from devmatrix.ops.services import get_provider
+from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
 
 SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
@@ -21,6 +22,15 @@ def _provider():
     return get_provider(settings(), env_file=env_file(), echo=echo)
 
 
+def _command(verb: str, names: tuple[str, ...]) -> str:
+    return f"infra.{verb}" + (f" -s {','.join(names)}" if names else "")
+
+
+def locked(command: str):
+    """The stack lock, held by commands that change the stack; waiting is said on stderr."""
+    return stack_lock(settings().devmatrix_state_dir, command, echo=echo)
+
+
 def start(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
     """Start ``names`` (empty: the core services) and print each; shared with `monitoring.up`."""
     provider = provider or _provider()
@@ -30,7 +40,8 @@ def start(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
                       else f"healthy, but {state.detail}" if state.detail else "healthy, leave as is")
             console.print(f"  {state.name:17} {state.url:30} {action}")
         return
-    states = provider.up(names)
+    with locked(_command("up", names)):
+        states = provider.up(names)
     for state in states:
         console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
 
@@ -42,7 +53,8 @@ def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
         running = [s.name for s in provider.status(names) if s.running]
         console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
         return
-    stopped = provider.down(names)
+    with locked(_command("down", names)):
+        stopped = provider.down(names)
     console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
 
 
@@ -68,7 +80,8 @@ def restart(c, service="", dry=False):
         if dry:
             console.print(f"  would restart: {service or 'all services'}")
             return
-        states = _provider().restart(_names(service))
+        with locked(_command("restart", _names(service))):
+            states = _provider().restart(_names(service))
         for state in states:
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
