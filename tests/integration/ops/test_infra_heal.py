@@ -181,6 +181,20 @@ def test_infra_up_after_the_supervisor_is_killed_restarts_its_orphans_and_keeps_
     assert heal.read_data() == before
 
 
+def test_infra_up_after_the_supervisor_froze_replaces_it_and_its_servers(heal):
+    frozen, old = heal.supervisord_pid(), heal.server_pids()
+    os.kill(frozen, signal.SIGSTOP)  # it accepts connections on its socket but never answers
+    try:
+        result = heal.up()
+    finally:
+        if _alive(frozen):
+            os.kill(frozen, signal.SIGCONT)
+    assert f"supervisord (pid {frozen})" in result.stderr
+    assert not _alive(frozen) and not any(_alive(pid) for pid in old.values())
+    assert heal.supervisord_pid() != frozen
+    heal.assert_healthy()
+
+
 def test_infra_down_after_the_supervisor_is_killed_stops_every_orphan(heal):
     os.kill(heal.supervisord_pid(), signal.SIGKILL)
     time.sleep(0.5)

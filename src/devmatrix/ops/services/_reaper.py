@@ -21,10 +21,14 @@ from devmatrix.ops.services._constants import KILL_WAIT_S, PORT_RELEASE_TIMEOUT_
 from devmatrix.ops.services._ownership import Member
 
 
-def roots(members: list[Member]) -> list[Member]:
-    """The members whose parent is not a member: the ones to signal (a server stops its workers)."""
-    pids = {m.pid for m in members}
-    return [m for m in members if _ppid(m.process) not in pids]
+def heads(members: list[Member]) -> list[Member]:
+    """The top process of each service (its parent is not of the same service): the ones to signal.
+
+    A server stops its own workers; supervisord, though a parent, is not asked to stop its
+    programs (it is dead or frozen when we get here), so each server gets its own signal.
+    """
+    service_of = {m.pid: m.service for m in members}
+    return [m for m in members if service_of.get(_ppid(m.process)) != m.service]
 
 
 def send(member: Member, sig: int) -> None:
@@ -62,7 +66,7 @@ def wait_gone(members: list[Member], grace: Callable[[Member], float],
                         " signal: sent SIGKILL to its process group")
                 notes.append(note)
                 echo(note)
-                _kill_group(member)
+                kill_group(member)
                 killed[member.pid] = now
             elif member.pid in killed and now > killed[member.pid] + KILL_WAIT_S:
                 raise ServiceError(
@@ -104,7 +108,8 @@ def _ppid(process: psutil.Process) -> int | None:
         return None
 
 
-def _kill_group(member: Member) -> None:
+def kill_group(member: Member) -> None:
+    """SIGKILL to the member's process group (to the process alone if it shares ours)."""
     try:
         group = os.getpgid(member.pid)
         if group > 1 and group != os.getpgrp():

@@ -119,8 +119,7 @@ class NativeProvider:
             self.echo(f"stopping {_listing(strays)}: running without this stack's supervisor")
         for name in supervised:
             self.supervisor.request_stop(name)
-        for member in _reaper.roots(strays):
-            _reaper.send(member, self._stop_signal(member))
+        self._signal_strays(strays)
         _reaper.wait_gone(members, self._grace, self.echo)
         if not names:
             self._stop_supervisord(live)
@@ -138,7 +137,7 @@ class NativeProvider:
 
     def status(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         info, live = self._supervisor_view()
-        strays = {m.service: m for m in _reaper.roots(self._unmanaged(self.identity.members(), info, live))}
+        strays = {m.service: m for m in _reaper.heads(self._unmanaged(self.identity.members(), info, live))}
         return self._parallel(lambda s: self._probe_once(s, info, strays.get(s.name)), self._select(names))
 
     def logs(self, name: str, lines: int = 50) -> str:
@@ -247,17 +246,25 @@ class NativeProvider:
             return
         self.echo(f"found {_listing(strays)} of this stack running without its supervisor"
                   " (supervisord died or hangs): stopping them to restart them under a new one")
-        for member in _reaper.roots(strays):
-            _reaper.send(member, self._stop_signal(member))
+        self._signal_strays(strays)
         _reaper.wait_gone(strays, self._grace, self.echo)
         _reaper.wait_ports_free(((n, self.catalog[n].port) for n in sorted(wanted)), self._is_ours)
+
+    def _signal_strays(self, strays: list[Member]) -> None:
+        """Each server its own stop signal; a supervisord that does not answer is killed first,
+        so it cannot restart (or, frozen, hold up) the servers we stop."""
+        for daemon in (m for m in strays if m.service == SUPERVISORD):
+            _reaper.kill_group(daemon)
+        for member in _reaper.heads(strays):
+            if member.service != SUPERVISORD:
+                _reaper.send(member, self._stop_signal(member))
 
     def _stop_supervisord(self, live: int | None) -> None:
         daemons = [m for m in self.identity.members() if m.service == SUPERVISORD]
         self.supervisor.request_shutdown()
         for member in daemons:
             if member.pid != live:  # a frozen or orphaned one does not read its socket
-                _reaper.send(member, signal.SIGTERM)
+                _reaper.kill_group(member)
         _reaper.wait_gone(daemons, self._grace, self.echo)
 
     def _is_ours(self, pid: int | None) -> bool:
@@ -340,7 +347,7 @@ def _tail(path: Path, lines: int) -> str:
 
 
 def _listing(members: list[Member]) -> str:
-    return ", ".join(m.describe() for m in _reaper.roots(members))
+    return ", ".join(m.describe() for m in _reaper.heads(members))
 
 
 def _iso(epoch: int | None) -> str | None:

@@ -48,8 +48,9 @@ def test_a_frozen_process_still_acts_on_its_stop_signal(spawn):
     assert _reaper.wait_gone([target], lambda m: 3, lambda _: None) == []
 
 
-def test_roots_are_the_members_whose_parent_is_not_one(spawn):
-    a, b = member(spawn()), member(spawn())
-    assert {m.pid for m in _reaper.roots([a, b])} == {a.pid, b.pid}
-    me = Member("api", psutil.Process(), "test")  # the parent of a and b
-    assert [m.pid for m in _reaper.roots([me, a, b])] == [me.pid]
+def test_heads_are_the_top_process_of_each_service(spawn):
+    a, b = member(spawn()), member(spawn(), "redis")
+    me = Member("supervisord", psutil.Process(), "test")  # the parent of a and b
+    assert {m.pid for m in _reaper.heads([me, a, b])} == {me.pid, a.pid, b.pid}
+    worker = Member("chroma", psutil.Process(), "test")  # a parent of the same service: a worker
+    assert {m.pid for m in _reaper.heads([worker, a, b])} == {worker.pid, b.pid}
