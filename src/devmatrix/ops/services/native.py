@@ -113,15 +113,18 @@ class NativeProvider:
         wanted = {s.name for s in selected}
         info, live = self._supervisor_view()
         supervised = [s.name for s in selected if info.get(s.name, {}).get("statename") in ALIVE]
-        members = [m for m in self.identity.members() if m.service in wanted]
-        strays = self._unmanaged(members, info, live)
+        everything = self.identity.members()
+        members = [m for m in everything if m.service in wanted]
+        # with no names, a supervisord that does not answer goes too (killed first)
+        daemons = [] if names else [m for m in everything if m.service == SUPERVISORD and m.pid != live]
+        strays = [*daemons, *self._unmanaged(members, info, live)]
         if strays:
             self.echo(f"stopping {_listing(strays)}: running without this stack's supervisor")
         for name in supervised:
             self.supervisor.request_stop(name)
         self._signal_strays(strays)
-        _reaper.wait_gone(members, self._grace, self.echo)
-        if not names:
+        _reaper.wait_gone([*daemons, *members], self._grace, self.echo)
+        if not names and live:
             self._stop_supervisord(live)
         _reaper.wait_ports_free(((s.name, s.port) for s in selected), self._is_ours)
         # no probe needed (each waits out its timeout on a closed port): we saw them exit
@@ -259,13 +262,11 @@ class NativeProvider:
             if member.service != SUPERVISORD:
                 _reaper.send(member, self._stop_signal(member))
 
-    def _stop_supervisord(self, live: int | None) -> None:
-        daemons = [m for m in self.identity.members() if m.service == SUPERVISORD]
+    def _stop_supervisord(self, live: int) -> None:
+        """Ask the live supervisord (its programs already stopped) to exit, and wait for it."""
+        daemon = [m for m in self.identity.members() if m.pid == live]
         self.supervisor.request_shutdown()
-        for member in daemons:
-            if member.pid != live:  # a frozen or orphaned one does not read its socket
-                _reaper.kill_group(member)
-        _reaper.wait_gone(daemons, self._grace, self.echo)
+        _reaper.wait_gone(daemon, self._grace, self.echo)
 
     def _is_ours(self, pid: int | None) -> bool:
         if pid is None:
