@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 
 from devmatrix.config import Settings
-from devmatrix.errors import InstallError, PortInUse, ServiceError, ServiceNotReady
+from devmatrix.errors import DevMatrixError, InstallError, PortInUse, ServiceError, ServiceNotReady
 from devmatrix.ops.services import _reaper, system
 from devmatrix.ops.services._constants import SUPERVISORD_STOP_GRACE_S
 from devmatrix.ops.services._ownership import SUPERVISORD, Member, StackIdentity, stale_postmaster_pid
@@ -66,10 +66,9 @@ class NativeProvider:
     def _select(self, names: tuple[str, ...]) -> list[NativeService]:
         unknown = [n for n in names if n not in self.catalog]
         if unknown:
-            raise ServiceError(
-                ", ".join(unknown), "no such service",
-                fix=f"choose from: {', '.join(self.catalog)}",
-            )
+            # a wrong name, not a service outage: exit 1, not the outage exit code 3
+            raise DevMatrixError(f"{', '.join(unknown)}: no such service",
+                                 fix=f"choose from: {', '.join(self.catalog)}")
         return [self.catalog[n] for n in (names or self.services())]
 
     # --- lifecycle ---------------------------------------------------------
