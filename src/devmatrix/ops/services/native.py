@@ -3,6 +3,11 @@
 Every server binds to the configured loopback address, keeps its data and log
 under `.devmatrix/`, and must pass a readiness check that can fail before
 `up` returns. Services start in parallel; Postgres never runs as root.
+
+The servers are this stack's when its state dir says so (`_ownership.py`), never by
+their name. A supervisord that died or froze leaves its servers running unsupervised:
+`up` stops them and starts them again under a new supervisord, `down` stops them too.
+`down` returns only once every process has exited and its port is free (`_reaper.py`).
 """
 
 from __future__ import annotations
