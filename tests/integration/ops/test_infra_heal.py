@@ -155,6 +155,8 @@ def heal(settings: Settings) -> Iterator[HealStack]:
         for pid in stack.leftovers():  # never leave a server behind, whatever failed
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(root, ignore_errors=True)
+        if root.parent.is_dir() and not any(root.parent.iterdir()):
+            root.parent.rmdir()
 
 
 def _alive(pid: int) -> bool:
