@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from invoke import task
 
 from devmatrix.ops.cleanup import SCOPES
 from devmatrix.ops.cleanup import cleanup as run_cleanup
-from devmatrix.tasks._common import print_json, print_result, reported, settings
+from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.tasks._common import echo, print_json, print_result, reported, settings
 
 
 @task(name="cleanup", help={
@@ -22,7 +25,9 @@ def cleanup(c, dry=False, postgres=False, redis=False, chroma=False, workspace=F
     flags = {"postgres": postgres, "redis": redis, "chroma": chroma, "workspace": workspace}
     scopes = [name for name in SCOPES if flags[name]] or list(SCOPES)
     with reported():
-        results = run_cleanup(settings(), scopes=scopes, dry=dry)
+        s = settings()
+        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "cleanup", echo=echo):
+            results = run_cleanup(s, scopes=scopes, dry=dry)
     if json:
         print_json({"dry": dry, "results": [r.to_dict() for r in results]})
         return
