@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg2
 import psycopg2.extensions
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from devmatrix import deadlines
@@ -142,14 +142,16 @@ def postgres_connect(settings: Settings, *, database: str | None = None, autocom
 def redis_client(settings: Settings, *, decode_responses: bool = True, host: str | None = None,
                  port: int | None = None, password: str | None = None) -> redis.Redis:
     """A client that fails in bounded time: a refused or reset connection (a restart) is
-    retried once on a fresh socket; a timeout (a frozen server) is never retried."""
+    retried on a fresh socket for ~3.5 s; a timeout (a frozen server) is never retried."""
     secret = password if password is not None else settings.redis_password.get_secret_value()
     return redis.Redis(
         host=host or settings.redis_host, port=int(port or settings.redis_port),
         password=secret or None, decode_responses=decode_responses,
         socket_timeout=deadlines.REDIS_SOCKET_TIMEOUT_S,
         socket_connect_timeout=deadlines.CONNECT_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        retry=Retry(ExponentialBackoff(cap=deadlines.REDIS_RECONNECT_BACKOFF_S[1],
+                                       base=deadlines.REDIS_RECONNECT_BACKOFF_S[0]),
+                    deadlines.REDIS_RECONNECT_RETRIES, supported_errors=(redis.ConnectionError,)),
         health_check_interval=deadlines.REDIS_HEALTH_CHECK_INTERVAL_S,
     )
 

@@ -73,6 +73,10 @@ class PortInUse(ServiceError):
         )
 
 
+class StackBusy(DevMatrixError):
+    """Another command held the stack lock past our deadline (ops/services/stack_lock.py)."""
+
+
 class InstallError(DevMatrixError):
     """A system package or program that DevMatrix needs is missing."""
 

@@ -165,8 +165,7 @@ def _check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _one_line(seen: Seen) -> str:
-    text = " ".join(seen.message.split())
-    return text if len(text) <= 300 else text[:297] + "…"
+    return " ".join(seen.message.split())  # whole: a cut message could lose its fix
 
 
 def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: Echo,

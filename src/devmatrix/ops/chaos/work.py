@@ -223,7 +223,8 @@ class ApiGenerate(Workload):
             ok = response.status_code == 200
             message = (f"200 success={payload.get('success')} id={payload.get('id')}"
                        + (f"; {payload['logging_error']}" if payload.get("logging_error") else "")
-                       if ok else f"{response.status_code} {payload.get('message', response.text[:200])}")
+                       if ok else f"{response.status_code} {payload.get('message', response.text[:200])}"
+                       + (f" — fix: {payload['fix']}" if payload.get("fix") else ""))
             self.result = Seen(ok, response.status_code, message, time.monotonic() - self.started,
                                service=payload.get("service"), fix=payload.get("fix"), payload=payload)
         except requests.RequestException as error:

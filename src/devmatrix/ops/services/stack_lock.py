@@ -22,15 +22,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from devmatrix.errors import DevMatrixError
+from devmatrix.errors import StackBusy
 from devmatrix.ops.services._constants import STACK_LOCK_POLL_S, STACK_LOCK_TIMEOUT_S
 
 LOCK_FILE = "stack.lock"
 HOLDER_FILE = "stack.lock.json"
-
-
-class StackBusy(DevMatrixError):
-    """Another command held the stack lock past our deadline."""
 
 
 @contextlib.contextmanager
