@@ -107,7 +107,8 @@ class _Command(Workload):
         code = self.proc.returncode
         if code == 0:
             return Seen(True, 0, self.summary(payload), seconds, payload=payload)
-        message = fail or payload.get("error") or err.strip()[-300:]
+        failed = "; ".join(f"task {t['id']} {t['status']}: {t['error']}" for t in payload.get("failed_tasks", []))
+        message = fail or payload.get("error") or failed or err.strip()[-300:]
         return Seen(False, code, message, seconds, service=payload.get("service"),
                     fix=payload.get("fix") or _fix_of(message), payload=payload)
 
