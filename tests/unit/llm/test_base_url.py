@@ -24,7 +24,7 @@ def gateway() -> str:
 
 
 def paid(**values: object) -> Settings:
-    return Settings(anthropic_api_key="sk-ant-test", llm_backend="anthropic", **values)
+    return Settings(anthropic_api_key="sk-ant-test", llm_backend="anthropic", **values)  # pragma: allowlist secret
 
 
 def test_the_default_is_the_public_api():
