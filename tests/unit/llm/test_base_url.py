@@ -9,7 +9,7 @@ import pytest
 from devmatrix.api.resources import Resources
 from devmatrix.api.routes.health import ready_checks
 from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
-from devmatrix.errors import LLMError, ServiceError
+from devmatrix.errors import ServiceError
 from devmatrix.llm import AnthropicClient, check_backend
 
 pytestmark = pytest.mark.unit
@@ -37,7 +37,7 @@ def test_the_client_sends_its_calls_to_anthropic_base_url(gateway):
     client = AnthropicClient(settings=paid(anthropic_base_url=gateway), enable_cache=False,
                              enable_retry=False, enable_circuit_breaker=False)
     assert (client.backend, client.base_url) == ("anthropic", gateway)
-    with pytest.raises(LLMError, match=f"cannot reach the anthropic backend at {gateway}"):
+    with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
         client.complete("hi", max_tokens=5)
 
 
@@ -49,7 +49,7 @@ def test_an_explicit_url_equal_to_the_setting_is_the_paid_backend(gateway):
 
 
 def test_the_env_check_and_the_api_use_it_too(gateway):
-    settings = paid(anthropic_base_url=gateway)
+    settings = paid(anthropic_base_url=gateway, llm_retry_window_s=0)  # fail at once: nothing listens
     ok, detail = check_backend(settings)
     assert not ok and gateway in detail
     assert Resources(settings).llm_endpoint == settings.resolved_llm_base_url == gateway
