@@ -22,7 +22,7 @@ import structlog
 import tenacity
 
 from devmatrix.clients import fix_for
-from devmatrix.config import Settings
+from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
 from devmatrix.deadlines import (
     CONNECT_TIMEOUT_S,
     LLM_CALL_DEADLINE_S,
@@ -46,7 +46,7 @@ from devmatrix.observability.metrics import (
 from devmatrix.state.redis import RedisManager
 
 log = structlog.get_logger("devmatrix.llm")
-ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_BASE_URL = DEFAULT_ANTHROPIC_BASE_URL  # the public API; the setting may point elsewhere
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,14 @@ class AnthropicClient:
         s = self.settings
         if base_url is None:
             self.backend = s.resolved_llm_backend
-        else:  # an explicit URL other than Anthropic's is a local Messages-API server
-            self.backend = "anthropic" if base_url == ANTHROPIC_BASE_URL else "local"
+        else:  # an explicit URL other than Anthropic's (or ANTHROPIC_BASE_URL) is a local server
+            self.backend = "anthropic" if base_url in (ANTHROPIC_BASE_URL, s.anthropic_base_url) else "local"
         if self.backend == "local":
             self.base_url = base_url or s.llm_base_url
             self.api_key = api_key or s.llm_local_api_key.get_secret_value()
             self.model = model or LOCAL_MODEL
         else:
-            self.base_url = base_url or ANTHROPIC_BASE_URL
+            self.base_url = base_url or s.anthropic_base_url
             key = api_key or (s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else "")
             if not key:
                 raise LLMError("no ANTHROPIC_API_KEY for the anthropic backend",
