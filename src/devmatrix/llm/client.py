@@ -22,7 +22,7 @@ import structlog
 import tenacity
 
 from devmatrix.clients import fix_for
-from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
+from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings, load_settings
 from devmatrix.deadlines import (
     CONNECT_TIMEOUT_S,
     LLM_CALL_DEADLINE_S,
@@ -75,7 +75,7 @@ class AnthropicClient:
         settings: Settings | None = None,
         redis_manager: RedisManager | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()  # the seed calls it bare: .env.test still counts
         s = self.settings
         if base_url is None:
             self.backend = s.resolved_llm_backend
@@ -139,8 +139,7 @@ class AnthropicClient:
             return result
         self._reserve(messages, system, max_tokens)
         deadline = time.monotonic() + (deadline_s or LLM_CALL_DEADLINE_S)
-        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
-                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
+        request = self._request(messages, system, max_tokens, temperature)
         try:
             with self._errors_as_contract(deadline_s or LLM_CALL_DEADLINE_S), self._breaker_guard():
                 response = self._with_retries(self._send_once, deadline, request)
@@ -168,8 +167,7 @@ class AnthropicClient:
         messages = _as_messages(messages)
         self._reserve(messages, system, max_tokens)
         start = time.perf_counter()
-        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
-                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
+        request = self._request(messages, system, max_tokens, temperature)
         try:
             # the SDK sends the request in __enter__: it must be inside the guard and the breaker
             with self._errors_as_contract(LLM_CALL_DEADLINE_S), self._breaker_guard(), \
@@ -186,6 +184,13 @@ class AnthropicClient:
                            time.perf_counter() - start, False, final.stop_reason)
         LEDGER.record(result.cost_usd)
         self._observe(result, "success")
+
+    def _request(self, messages: list[dict], system: str | None, max_tokens: int, temperature: float) -> dict:
+        """The Messages API body. Temperature goes to the local server only (0: a deterministic
+        model for the tests); current Claude models take their sampling defaults."""
+        return {"model": self.model, "max_tokens": max_tokens, "messages": messages,
+                **({"system": system} if system else {}),
+                **({"extra_body": {"temperature": temperature}} if self.backend == "local" else {})}
 
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.base_url)
@@ -242,7 +247,7 @@ class AnthropicClient:
         refuses is LLMError."""
         where = f"the {self.backend} backend at {self.base_url}"
         fix = (fix_for("llm", "LLM") if self.backend == "local"
-               else "check the network and https://status.anthropic.com")
+               else f"check the network and {self.base_url} (ANTHROPIC_BASE_URL); https://status.anthropic.com")
         try:
             yield
         except pybreaker.CircuitBreakerError as error:

@@ -38,7 +38,7 @@ SELF_HEAL_WAIT_S = 30.0
 HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
-INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 4.0, "rag": 1.2, "backup": 2.5, "validate": 0.0}
+INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 2.5, "rag": 1.2, "backup": 2.5, "validate": 0.0}
 # The cases `nox -s chaos` runs: every service x both faults, each during the work
 # that depends on that service most.
 MATRIX = [
