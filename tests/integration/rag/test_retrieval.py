@@ -89,7 +89,7 @@ def test_the_cache_serves_a_second_pass_and_survives_a_restart(rag_settings, tmp
 
 def test_a_wrong_port_is_a_clear_error_not_a_local_fallback(model, rag_settings):
     wrong = rag_settings.model_copy(update={"chromadb_port": 1})
-    with pytest.raises(ServiceError, match=r"chroma: cannot reach the Chroma server at http://127\.0\.0\.1:1\b"
+    with pytest.raises(ServiceError, match=r"chroma: heartbeat at http://127\.0\.0\.1:1\b.*Connection refused"
                                            r".*infra\.up -s chroma") as caught:
         VectorStore(model, "test_never_created", wrong)
     assert caught.value.service == "chroma"

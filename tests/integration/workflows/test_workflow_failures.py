@@ -85,7 +85,9 @@ def test_a_failing_branch_is_reported_and_the_other_branch_finishes(
     pad = SharedScratchpad(real_redis_manager, real_postgres_manager)
     flow = MultiAgentWorkflow(OrchestratorAgent(settings=settings, llm_client=real_anthropic_client),
                               pad, settings=settings, max_concurrency=2)
-    result = flow.execute("Create two independent utility functions: one for slug generation"
+    # The good branch is one the pinned 135M model writes valid code for (its "slug generation"
+    # degenerates into 512 tokens of repetition); the bad branch fails on its path, before any call.
+    result = flow.execute("Create two independent utility functions: one for adding two numbers"
                           " and one for date formatting written to ../outside.py",
                           real_workspace_manager.workspace_id)
     cleanup_workflows.append(result["workflow_id"])
