@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import redis
-from _backup_stack import Stack, stack  # noqa: F401 - the fixture is used by name
+from _backup_stack import Stack
 
 from devmatrix.ops.backup.chroma import ChromaHTTP
 from devmatrix.ops.checks import Status
@@ -110,7 +110,7 @@ def test_dry_run_on_the_shared_stack_lists_test_data_and_changes_nothing(setting
         _remove_data(settings, suffix)
 
 
-def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):  # noqa: F811
+def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):
     s = stack.settings
     suffix = f"_{uuid.uuid4().hex[:8]}"
     _make_data(s, suffix)
@@ -135,7 +135,7 @@ def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):  # noqa: F
         _remove_data(s, suffix)
 
 
-def test_the_script_is_the_same_cleanup(stack: Stack):  # noqa: F811
+def test_the_script_is_the_same_cleanup(stack: Stack):
     suffix = f"_{uuid.uuid4().hex[:8]}"
     _make_data(stack.settings, suffix)
     try:
