@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -25,6 +27,21 @@ _REPO_LOCKS_GUARD = threading.Lock()
 def _repo_lock(root: Path) -> threading.Lock:
     with _REPO_LOCKS_GUARD:
         return _REPO_LOCKS.setdefault(root, threading.Lock())
+
+
+# Written by DevMatrix into every workspace it creates (never committed: listed in
+# .git/info/exclude). `invoke cleanup` removes marked workspaces only: the proof that
+# a folder is DevMatrix's, not a name that happens to look like a test.
+MARKER = ".devmatrix-workspace"
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of ``folder`` if it is a workspace DevMatrix created, else None."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("workspace_id") == folder.name else None
 
 
 # Beside the repository's own files: held while a file is written and committed, so
@@ -65,17 +82,32 @@ class WorkspaceManager:
 
     def _open_or_init(self, settings: Settings) -> git.Repo:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._fresh = not any(self.root.iterdir())  # only a folder DevMatrix fills itself is marked
         try:
             repo = git.Repo(self.root)
         except git.InvalidGitRepositoryError:
-            repo = git.Repo.init(self.root, initial_branch="main")
+            repo = self._create(settings)
         if repo.working_tree_dir and Path(repo.working_tree_dir).resolve() != self.root:
             # never commit into an enclosing repository (e.g. the project itself)
-            repo = git.Repo.init(self.root, initial_branch="main")
+            repo = self._create(settings)
         if git_user(repo) != (settings.git_user_name, settings.git_user_email):
             with repo.config_writer() as config:
                 config.set_value("user", "name", settings.git_user_name)
                 config.set_value("user", "email", settings.git_user_email)
+        return repo
+
+    def _create(self, settings: Settings) -> git.Repo:
+        """A new repository; marked as DevMatrix's if the folder was empty (the marker is never committed)."""
+        repo = git.Repo.init(self.root, initial_branch="main")
+        if not self._fresh:
+            return repo
+        exclude = Path(repo.git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"/{MARKER}\n")
+        marker = {"workspace_id": self.workspace_id, "environment": settings.environment,
+                  "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        (self.root / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         return repo
 
     def close(self) -> None:
