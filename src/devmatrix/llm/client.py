@@ -8,6 +8,7 @@ line. The same client talks to the paid API or to the local server
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -26,7 +27,7 @@ from devmatrix.llm._constants import (
     REQUEST_TIMEOUT_S,
 )
 from devmatrix.llm.cache import ResponseCache, cache_key
-from devmatrix.llm.ledger import LEDGER
+from devmatrix.llm.ledger import LEDGER, Reservation
 from devmatrix.llm.pricing import price_for
 from devmatrix.observability.metrics import (
     LLM_COST_USD,
@@ -119,7 +120,7 @@ class AnthropicClient:
                              latency_s=time.perf_counter() - start)
             self._observe(result, "cache_hit")
             return result
-        self._reserve(messages, system, max_tokens)
+        reservation = self._reserve(messages, system, max_tokens)
         try:
             response = self._guarded(
                 self._sdk.messages.create, model=self.model, max_tokens=max_tokens,
@@ -127,6 +128,7 @@ class AnthropicClient:
                 extra_body={"temperature": temperature},
             )
         except LLMError:
+            LEDGER.settle(self.settings, reservation, 0.0)  # failed calls are not billed
             self._observe_failure(time.perf_counter() - start)
             raise
         text = "".join(block.text for block in response.content if block.type == "text")
@@ -136,7 +138,7 @@ class AnthropicClient:
             cost_usd=self.price.cost(response.usage.input_tokens, response.usage.output_tokens),
             latency_s=time.perf_counter() - start, cache_hit=False, stop_reason=response.stop_reason,
         )
-        LEDGER.record(result.cost_usd)
+        LEDGER.settle(self.settings, reservation, result.cost_usd)
         if self._cache is not None:
             self._cache.set(key, asdict(result))
         self._observe(result, "success")
@@ -146,31 +148,40 @@ class AnthropicClient:
                max_tokens: int = 1024, temperature: float = 0.0) -> Iterator[str]:
         """Yield text as it arrives (no cache: a stream is for watching a fresh reply)."""
         messages = _as_messages(messages)
-        self._reserve(messages, system, max_tokens)
+        reservation = self._reserve(messages, system, max_tokens)
         start = time.perf_counter()
-        stream = self._guarded(
-            self._sdk.messages.stream, model=self.model, max_tokens=max_tokens, messages=messages,
-            **({"system": system} if system else {}), extra_body={"temperature": temperature},
-        )
-        with stream as events:
-            yield from events.text_stream
-            final = events.get_final_message()
+        used = {"input": 0, "chars": 0}  # what an aborted stream has used so far
+        final = None
+        try:
+            stream = self._guarded(
+                self._sdk.messages.stream, model=self.model, max_tokens=max_tokens, messages=messages,
+                **({"system": system} if system else {}), extra_body={"temperature": temperature},
+            )
+            with stream as events:
+                for text in events.text_stream:
+                    used["input"] = events.current_message_snapshot.usage.input_tokens
+                    used["chars"] += len(text)
+                    yield text
+                final = events.get_final_message()
+        finally:  # stopped early (consumer closed it, or an error): settle what it used
+            if final is None:
+                out = math.ceil(used["chars"] / CHARS_PER_TOKEN_ESTIMATE)
+                LEDGER.settle(self.settings, reservation, self.price.cost(used["input"], min(out, max_tokens)))
         usage = final.usage
         result = LLMResult("", self.model, self.backend, usage.input_tokens, usage.output_tokens,
                            self.price.cost(usage.input_tokens, usage.output_tokens),
                            time.perf_counter() - start, False, final.stop_reason)
-        LEDGER.record(result.cost_usd)
+        LEDGER.settle(self.settings, reservation, result.cost_usd)
         self._observe(result, "success")
 
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.base_url)
 
     # --- one call path ----------------------------------------------------------------
-    def _reserve(self, messages: list[dict], system: str | None, max_tokens: int) -> None:
+    def _reserve(self, messages: list[dict], system: str | None, max_tokens: int) -> Reservation:
         chars = len(system or "") + sum(len(str(m.get("content", ""))) for m in messages)
         worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1, max_tokens)
-        LEDGER.reserve(backend=self.backend, max_calls=self.settings.anthropic_api_max_calls,
-                       budget_usd=self.settings.llm_budget_usd, worst_case_usd=worst)
+        return LEDGER.reserve(settings=self.settings, backend=self.backend, worst_case_usd=worst)
 
     def _guarded(self, function, **kwargs):
         """The SDK call behind the breaker, with SDK errors turned into LLMError."""
