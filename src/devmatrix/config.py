@@ -32,6 +32,10 @@ _PORT = Field(ge=1, le=65535)
 # Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
 # lower-case names are accepted so no quoting trick can reach the server.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A name containing one of these (stems, so typos such as ANTROPIC_API_KEY, API_TOKN or
+# REDIS_PASWORD still match) holds a secret: an error never prints its value.
+SECRET_WORDS = ("KEY", "TOK", "PASS", "PASW", "PWD", "SECR", "DSN", "CRED", "AUTH")
+SECRET_VALUE_PREFIXES = ("sk-",)  # an API key under any name
 
 
 class Settings(BaseSettings):
@@ -211,14 +215,28 @@ def load_settings(
     return settings
 
 
+def looks_secret(name: str) -> bool:
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def _shown(name: str, value: object) -> str:
+    """``value`` as an error may print it: hidden when ``name`` looks like a secret."""
+    if looks_secret(name) or str(value).startswith(SECRET_VALUE_PREFIXES):
+        return f"<hidden, {len(str(value))} characters>"
+    return str(value)
+
+
 def _malformed_lines(path: Path) -> list[str]:
+    problems = []
     with path.open(encoding="utf-8") as stream:
-        return [
-            f"line {binding.original.line}: cannot parse {binding.original.string.strip()!r}"
-            " (expected NAME=value)"
-            for binding in parse_stream(stream)
-            if binding.error
-        ]
+        for binding in parse_stream(stream):
+            if not binding.error:
+                continue
+            text = binding.original.string.strip()
+            if looks_secret(text) or "sk-" in text:  # the line may hold a secret: show where it starts only
+                text = re.split(r"[\s=:]", text, maxsplit=1)[0] + " … (rest hidden: it looks like a secret)"
+            problems.append(f"line {binding.original.line}: cannot parse {text!r} (expected NAME=value)")
+    return problems
 
 
 def _build(path: Path | None, *, source: str) -> Settings:
@@ -235,10 +253,11 @@ def _describe(error: dict) -> str:
         return message
     name = str(error["loc"][0]).upper()
     value = error.get("input")
+    shown = _shown(name, value)
     if error["type"] == "extra_forbidden":
-        return f"{name}={value!s}: unknown variable (a typo? see .env.test.example)"
+        return f"{name}={shown}: unknown variable (a typo? see .env.test.example)"
     if error["type"] == "missing":
         return f"{name} is required but not set"
     if name.endswith("_PORT"):
-        return f"{name}={value!s} is not a port number (1-65535)"
-    return f"{name}={value!s}: {message}"
+        return f"{name}={shown} is not a port number (1-65535)"
+    return f"{name}={shown}: {message}"
