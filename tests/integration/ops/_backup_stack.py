@@ -39,6 +39,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _quoted(value: str) -> str:
+    """A value as .env files read it back exactly (single quotes: no escapes, no interpolation)."""
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 @dataclass
 class Stack:
     settings: Settings
@@ -54,8 +61,10 @@ class Stack:
             "POSTGRES_PORT": s.postgres_port, "REDIS_PORT": s.redis_port, "CHROMADB_PORT": s.chromadb_port,
             "LLM_PORT": s.llm_port, "LLM_BACKEND": s.llm_backend, "WORKSPACE_DIR": s.workspace_dir,
             "BACKUP_DIR": s.backup_dir, "RAG_CACHE_DIR": s.rag_cache_dir,
+            "REDIS_PASSWORD": s.redis_password.get_secret_value(), "API_TOKEN": s.api_token.get_secret_value(),
         }
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{k}={_quoted(str(v))}\n" for k, v in values.items()))
         return path
 
     def postgres(self) -> PostgresManager:

@@ -169,7 +169,7 @@ def test_servers_this_stack_does_not_run_need_yes(stack: Stack, invoke_cli):
         assert _state(s, suffix) == full
 
         env_file = stack.env_file()
-        env_file.write_text(env_file.read_text().replace("DEVMATRIX_PROVIDER=native", "DEVMATRIX_PROVIDER=external"))
+        env_file.write_text(env_file.read_text().replace("DEVMATRIX_PROVIDER='native'", "DEVMATRIX_PROVIDER=external"))
         done = invoke_cli("cleanup", "--redis", env={"DEVMATRIX_ENV_FILE": str(env_file)}, isolated=True)
         assert done.returncode == 1
         assert "cleanup refused for redis" in " ".join(done.stderr.split())

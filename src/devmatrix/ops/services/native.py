@@ -20,6 +20,7 @@ import psutil
 from devmatrix.config import Settings
 from devmatrix.errors import InstallError, PortInUse, ServiceError, ServiceNotReady
 from devmatrix.ops.services import system
+from devmatrix.ops.services._secrets import make_state_private
 from devmatrix.ops.services._supervisor import Supervisor
 from devmatrix.ops.services.base import ServiceState, StackRecord
 from devmatrix.ops.services.catalog import (
@@ -63,6 +64,7 @@ class NativeProvider:
     # --- lifecycle ---------------------------------------------------------
     def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         selected = self._select(names)
+        make_state_private(self.settings.devmatrix_state_dir.resolve(), traverse_group=self.pg_user)
         for service in selected:
             system.ensure_programs(SYSTEM_PROGRAMS.get(service.name, {}), echo=self.echo)
             service.data_dir.mkdir(parents=True, exist_ok=True)
@@ -207,17 +209,20 @@ class NativeProvider:
         self.echo("initialising the PostgreSQL cluster (initdb) …")
         # initdb wants an empty data dir, so the password file lives beside it
         pwfile = data.parent / ".postgres-initdb-password"
-        pwfile.write_text(self.settings.postgres_password.get_secret_value() + "\n")
-        pwfile.chmod(0o600)
-        if self.pg_user:
-            system.chown_tree(pwfile, self.pg_user)
-        result = subprocess.run(
-            [str(postgres_bin_dir() / "initdb"), "-D", str(data), "-U", self.settings.postgres_user,
-             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-             "--encoding=UTF8", "--locale=C"],
-            user=self.pg_user, group=self.pg_user, capture_output=True, text=True, check=False,
-        )
-        pwfile.unlink(missing_ok=True)
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from birth
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(self.settings.postgres_password.get_secret_value() + "\n")
+            if self.pg_user:
+                system.chown_tree(pwfile, self.pg_user)
+            result = subprocess.run(
+                [str(postgres_bin_dir() / "initdb"), "-D", str(data), "-U", self.settings.postgres_user,
+                 f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+                 "--encoding=UTF8", "--locale=C"],
+                user=self.pg_user, group=self.pg_user, capture_output=True, text=True, check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ServiceError("postgres", f"initdb failed: {result.stderr.strip()[-800:]}",
                                fix=f"remove {data} and run `invoke infra.up -s postgres` again")
