@@ -13,6 +13,8 @@ import requests
 from devmatrix.config import Settings
 from devmatrix.llm.ledger import LEDGER
 from devmatrix.observability.metrics import (
+    BACKUP_LAST_SIZE,
+    BACKUP_LAST_SUCCESS,
     CHROMADB_COLLECTION_DOCUMENTS,
     CHROMADB_UP,
     LLM_BUDGET_SPENT_USD,
@@ -24,6 +26,7 @@ COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collect
 
 
 def refresh(settings: Settings) -> None:
+    _backup_gauges(settings)
     LLM_BUDGET_USD.set(settings.llm_budget_usd)
     LLM_BUDGET_SPENT_USD.set(LEDGER.snapshot()["spent_usd"])
     base = f"{settings.chroma_url}{COLLECTIONS}"
@@ -43,3 +46,14 @@ def refresh(settings: Settings) -> None:
     CHROMADB_COLLECTION_DOCUMENTS.clear()  # a deleted collection must not linger
     for name, count in counts.items():
         CHROMADB_COLLECTION_DOCUMENTS.labels(collection=name).set(count)
+
+
+def _backup_gauges(settings: Settings) -> None:
+    """The newest complete backup in BACKUP_DIR, whoever made it (the scheduler, cron, a person)."""
+    from devmatrix.ops.backup.schedule import latest_backup_metrics
+
+    latest = latest_backup_metrics(settings)
+    if latest is None:
+        return  # no backup yet: the gauge stays unset and BackupTooOld stays quiet
+    BACKUP_LAST_SUCCESS.set(latest[0])
+    BACKUP_LAST_SIZE.set(latest[1])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -11,7 +13,7 @@ from _backup_stack import Stack, assert_same_data, change_everything, said, snap
 
 from devmatrix.errors import BackupError
 from devmatrix.ops import backup
-from devmatrix.ops.backup import manifest
+from devmatrix.ops.backup import manifest, schedule
 from devmatrix.ops.backup import postgres as pg_backup
 from devmatrix.ops.checks import Status
 
@@ -192,4 +194,26 @@ def test_a_backup_is_private_durable_and_removes_stale_partials(clean: Stack):
     with manifest.backup_lock(root), pytest.raises(BackupError, match="another backup is writing"):
         backup.create_backup(clean.settings)
     assert manifest.complete_backups(root) == [report.path]  # the refused one left nothing behind
+
+
+def test_scheduled_backups_run_under_the_supervisor_and_stop_with_off(clean: Stack):
+    clean.env_file()  # the scheduler loads these settings (DEVMATRIX_ENV_FILE)
+    write_known_data(clean)
+    message = schedule.enable(clean.settings, schedule.Schedule(3600, 2), clean.provider, project=Path.cwd())
+    assert "every 1h, keeping the newest 2 under supervisord" in message
+    try:
+        deadline = time.monotonic() + 60
+        while not manifest.complete_backups(clean.settings.backup_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        (made,) = manifest.complete_backups(clean.settings.backup_dir)  # no backup yet: one at once
+        body = manifest.read_manifest(made)
+        assert body["postgres"]["tables"]["public.code_generation_logs"]["rows"] == 25
+        (state,) = clean.provider.status((schedule.SERVICE,))
+        assert state.healthy and state.version == "every 1h, keeping the newest 2"
+        assert schedule.latest_backup_metrics(clean.settings)[1] == sum(f["bytes"] for f in body["files"].values())
+    finally:
+        off = schedule.disable(clean.settings, clean.provider)
+    assert off.startswith("scheduled backups are off")
+    (state,) = clean.provider.status((schedule.SERVICE,))
+    assert not state.running and not schedule.schedule_path(clean.settings).exists()
 

@@ -147,8 +147,24 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
         Probe("api", f"http://{settings.api_host}:{settings.api_port}", readiness.api),
         data / "api",
     )
+    services["backup-scheduler"] = NativeService(  # `invoke backup.schedule`; no port: it only runs backups
+        "backup-scheduler", 0, "BACKUP_DIR",
+        Program(
+            "backup-scheduler", [sys.executable, "-m", "devmatrix.ops.backup.schedule"],
+            directory=project, log_file=logs / "backup-scheduler.log",
+            environment={"DEVMATRIX_ENV_FILE": str(env_file.resolve()), "PYTHONUNBUFFERED": "1"},
+        ),
+        Probe("backup-scheduler", f"file://{state / 'backup-scheduler.heartbeat'}", _backup_scheduler_ready),
+        data / "backup-scheduler", group="schedule",
+    )
     services.update(_monitoring_services(settings, state, project))
     return services
+
+
+def _backup_scheduler_ready(settings: Settings) -> str:
+    from devmatrix.ops.backup.schedule import readiness  # imported late: ops.backup imports this module
+
+    return readiness(settings)
 
 
 def _monitoring_services(settings: Settings, state: Path, project: Path) -> dict[str, NativeService]:
