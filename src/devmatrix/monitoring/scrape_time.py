@@ -2,15 +2,19 @@
 
 Chroma's server has no /metrics endpoint (GET /metrics answers 404), so the API
 probes it and exports ``chromadb_up`` and the document count per collection.
-The budget gauges come from this process's ledger. A probe that fails sets
+The budget gauges come from the shared ledger in Redis (today, every process). A probe that fails sets
 ``chromadb_up`` 0 and drops the counts: a scrape never fails because Chroma is down.
 """
 
 from __future__ import annotations
 
+import contextlib
+
+import redis
 import requests
 
 from devmatrix.config import Settings
+from devmatrix.errors import DevMatrixError
 from devmatrix.llm.ledger import LEDGER
 from devmatrix.observability.metrics import (
     BACKUP_LAST_SIZE,
@@ -28,7 +32,9 @@ COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collect
 def refresh(settings: Settings) -> None:
     _backup_gauges(settings)
     LLM_BUDGET_USD.set(settings.llm_budget_usd)
-    LLM_BUDGET_SPENT_USD.set(LEDGER.snapshot()["spent_usd"])
+    # the shared budget of today (every process on this Redis); Redis down: its own alerts say so
+    with contextlib.suppress(DevMatrixError, redis.RedisError):
+        LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings)["spent_usd"])
     base = f"{settings.chroma_url}{COLLECTIONS}"
     try:
         response = requests.get(base, timeout=PROBE_TIMEOUT_S)
