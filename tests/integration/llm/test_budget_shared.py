@@ -84,6 +84,8 @@ def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, l
 
     client._sdk.messages.create = create_after_everyone_decided
 
+    failures: list[Exception] = []
+
     def call() -> None:
         start.wait()
         try:
@@ -93,17 +95,20 @@ def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, l
             outcomes.append("refused")
             if len(outcomes) == 8:
                 decided.set()
+        except Exception as error:  # noqa: BLE001 - a sent call the busy local server failed: not our subject
+            failures.append(error)
 
     threads = [threading.Thread(target=call) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["refused"] * 5 + ["sent"] * 3
+    assert sorted(outcomes) == ["refused"] * 5 + ["sent"] * 3, failures
     assert len(sent) == 3
+    assert not any(isinstance(f, BudgetExceeded) for f in failures)
     shared = ledger.shared(budget)
-    assert shared["calls"] == 3 and shared["reserved_usd"] == 0  # every reservation settled
-    assert 0 < shared["spent_usd"] <= 3 * worst + 3e-6
+    assert shared["calls"] == 3 and shared["reserved_usd"] == 0  # every reservation settled, failed ones at $0
+    assert 0 <= shared["spent_usd"] <= 3 * worst + 3e-6
 
 
 def test_processes_share_one_budget(settings, ledger):
