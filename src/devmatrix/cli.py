@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="devmatrix",
         description="DevMatrix Local: generate code with an LLM into a git workspace, logged in"
                     " Postgres. Settings come from .env.test (see .env.test.example).",
+        epilog=EXIT_CODES,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="one request, end to end",
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="workspace id: a git repo under WORKSPACE_DIR (default: default)")
     gen.add_argument("--rag", action="store_true", help="ground the prompt in retrieved examples")
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
+    gen.add_argument("--no-cache", action="store_true",
+                     help="ask the model afresh instead of serving an identical earlier call from Redis")
     gen.add_argument("--json", action="store_true", help="print the whole result as JSON")
     flow = commands.add_parser("workflow", help="plan tasks and run them with specialists",
                                description="Split a request into typed tasks (implementation,"
@@ -42,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--resume", metavar="WORKFLOW_ID",
                       help="continue a workflow, skipping its completed tasks")
     flow.add_argument("--concurrency", type=int, default=2, help="tasks run at once (default 2)")
+    flow.add_argument("--no-cache", action="store_true",
+                      help="ask the model afresh instead of serving identical earlier calls from Redis")
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
     return parser
 
@@ -49,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from devmatrix.agents.codegen import CodeGenerationAgent
 
-    result = CodeGenerationAgent(settings=settings).generate(
+    result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache).generate(
         args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
@@ -82,7 +87,11 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  [{event}] {task_id}{extra}", file=sys.stderr, flush=True)
 
     scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
-    workflow = MultiAgentWorkflow(OrchestratorAgent(settings=settings), scratchpad,
+    from devmatrix.llm import create_llm_client
+
+    orchestrator = OrchestratorAgent(settings=settings,
+                                     llm_client=create_llm_client(settings, enable_cache=not args.no_cache))
+    workflow = MultiAgentWorkflow(orchestrator, scratchpad,
                                   max_concurrency=args.concurrency, on_event=progress)
     workspace = args.workspace
     if args.resume and workspace is None:
@@ -104,15 +113,35 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["success"] else 1
 
 
+EXIT_CODES = ("exit codes: 0 done, 1 the generation or a task failed, 2 bad settings or usage,"
+              " 3 a service is down or frozen (the message names it and the fix)")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The CLI's one error boundary: every error ends as `FAIL: what — fix: how` and an exit code."""
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(settings)
         return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
     except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr)
+        _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),
+              fix=error.fix, workflow_id=getattr(error, "workflow_id", None))
         return error.exit_code
+    except KeyboardInterrupt:
+        _fail(args, "interrupted (Ctrl-C)", 130)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
+        _fail(args, f"internal error ({type(error).__name__}: {error})", 1,
+              fix="this is a bug: report it with the command you ran; LOG_LEVEL=DEBUG shows more")
+        return 1
+
+
+def _fail(args: argparse.Namespace, message: str, code: int, **details: object) -> None:
+    print(f"FAIL: {message}", file=sys.stderr)
+    if getattr(args, "json", False):  # scripts reading --json get the error on stdout too
+        print(json.dumps({"success": False, "error": message, "exit_code": code,
+                          **{k: v for k, v in details.items() if v is not None}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devmatrix.deadlines import LLM_RETRY_WINDOW_S
 from devmatrix.errors import ConfigError
 
 # python-dotenv logs its own warning for a malformed line; we report it better
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     llm_local_api_key: SecretStr = SecretStr("devmatrix-local-key")
     llm_price_input_per_mtok: float | None = Field(default=None, ge=0)
     llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
+    llm_retry_window_s: float = Field(default=LLM_RETRY_WINDOW_S, ge=0, le=300)
 
     # --- PostgreSQL ------------------------------------------------------
     postgres_host: str = "127.0.0.1"

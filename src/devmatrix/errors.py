@@ -34,7 +34,14 @@ class ConfigError(DevMatrixError):
 
 
 class ServiceError(DevMatrixError):
-    """A service is missing, unreachable, or misbehaving."""
+    """A service is missing, unreachable, frozen or misbehaving.
+
+    Raised at the client boundary (devmatrix.clients, the LLM client) and passed up
+    untouched to whoever decides: the CLI exits 3, the API answers 503, a workflow
+    stops `interrupted` and can be resumed. Never folded into a success-shaped result.
+    """
+
+    exit_code = 3
 
     def __init__(self, service: str, message: str, *, fix: str | None = None) -> None:
         self.service = service
@@ -66,6 +73,10 @@ class PortInUse(ServiceError):
         )
 
 
+class StackBusy(DevMatrixError):
+    """Another command held the stack lock past our deadline (ops/services/stack_lock.py)."""
+
+
 class InstallError(DevMatrixError):
     """A system package or program that DevMatrix needs is missing."""
 
@@ -82,8 +93,11 @@ class BudgetExceeded(LLMError):
     """A call budget or dollar budget would be exceeded; nothing was sent."""
 
 
-class CircuitOpen(LLMError):
+class CircuitOpen(ServiceError, LLMError):
     """The circuit breaker is open; the call failed fast without being sent."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__("llm", message, fix=fix)
 
 
 class UnknownModel(LLMError):
@@ -108,6 +122,21 @@ class BackupError(DevMatrixError):
 
 class WorkflowError(DevMatrixError):
     """A multi-agent workflow could not be planned or run."""
+
+
+class WorkflowInterrupted(WorkflowError):
+    """A service failed mid-run: finished tasks are saved and the workflow can be resumed."""
+
+    exit_code = 3
+
+    def __init__(self, workflow_id: str, cause: ServiceError) -> None:
+        self.workflow_id = workflow_id
+        self.cause = cause
+        self.service = cause.service
+        super().__init__(
+            f"workflow {workflow_id} interrupted: {cause.message}; its finished tasks are saved",
+            fix=f"{cause.fix + ', then ' if cause.fix else ''}`devmatrix workflow --resume {workflow_id}`",
+        )
 
 
 class PlanError(WorkflowError):

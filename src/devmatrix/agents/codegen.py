@@ -3,8 +3,10 @@
 request → (RAG examples) → LLM → code block → ast check (one bounded repair) →
 review score → approval → file in the workspace → git commit → a row in
 code_generation_logs → metrics and one log line → the seed's result dict.
-Every failure still returns a result (success False, the error named) and still
-logs its row.
+A failure of the request or of the model's output returns a result (success
+False, the error named) and logs its row. A service that is down or frozen is a
+ServiceError raised to the caller, after the attempt is logged where Postgres
+allows. A row that cannot be written is named in ``logging_error``, never hidden.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import threading
 import time
 from typing import Any
 
@@ -20,7 +23,8 @@ import structlog
 from devmatrix.agents._extract import extract_code, module_name, requested_path
 from devmatrix.agents.review import review_code
 from devmatrix.config import Settings
-from devmatrix.errors import DevMatrixError, LLMError, RAGError
+from devmatrix.deadlines import GENERATE_DEADLINE_S
+from devmatrix.errors import DevMatrixError, LLMError, RAGError, ServiceError
 from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.workspace import WorkspaceManager
@@ -46,6 +50,9 @@ class CodeGenerationAgent:
         self.postgres = postgres_manager
         self._client = llm_client
         self._retriever = retriever
+        # One agent serves several threads at once (workflow branches, API workers):
+        # each generation's deadline is its thread's own.
+        self._call_state = threading.local()
 
     @property
     def client(self):  # the AnthropicClient, built on first use
@@ -71,20 +78,31 @@ class CodeGenerationAgent:
             "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
             "rag_examples": 0, "log_id": None, "workspace_id": workspace_id,
         }
+        self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
         try:
             self._run(result, user_request, workspace_id, git_enabled, auto_approve, enable_rag,
                       base_path)
             result["success"] = True
             CODE_GENERATION_SUCCESS.inc()
-        except DevMatrixError as error:
+        except ServiceError as error:
+            # A service is down or frozen: not a result but an error for the caller to decide on
+            # (CLI exit 3, API 503, workflow interrupted). The attempt is still logged if it can be.
             result["error"] = str(error)
-        result["latency_s"] = round(time.perf_counter() - start, 3)
-        self._log_row(result, user_request)
-        log.info("code_generation", workspace_id=workspace_id, success=result["success"],
-                 approval_status=result["approval_status"], model=result["model"],
-                 backend=result["backend"], cost_usd=result["cost_usd"],
-                 latency_s=result["latency_s"], error=result["error"])
+            self._finish(result, user_request, start)
+            raise
+        except DevMatrixError as error:  # the model's output or the request: a failed result
+            result["error"] = str(error)
+        self._finish(result, user_request, start)
         return result
+
+    def _finish(self, result: dict, request: str, start: float) -> None:
+        result["latency_s"] = round(time.perf_counter() - start, 3)
+        self._log_row(result, request)
+        log.info("code_generation", workspace_id=result["workspace_id"], success=result["success"],
+                 approval_status=result["approval_status"], model=result["model"],
+                 backend=result["backend"], cost_usd=result["cost_usd"], latency_s=result["latency_s"],
+                 error=result["error"], log_id=result["log_id"],
+                 logging_error=result.get("logging_error"))
 
     # --- the pipeline -------------------------------------------------------------
     def _run(self, result: dict, request: str, workspace_id: str, git_enabled: bool,
@@ -114,7 +132,8 @@ class CodeGenerationAgent:
                            fix="retry; a stronger model (LLM_BACKEND=anthropic) follows the format")
         result["generated_code"] = code
         code = self._checked(result, request, code)
-        review = review_code(self.client, request, code)
+        review = review_code(self.client, request, code, deadline_s=self._remaining(),
+                             use_cache=self.enable_cache)
         self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
         result["quality_score"] = review.score
         approved = auto_approve or review.score >= APPROVAL_THRESHOLD
@@ -131,7 +150,8 @@ class CodeGenerationAgent:
         result["file_written"], result["file_path"] = True, str(path)
 
     def _call(self, result: dict, prompt: str, system: str) -> str:
-        reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS)
+        reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS,
+                                     deadline_s=self._remaining(), use_cache=self.enable_cache)
         result["model"], result["backend"] = reply.model, reply.backend
         result["cache_hit"] = result["cache_hit"] or reply.cache_hit
         self._add_usage(result, reply.input_tokens, reply.output_tokens, reply.cost_usd)
@@ -171,6 +191,14 @@ class CodeGenerationAgent:
             raise RAGError(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
                            " is empty", fix="`invoke rag.seed` (phase1 does it), or run without --rag")
         return len(retrieval.results), format_examples_prompt(retrieval)
+
+    def _remaining(self) -> float:
+        """Seconds left of this generation's deadline, for the next LLM call."""
+        remaining = self._call_state.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ServiceError("llm", f"the generation ran out of its {GENERATE_DEADLINE_S:g} s deadline",
+                               fix="`invoke infra.status`: the LLM server is overloaded or slow")
+        return remaining
 
     @staticmethod
     def _add_usage(result: dict, input_tokens: int, output_tokens: int, cost: float) -> None:

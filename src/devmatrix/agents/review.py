@@ -35,11 +35,12 @@ class Review:
     cost_usd: float
 
 
-def review_code(client: AnthropicClient, request: str, code: str) -> Review:
+def review_code(client: AnthropicClient, request: str, code: str, *,
+                deadline_s: float | None = None, use_cache: bool = True) -> Review:
     reply = client.complete(
         [{"role": "user", "content": PROMPT.format(request=request, code=code)},
          {"role": "assistant", "content": PREFILL}],
-        max_tokens=REVIEW_MAX_TOKENS,
+        max_tokens=REVIEW_MAX_TOKENS, deadline_s=deadline_s, use_cache=use_cache,
     )
     try:
         score = parse_score(reply.text, prefill=PREFILL)

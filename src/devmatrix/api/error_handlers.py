@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from devmatrix.api.schemas import ErrorBody, FieldProblem
-from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
+from devmatrix.errors import DevMatrixError, LLMError, ServiceError
 
 log = structlog.get_logger("devmatrix.api")
 
@@ -39,10 +39,11 @@ class APIError(StarletteHTTPException):
 
 
 def error_response(request: Request, status: int, message: str, *, fix: str | None = None,
-                   fields: list[FieldProblem] | None = None,
+                   fields: list[FieldProblem] | None = None, service: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
     body = ErrorBody(error=_CODES.get(status, f"http_{status}"), message=message, fix=fix,
-                     request_id=getattr(request.state, "request_id", None), fields=fields or [])
+                     service=service, request_id=getattr(request.state, "request_id", None),
+                     fields=fields or [])
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
@@ -86,8 +87,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 def _status_for(error: DevMatrixError) -> int:
-    if isinstance(error, ServiceError | CircuitOpen):
-        return 503  # a dependency is down or fenced off: retry later
+    if isinstance(error, ServiceError):
+        return 503  # a dependency is down, frozen or fenced off (CircuitOpen): retry later
     if isinstance(error, LLMError):
         return 502  # the model's server answered badly
     return 500
@@ -96,7 +97,10 @@ def _status_for(error: DevMatrixError) -> int:
 async def _devmatrix(request: Request, exc: DevMatrixError) -> JSONResponse:
     status = _status_for(exc)
     headers = {"Retry-After": "30"} if status == 503 else None
-    return error_response(request, status, exc.message, fix=exc.fix, headers=headers)
+    service = exc.service if isinstance(exc, ServiceError) else None
+    if service:
+        log.warning("service_unavailable", path=request.url.path, service=service, error=exc.message)
+    return error_response(request, status, exc.message, fix=exc.fix, service=service, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,7 @@ class ErrorBody(BaseModel):
     error: str = Field(description="a short code: not_found, unauthorized, validation_failed, …")
     message: str
     fix: str | None = None
+    service: str | None = Field(default=None, description="on 503: the service that is down or frozen")
     request_id: str | None = None
     fields: list[FieldProblem] = Field(default_factory=list)
 
@@ -67,6 +68,8 @@ class GenerateRequest(BaseModel):
     git_enabled: bool = Field(default=True, strict=True, description="commit the written file")
     auto_approve: bool = Field(default=True, strict=True, description="write the file whatever the review score")
     enable_rag: bool = Field(default=False, strict=True, description="add retrieved examples to the prompt")
+    use_cache: bool = Field(default=True, strict=True,
+                            description="serve an identical earlier LLM call from the Redis cache")
 
     @field_validator("workspace_id")
     @classmethod

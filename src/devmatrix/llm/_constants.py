@@ -1,9 +1,6 @@
 """Every number that tunes LLM calls, in one place (like anthropic-sdk-python's _constants)."""
 
-# The SDK's own retry is the one retry layer: it retries 408/409/429/5xx and
-# connection errors with backoff and honours `retry-after`. Nothing else retries.
-MAX_RETRIES = 2
-REQUEST_TIMEOUT_S = 120.0
+# Timeouts, deadlines and the retry window live in devmatrix.deadlines.
 
 # Circuit breaker: open after this many consecutive failed calls (each already
 # retried by the SDK), and let one trial call through after the reset timeout.

@@ -29,8 +29,10 @@ class ResponseCache:
         self.ttl_s = ttl_s
 
     def get(self, key: str) -> dict | None:
-        raw = self.redis.client.get(self.redis.key(key))
+        with self.redis.guard("LLM cache read"):
+            raw = self.redis.client.get(self.redis.key(key))
         return json.loads(raw) if raw else None
 
     def set(self, key: str, value: dict) -> None:
-        self.redis.client.set(self.redis.key(key), json.dumps(value), ex=self.ttl_s)
+        with self.redis.guard("LLM cache write"):
+            self.redis.client.set(self.redis.key(key), json.dumps(value), ex=self.ttl_s)

@@ -1,8 +1,10 @@
 """AnthropicClient: the Messages API through the official SDK, with cache, breaker, budgets.
 
-One call path: cache → budget check → circuit breaker → SDK (its own retries,
-the only retry layer) → cost from the model's own price → metrics → one log
-line. The same client talks to the paid API or to the local server
+One call path: cache → budget check → circuit breaker → retries (restarts and
+429/5xx only, inside a short window: the only retry layer) → SDK, streamed with an
+idle timeout and a deadline → cost from the model's own price → metrics → one log
+line. Every failure of the backend is ServiceError("llm"), within the deadline.
+The same client talks to the paid API or to the local server
 (`LLM_BACKEND=local`, base_url of the native `llm` service).
 """
 
@@ -11,21 +13,28 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 import anthropic
+import httpx2
 import pybreaker
 import structlog
+import tenacity
 
+from devmatrix.clients import fix_for
 from devmatrix.config import Settings
-from devmatrix.errors import CircuitOpen, LLMError
-from devmatrix.llm import breaker as breakers
-from devmatrix.llm._constants import (
-    CHARS_PER_TOKEN_ESTIMATE,
-    LOCAL_MODEL,
-    MAX_RETRIES,
-    REQUEST_TIMEOUT_S,
+from devmatrix.deadlines import (
+    CONNECT_TIMEOUT_S,
+    LLM_CALL_DEADLINE_S,
+    LLM_CHECK_TIMEOUT_S,
+    LLM_IDLE_TIMEOUT_S,
+    LLM_RETRY_INITIAL_S,
+    LLM_RETRY_MAX_WAIT_S,
 )
+from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
+from devmatrix.llm import breaker as breakers
+from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
 from devmatrix.llm.ledger import LEDGER, Reservation
 from devmatrix.llm.pricing import price_for
@@ -90,9 +99,13 @@ class AnthropicClient:
         self.enable_circuit_breaker = enable_circuit_breaker
         self._breaker, _ = breakers.breaker_for(self.base_url)
         self._cache = ResponseCache(redis_manager or RedisManager(settings=s)) if enable_cache else None
+        self.enable_retry = enable_retry
+        self._idle_timeout_s = LLM_IDLE_TIMEOUT_S[self.backend]
+        # max_retries=0: _with_retries is the one retry layer (the SDK's would also retry
+        # timeouts, multiplying the deadline of a frozen server).
         self._sdk = anthropic.Anthropic(
-            api_key=self.api_key, base_url=self.base_url, timeout=REQUEST_TIMEOUT_S,
-            max_retries=MAX_RETRIES if enable_retry else 0,
+            api_key=self.api_key, base_url=self.base_url, max_retries=0,
+            timeout=anthropic.Timeout(self._idle_timeout_s, connect=CONNECT_TIMEOUT_S),
         )
 
     def close(self) -> None:
@@ -110,66 +123,77 @@ class AnthropicClient:
 
     # --- public API -------------------------------------------------------------
     def complete(self, messages: list[dict] | str, *, system: str | None = None,
-                 max_tokens: int = 1024, temperature: float = 0.0) -> LLMResult:
+                 max_tokens: int = 1024, temperature: float = 0.0,
+                 deadline_s: float | None = None, use_cache: bool = True) -> LLMResult:
+        """One reply. It ends within ``deadline_s`` (default LLM_CALL_DEADLINE_S), retries
+        included; a backend that is down, frozen or overloaded is a ServiceError naming llm.
+        ``use_cache=False`` asks the model afresh (and does not store the reply)."""
         messages = _as_messages(messages)
         start = time.perf_counter()
+        cache = self._cache if use_cache else None
         key = cache_key(model=self.model, backend=self.backend, system=system, messages=messages,
                         max_tokens=max_tokens, temperature=temperature)
-        if self._cache is not None and (hit := self._cache.get(key)):
+        if cache is not None and (hit := cache.get(key)):
             result = replace(LLMResult(**hit), cache_hit=True, cost_usd=0.0,
                              latency_s=time.perf_counter() - start)
             self._observe(result, "cache_hit")
             return result
         reservation = self._reserve(messages, system, max_tokens)
+        deadline = time.monotonic() + (deadline_s or LLM_CALL_DEADLINE_S)
+        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
+                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
         try:
-            response = self._guarded(
-                self._sdk.messages.create, model=self.model, max_tokens=max_tokens,
-                messages=messages, **({"system": system} if system else {}),
-                extra_body={"temperature": temperature},
-            )
-        except LLMError:
+            with self._errors_as_contract(deadline_s or LLM_CALL_DEADLINE_S), self._breaker_guard():
+                response = self._with_retries(self._send_once, deadline, request)
+        except DevMatrixError:
             LEDGER.settle(self.settings, reservation, 0.0)  # failed calls are not billed
             self._observe_failure(time.perf_counter() - start)
             raise
         text = "".join(block.text for block in response.content if block.type == "text")
+        input_tokens = _prompt_tokens(response.usage)
         result = LLMResult(
             text=text, model=self.model, backend=self.backend,
-            input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
-            cost_usd=self.price.cost(response.usage.input_tokens, response.usage.output_tokens),
+            input_tokens=input_tokens, output_tokens=response.usage.output_tokens,
+            cost_usd=self.price.cost(input_tokens, response.usage.output_tokens),
             latency_s=time.perf_counter() - start, cache_hit=False, stop_reason=response.stop_reason,
         )
         LEDGER.settle(self.settings, reservation, result.cost_usd)
-        if self._cache is not None:
-            self._cache.set(key, asdict(result))
+        if cache is not None:
+            cache.set(key, asdict(result))
         self._observe(result, "success")
         return result
 
     def stream(self, messages: list[dict] | str, *, system: str | None = None,
                max_tokens: int = 1024, temperature: float = 0.0) -> Iterator[str]:
-        """Yield text as it arrives (no cache: a stream is for watching a fresh reply)."""
+        """Yield text as it arrives (no cache, no retry: text already given out cannot be
+        taken back). Failures, including at connect, follow the same contract as complete()."""
         messages = _as_messages(messages)
         reservation = self._reserve(messages, system, max_tokens)
         start = time.perf_counter()
+        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
+                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
         used = {"input": 0, "chars": 0}  # what an aborted stream has used so far
         final = None
         try:
-            stream = self._guarded(
-                self._sdk.messages.stream, model=self.model, max_tokens=max_tokens, messages=messages,
-                **({"system": system} if system else {}), extra_body={"temperature": temperature},
-            )
-            with stream as events:
+            # the SDK sends the request in __enter__: it must be inside the guard and the breaker
+            with self._errors_as_contract(LLM_CALL_DEADLINE_S), self._breaker_guard(), \
+                    self._sdk.messages.stream(**request) as events:
                 for text in events.text_stream:
                     used["input"] = events.current_message_snapshot.usage.input_tokens
                     used["chars"] += len(text)
                     yield text
                 final = events.get_final_message()
+        except DevMatrixError:
+            self._observe_failure(time.perf_counter() - start)
+            raise
         finally:  # stopped early (consumer closed it, or an error): settle what it used
             if final is None:
                 out = math.ceil(used["chars"] / CHARS_PER_TOKEN_ESTIMATE)
                 LEDGER.settle(self.settings, reservation, self.price.cost(used["input"], min(out, max_tokens)))
         usage = final.usage
-        result = LLMResult("", self.model, self.backend, usage.input_tokens, usage.output_tokens,
-                           self.price.cost(usage.input_tokens, usage.output_tokens),
+        input_tokens = _prompt_tokens(usage)
+        result = LLMResult("", self.model, self.backend, input_tokens, usage.output_tokens,
+                           self.price.cost(input_tokens, usage.output_tokens),
                            time.perf_counter() - start, False, final.stop_reason)
         LEDGER.settle(self.settings, reservation, result.cost_usd)
         self._observe(result, "success")
@@ -183,12 +207,54 @@ class AnthropicClient:
         worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1, max_tokens)
         return LEDGER.reserve(settings=self.settings, backend=self.backend, worst_case_usd=worst)
 
-    def _guarded(self, function, **kwargs):
-        """The SDK call behind the breaker, with SDK errors turned into LLMError."""
+    def _send_once(self, deadline: float, request: dict):
+        """One attempt, streamed: the idle timeout bounds each silence, ``deadline`` the whole reply."""
+        read_s = max(0.1, min(self._idle_timeout_s, deadline - time.monotonic()))
+        timeout = anthropic.Timeout(read_s, connect=min(CONNECT_TIMEOUT_S, read_s))
+        with self._sdk.messages.stream(**request, timeout=timeout) as events:
+            for _event in events:
+                if time.monotonic() > deadline:
+                    raise _DeadlineExceeded
+            return events.get_final_message()
+
+    def _with_retries(self, attempt, deadline: float, request: dict):
+        """The one retry layer: restarts (refused/reset connections) and 429/5xx are retried
+        with backoff inside LLM_RETRY_WINDOW_S; a timeout never is (a frozen server stays frozen)."""
+        if not self.enable_retry:
+            return attempt(deadline, request)
+        window_end = min(deadline, time.monotonic() + self.settings.llm_retry_window_s)
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_transient),
+            stop=lambda _state: time.monotonic() >= window_end,
+            wait=tenacity.wait_exponential(multiplier=LLM_RETRY_INITIAL_S, max=LLM_RETRY_MAX_WAIT_S),
+            reraise=True,
+        )
+        for try_ in retrying:
+            with try_:
+                return attempt(deadline, request)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @contextmanager
+    def _breaker_guard(self) -> Iterator[None]:
+        """The circuit breaker around one call. pybreaker's ``calling()`` runs the body outside
+        the breaker's lock (its ``call()`` holds the lock for the whole call, which would
+        serialise every LLM call of the process)."""
+        if not self.enable_circuit_breaker:
+            yield
+            return
+        with self._breaker.calling():
+            yield
+
+    @contextmanager
+    def _errors_as_contract(self, deadline_s: float) -> Iterator[None]:
+        """SDK and breaker errors become the one error contract: a backend that is down,
+        frozen, overloaded or fenced off is ServiceError("llm"); a request or key it
+        refuses is LLMError."""
+        where = f"the {self.backend} backend at {self.base_url}"
+        fix = (fix_for("llm", "LLM") if self.backend == "local"
+               else "check the network and https://status.anthropic.com")
         try:
-            if self.enable_circuit_breaker:
-                return self._breaker.call(function, **kwargs)
-            return function(**kwargs)
+            yield
         except pybreaker.CircuitBreakerError as error:
             status = self.breaker_status()
             raise CircuitOpen(
@@ -197,17 +263,27 @@ class AnthropicClient:
                 fix=f"check the backend (`invoke infra.status`); it retries by itself after"
                     f" {status['reset_timeout_s']} s, or reset it via the API",
             ) from error
+        except _DeadlineExceeded as error:
+            raise ServiceError("llm", f"{where} gave no complete reply within {deadline_s:.0f} s",
+                               fix=fix) from error
+        except (anthropic.APITimeoutError, httpx2.TimeoutException) as error:
+            raise ServiceError("llm", f"{where} went silent: no data within its read deadline"
+                               f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:.0f} s per call);"
+                               " frozen or overloaded", fix=fix) from error
+        except (anthropic.APIConnectionError, httpx2.TransportError) as error:
+            # httpx2 errors: the SDK wraps failures before the reply starts, not those mid-stream
+            window = self.settings.llm_retry_window_s
+            retried = f" (retried for {window:g} s)" if self.enable_retry and window else ""
+            raise ServiceError("llm", f"cannot reach {where}{retried}: {error}", fix=fix) from error
         except anthropic.AuthenticationError as error:
             raise LLMError(f"{self.backend} backend at {self.base_url} rejected the API key",
                            fix="check ANTHROPIC_API_KEY / LLM_LOCAL_API_KEY") from error
-        except anthropic.APIConnectionError as error:
-            raise LLMError(f"cannot reach the {self.backend} backend at {self.base_url}"
-                           f" (after {MAX_RETRIES} retries): {error}",
-                           fix="`invoke infra.up -s llm`" if self.backend == "local"
-                           else "check the network and https://status.anthropic.com") from error
         except anthropic.APIStatusError as error:
+            if _transient(error):
+                raise ServiceError("llm", f"{where} answered {error.status_code}: {error.message}",
+                                   fix=fix) from error
             raise LLMError(f"{self.backend} backend answered {error.status_code}: {error.message}",
-                           fix="see the message; 4xx means the request, 5xx the server") from error
+                           fix="see the message: the request was refused") from error
 
     def _observe(self, result: LLMResult, outcome: str) -> None:
         labels = {"model": self.model, "backend": self.backend}
@@ -228,6 +304,27 @@ class AnthropicClient:
                     latency_s=round(latency_s, 3))
 
 
+class _DeadlineExceeded(Exception):
+    """The reply was still streaming when the call's deadline passed."""
+
+
+def _transient(error: BaseException) -> bool:
+    """Worth another attempt: a restart (refused/reset connection) or 408/409/429/5xx.
+    A timeout is not: the server took the request and went silent."""
+    if isinstance(error, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return False
+    if isinstance(error, anthropic.APIConnectionError | httpx2.TransportError):
+        return True  # refused, reset, or the server died mid-reply
+    return isinstance(error, anthropic.APIStatusError) and (
+        error.status_code in (408, 409, 429) or error.status_code >= 500)
+
+
+def _prompt_tokens(usage) -> int:
+    """Every prompt token, including those a server read from its prompt cache."""
+    return (usage.input_tokens + (getattr(usage, "cache_read_input_tokens", None) or 0)
+            + (getattr(usage, "cache_creation_input_tokens", None) or 0))
+
+
 def _as_messages(messages: list[dict] | str) -> list[dict]:
     if isinstance(messages, str):
         return [{"role": "user", "content": messages}]
@@ -241,10 +338,14 @@ def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClien
 
 def check_backend(settings: Settings) -> tuple[bool, str]:
     """One "Reply with: OK" round trip; (ok, what happened)."""
+    from devmatrix.ops.services import readiness
+
     try:
+        if settings.resolved_llm_backend == "local":
+            readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
         with AnthropicClient(settings=settings, enable_cache=False) as client:
-            result = client.complete("Reply with: OK", max_tokens=16)
-    except LLMError as error:
+            result = client.complete("Reply with: OK", max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
+    except (LLMError, ServiceError) as error:
         return False, str(error)
     ok = result.output_tokens > 0 and bool(result.text.strip())
     return ok, (f"{client.backend} backend, model {client.model} at {client.base_url}: replied"

@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 
 import redis
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import BudgetExceeded, ServiceError
-from devmatrix.state.redis import RedisManager
 
 PREFIX = "devmatrix:llm:budget"
 RESERVATION_TTL_S = 3600  # longer than any call (timeout x retries), shorter than a day
@@ -96,7 +96,7 @@ class Ledger:
         address = (settings.redis_host, settings.redis_port)
         with self._lock:
             if address not in self._clients:
-                self._clients[address] = RedisManager(settings=settings).client
+                self._clients[address] = clients.redis_client(settings)
             return self._clients[address]
 
     def reserve(self, *, settings: Settings, backend: str, worst_case_usd: float) -> Reservation:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from devmatrix import clients
 from devmatrix.config import Settings, env_file_path
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.ops import db
@@ -126,8 +127,7 @@ def _postgres_remove(settings: Settings, _: list[str]) -> None:
 
 
 def _redis_client(settings: Settings) -> redis.Redis:
-    return redis.Redis(host=settings.redis_host, port=settings.redis_port, decode_responses=True,
-                       password=settings.redis_password.get_secret_value() or None, socket_timeout=10)
+    return clients.redis_client(settings)
 
 
 def _redis_call(settings: Settings, step: Callable[[redis.Redis], object]) -> object:

@@ -11,9 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-import psycopg2
 from psycopg2 import sql
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import ConfirmationRequired, ServiceError
 from devmatrix.ops.checks import CheckResult, Status
@@ -38,17 +38,8 @@ def migrations() -> list[Migration]:
 
 
 def _connect(settings: Settings, dbname: str):
-    try:
-        conn = psycopg2.connect(**{**settings.postgres_dsn_params, "dbname": dbname},
-                                connect_timeout=5)
-    except psycopg2.Error as error:
-        raise ServiceError(
-            "postgres",
-            f"cannot connect to {dbname!r} at {settings.postgres_host}:{settings.postgres_port}:"
-            f" {str(error).strip()}",
-            fix="`invoke infra.up -s postgres`, and check POSTGRES_* in .env.test",
-        ) from error
-    return conn
+    """An admin connection with the stack's deadlines (devmatrix.clients)."""
+    return clients.postgres_connect(settings, database=dbname)
 
 
 def database_exists(settings: Settings) -> bool:

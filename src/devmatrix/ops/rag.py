@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
 from devmatrix.ops.checks import CheckResult, Status, timed
+from devmatrix.ops.services import readiness
 from devmatrix.rag.corpus import Example, load_corpus
 from devmatrix.rag.embeddings import create_embedding_model
 from devmatrix.rag.retriever import RetrievalStrategy, create_retriever
@@ -84,6 +85,7 @@ def check(settings: Settings) -> list[CheckResult]:
     """validate's RAG checks: the corpus is all there, and a known query finds its example."""
     if not settings.rag_enabled:
         return [CheckResult("rag", Status.NOT_CHECKED, "RAG_ENABLED=false", critical=False)]
+    readiness.chroma(settings)  # a dead or frozen server fails here within the probe deadline
     corpus = load_corpus()
     try:
         with timed() as elapsed, open_store(settings, create=False) as store:

@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import redis
 import requests
 
+from devmatrix import clients
 from devmatrix.config import Settings
+from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.ops import git
 from devmatrix.ops.checks import CheckResult, Status, timed
@@ -25,7 +26,7 @@ from devmatrix.ops.env import check_llm_backend
 from devmatrix.ops.services import readiness
 
 READY_BANNER = "System is PRODUCTION READY (Local)"
-HTTP_TIMEOUT_S = 3.0
+HTTP_TIMEOUT_S = PROBE_TIMEOUT_S
 
 
 def _postgres(s: Settings) -> CheckResult:
@@ -45,15 +46,14 @@ def _pgvector(s: Settings) -> CheckResult:
 
 def _redis(s: Settings) -> CheckResult:
     version = readiness.redis_ping(s)
-    client = redis.Redis(host=s.redis_host, port=s.redis_port, decode_responses=True,
-                         password=s.redis_password.get_secret_value() or None,
-                         socket_timeout=HTTP_TIMEOUT_S)
+    client = clients.redis_client(s)
     key = f"test:validate:{uuid.uuid4().hex}"
     try:
-        client.set(key, "OK", ex=60)
-        value = client.get(key)
+        with clients.redis_guard(f"{s.redis_host}:{s.redis_port}", "SET/GET"):
+            client.set(key, "OK", ex=60)
+            value = client.get(key)
+            client.delete(key)
     finally:
-        client.delete(key)
         client.close()
     if value != "OK":
         return CheckResult("redis", Status.FAIL, f"SET/GET returned {value!r}, expected 'OK'")
@@ -144,7 +144,7 @@ def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
             outcome = check(settings)
             results = outcome if isinstance(outcome, list) else [outcome]
         except ServiceError as error:
-            results = [CheckResult(name, Status.FAIL, error.message)]
+            results = [CheckResult(name, Status.FAIL, str(error))]  # the message and its fix
         except DevMatrixError as error:
             results = [CheckResult(name, Status.FAIL, str(error))]
         except requests.RequestException as error:

@@ -1,16 +1,22 @@
 """The vector store: a Chroma server over HTTP, at the host and port it was told.
 
-An unreachable server is a RAGError; there is no local or in-memory fallback.
-(The original system ignored host/port and quietly opened a local store.)
+An unreachable, dead or frozen server is a ServiceError naming chroma, raised
+within the client's deadline (devmatrix.clients.chroma_client); there is no local
+or in-memory fallback. (The original system ignored host/port and quietly opened
+a local store.)
 Vectors always come from our EmbeddingModel: Chroma's own embedding function
 is never used, so it never tries to download one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
+
+from devmatrix.clients import chroma_client, chroma_error, chroma_sessions
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
 from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS
@@ -33,31 +39,31 @@ class VectorStore:
                  settings: Settings | None = None, *, create: bool = True) -> None:
         """Open `collection_name` on the configured server; `create=False` (checks,
         queries) never creates it: a missing collection is a RAGError."""
-        import chromadb  # heavy: only when a store is really opened
-        from chromadb.config import Settings as ChromaSettings
-
         self.settings = settings or embedding_model.settings
         self.embedding_model = embedding_model
         self.collection_name = collection_name or self.settings.chromadb_collection
         self.address = f"{self.settings.chromadb_host}:{self.settings.chromadb_port}"
+        self.client = chroma_client(self.settings)
         try:
-            self.client = chromadb.HttpClient(
-                host=self.settings.chromadb_host, port=self.settings.chromadb_port,
-                settings=ChromaSettings(anonymized_telemetry=False))
-        except ValueError as error:  # chromadb 1.x: "Could not connect to a Chroma server"
-            raise RAGError(f"cannot reach the Chroma server at {self.address}: {error}",
-                           fix="`invoke infra.up -s chroma`, or check CHROMADB_HOST/CHROMADB_PORT") from None
-        try:
-            if create:
-                self.collection = self.client.get_or_create_collection(
-                    self.collection_name, embedding_function=None,
-                    metadata={"hnsw:space": "cosine", DIMENSION_KEY: embedding_model.dimension})
-            else:
-                self.collection = self._existing_collection()
-            self._check_dimension()
+            with self._guard("opening the collection"):
+                if create:
+                    self.collection = self.client.get_or_create_collection(
+                        self.collection_name, embedding_function=None,
+                        metadata={"hnsw:space": "cosine", DIMENSION_KEY: embedding_model.dimension})
+                else:
+                    self.collection = self._existing_collection()
+                self._check_dimension()
         except BaseException:
             close_client(self.client)
             raise
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """A dead or frozen server inside becomes ServiceError("chroma", …) within the deadline."""
+        try:
+            yield
+        except httpx.TransportError as error:  # connect refused/reset, read timeout
+            raise chroma_error(self.settings, what, error) from error
 
     def _existing_collection(self):
         from chromadb.errors import NotFoundError
@@ -84,28 +90,33 @@ class VectorStore:
                embeddings: Sequence[Sequence[float]] | None = None) -> None:
         if embeddings is None:
             embeddings = [e.vector for e in self.embedding_model.embed_many(list(documents))]
-        self.collection.upsert(ids=list(ids), documents=list(documents), metadatas=list(metadatas),
-                               embeddings=[list(e) for e in embeddings])
+        with self._guard("upsert"):
+            self.collection.upsert(ids=list(ids), documents=list(documents), metadatas=list(metadatas),
+                                   embeddings=[list(e) for e in embeddings])
 
     add = upsert  # the seed calls add(); upsert makes a repeated add harmless
 
     def delete(self, ids: Sequence[str]) -> None:
-        self.collection.delete(ids=list(ids))
+        with self._guard("delete"):
+            self.collection.delete(ids=list(ids))
 
     def count(self) -> int:
-        count = self.collection.count()
+        with self._guard("count"):
+            count = self.collection.count()
         CHROMADB_COLLECTION_DOCUMENTS.labels(collection=self.collection_name).set(count)
         return count
 
     def metadata_by_id(self) -> dict[str, dict]:
         """Every id with its metadata (no vectors): cheap for a few thousand entries."""
-        got = self.collection.get(include=["metadatas"])
+        with self._guard("get"):
+            got = self.collection.get(include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"] or [], strict=True))
 
     # --- reading -------------------------------------------------------------------
     def query(self, vector: Sequence[float], n: int, *, with_embeddings: bool = False) -> list[Hit]:
         include = ["documents", "metadatas", "distances", *(["embeddings"] if with_embeddings else [])]
-        found = self.collection.query(query_embeddings=[list(vector)], n_results=max(1, n), include=include)
+        with self._guard("query"):
+            found = self.collection.query(query_embeddings=[list(vector)], n_results=max(1, n), include=include)
         embeddings = found.get("embeddings")
         return [
             Hit(id_, doc or "", meta or {}, 1.0 - float(dist),
@@ -117,7 +128,8 @@ class VectorStore:
 
     def drop(self) -> None:
         """Delete the whole collection (tests, `rag.seed --recreate`)."""
-        self.client.delete_collection(self.collection_name)
+        with self._guard("delete_collection"):
+            self.client.delete_collection(self.collection_name)
 
     def close(self) -> None:
         close_client(self.client)
@@ -137,10 +149,8 @@ def close_client(client) -> None:
     checked the tenant), so their sockets stay open until garbage collection.
     Close both first; the version is pinned and a test checks nothing is left open.
     """
-    for owner in (client, getattr(client, "_admin_client", None)):
-        session = getattr(getattr(owner, "_server", None), "_session", None)
-        if session is not None:
-            session.close()
+    for session in chroma_sessions(client):
+        session.close()
     client.close()
 
 

@@ -1,4 +1,10 @@
-"""PostgresManager: pooled connections to the DevMatrix database."""
+"""PostgresManager: pooled connections to the DevMatrix database.
+
+Every connection carries the deadlines of devmatrix.clients. A pooled connection
+that died (the server restarted) is found by a ping before the statement is sent
+and replaced once, transparently; a statement that fails on the wire is never
+re-sent (it may have run), it raises ServiceError.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 
+from devmatrix import clients
 from devmatrix.config import Settings
+from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import ServiceError
 
-CONNECT_TIMEOUT_S = 5
 POOL_MAX_CONNECTIONS = 8
 
 
@@ -32,6 +39,7 @@ class PostgresManager:
     ) -> None:
         settings = settings or Settings()
         self.params: dict[str, Any] = {
+            **clients.postgres_params(settings),
             "host": host or settings.postgres_host,
             "port": int(port or settings.postgres_port),
             "dbname": database or settings.postgres_db,
@@ -39,10 +47,10 @@ class PostgresManager:
             "password": password
             if password is not None
             else settings.postgres_password.get_secret_value(),
-            "connect_timeout": CONNECT_TIMEOUT_S,
         }
         try:
-            self._pool = psycopg2.pool.ThreadedConnectionPool(1, POOL_MAX_CONNECTIONS, **self.params)
+            self._pool = clients.reconnecting(
+                lambda: psycopg2.pool.ThreadedConnectionPool(1, POOL_MAX_CONNECTIONS, **self.params))
         except psycopg2.Error as error:
             raise self._error("cannot connect", error) from error
 
@@ -52,24 +60,39 @@ class PostgresManager:
         return f"{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
 
     def _error(self, what: str, error: Exception) -> ServiceError:
-        return ServiceError(
-            "postgres",
-            f"{what} ({self.address}): {str(error).strip()}",
-            fix="start it with `invoke infra.up -s postgres` and create the schema with `invoke db`",
-        )
+        return clients.postgres_error(self.address, what, error)
+
+    def _checkout(self) -> Any:
+        """A live pooled connection: one that fails a ping is closed and replaced, once."""
+        for attempt in (1, 2):
+            try:
+                conn = clients.reconnecting(self._pool.getconn)
+            except psycopg2.Error as error:
+                raise self._error("cannot get a connection", error) from error
+            try:
+                if _alive(conn):
+                    return conn
+            except clients.PostgresTimeout as error:
+                self._pool.putconn(conn, close=True)
+                raise self._error("the server did not answer a ping", error) from error
+            self._pool.putconn(conn, close=True)  # dead (server restarted): drop it, open a new one
+            if attempt == 2:
+                raise self._error("the server does not answer", psycopg2.OperationalError("ping failed twice"))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A pooled connection in a transaction: committed on success, rolled back on error."""
-        try:
-            conn = self._pool.getconn()
-        except psycopg2.Error as error:
-            raise self._error("cannot get a connection", error) from error
+        conn = self._checkout()
+        broken = False
         try:
             with conn:
                 yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True  # a connection that failed on the wire is never reused
+            raise
         finally:
-            self._pool.putconn(conn)
+            self._pool.putconn(conn, close=broken or bool(conn.closed))
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
         """Run one statement; return its rows as dicts (empty for statements without rows)."""
@@ -89,3 +112,19 @@ class PostgresManager:
 
     def close(self) -> None:
         self._pool.closeall()
+
+
+def _alive(conn: Any) -> bool:
+    """A cheap round trip on an idle connection (the pre-ping): False when it is dead."""
+    if conn.closed:
+        return False
+    try:
+        with clients.postgres_io_timeout(PROBE_TIMEOUT_S), conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        conn.rollback()  # end the ping's transaction; the caller starts its own
+        return True
+    except clients.PostgresTimeout:
+        conn.close()
+        raise  # the server is there but frozen: a new connection would wait too
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        return False

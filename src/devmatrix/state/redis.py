@@ -7,13 +7,11 @@ system silently switched to an in-memory dict, so a dead Redis looked healthy.)
 
 from __future__ import annotations
 
-import redis
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from devmatrix import clients
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceError
-
-# How long a command may wait on the socket; Redis answers in microseconds locally.
-SOCKET_TIMEOUT_S = 5.0
 
 
 class RedisManager:
@@ -33,14 +31,8 @@ class RedisManager:
         self.port = int(port or settings.redis_port)
         password = password if password is not None else settings.redis_password.get_secret_value()
         self.prefix = prefix
-        self.client = redis.Redis(
-            host=self.host,
-            port=self.port,
-            password=password or None,
-            decode_responses=True,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            socket_connect_timeout=SOCKET_TIMEOUT_S,
-        )
+        self.client = clients.redis_client(settings, host=self.host, port=self.port,
+                                           password=password or "")
         self.ping()
 
     @property
@@ -51,16 +43,16 @@ class RedisManager:
         """A namespaced key: ``prefix`` + parts joined by ``:``."""
         return self.prefix + ":".join(parts)
 
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Redis failures inside become ServiceError naming redis, the address and the fix."""
+        with clients.redis_guard(self.address, what):
+            yield
+
     def ping(self) -> None:
         """Raise ServiceError unless Redis answers PING."""
-        try:
+        with self.guard("PING"):
             self.client.ping()
-        except redis.RedisError as error:
-            raise ServiceError(
-                "redis",
-                f"cannot reach Redis at {self.address}: {error}",
-                fix="start it with `invoke infra.up -s redis`, or check REDIS_HOST/REDIS_PORT",
-            ) from error
 
     def close(self) -> None:
         self.client.close()

@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-import redis
-
-from devmatrix.errors import ServiceError
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 
@@ -47,11 +44,8 @@ class SharedScratchpad:
         return ":".join((KEY_PREFIX, workflow_id, *parts))
 
     def _redis(self, operation, *args):
-        try:
+        with self.redis.guard("scratchpad"):
             return operation(*args)
-        except redis.RedisError as error:
-            raise ServiceError("redis", f"scratchpad unavailable at {self.redis.address}: {error}",
-                               fix="`invoke infra.up -s redis`, then resume the workflow") from error
 
     def set_state(self, workflow_id: str, task_id: str, **values: object) -> None:
         key = self._key(workflow_id, "task", task_id)
@@ -77,7 +71,8 @@ class SharedScratchpad:
         return [json.loads(m) for m in raw]
 
     def live_keys(self, workflow_id: str) -> list[str]:
-        return list(self._redis(self.redis.client.scan_iter, self._key(workflow_id, "*")))
+        with self.redis.guard("scratchpad"):  # scan_iter is lazy: consume it inside the guard
+            return list(self.redis.client.scan_iter(self._key(workflow_id, "*")))
 
     def clear(self, workflow_id: str) -> int:
         keys = self.live_keys(workflow_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from devmatrix.tasks import cleanup, db, env, git, infra, phases, restore
+from devmatrix.tasks import chaos, cleanup, db, env, git, infra, phases, restore
 
 
 def _build() -> Collection:
@@ -22,7 +22,7 @@ def _build() -> Collection:
                 raise  # a real import error inside the module must not be hidden
             continue
         ns.add_collection(Collection.from_module(module))
-    for task in (phases.phase1, phases.validate, restore.restore, cleanup.cleanup):
+    for task in (phases.phase1, phases.validate, restore.restore, cleanup.cleanup, chaos.chaos):
         ns.add_task(task)
     return ns
 

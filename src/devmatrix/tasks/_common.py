@@ -10,6 +10,7 @@ from pathlib import Path
 
 from invoke import Exit
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from devmatrix.config import Settings, env_file_path, load_settings
@@ -17,8 +18,10 @@ from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
+# soft_wrap: a message is never cut into lines at the terminal's (or a pipe's 80) columns,
+# so `FAIL: … — fix: …` stays one line for scripts and logs.
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow",
          Status.SKIPPED: "dim"}
@@ -38,12 +41,19 @@ def settings() -> Settings:
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """Turn a DevMatrixError into `FAIL: what — fix: how` and its exit code, no traceback."""
+    """The tasks' error boundary: a DevMatrixError becomes `FAIL: what — fix: how` and its exit
+    code (3: a service is down or frozen); anything else is reported as a bug. No traceback."""
     try:
         yield
+    except Exit:
+        raise
     except DevMatrixError as error:
-        err_console.print(f"[red]FAIL:[/red] {error}", markup=True, highlight=False)
+        err_console.print(f"[red]FAIL:[/red] {escape(str(error))}", markup=True, highlight=False)
         raise Exit(code=error.exit_code) from None
+    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
+        err_console.print(f"[red]FAIL:[/red] internal error ({type(error).__name__}: {escape(str(error))})"
+                          " — fix: this is a bug: report it with the command you ran", highlight=False)
+        raise Exit(code=1) from None
 
 
 def positional(value: str, *, task: str, name: str) -> str:

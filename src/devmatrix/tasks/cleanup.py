@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from invoke import Exit, task
 
 from devmatrix.ops.cleanup import SCOPES
 from devmatrix.ops.cleanup import cleanup as run_cleanup
+from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import echo, print_json, print_result, reported, settings
 
 
@@ -24,8 +27,10 @@ def cleanup(c, dry=False, yes=False, postgres=False, redis=False, chroma=False, 
     flags = {"postgres": postgres, "redis": redis, "chroma": chroma, "workspace": workspace}
     scopes = [name for name in SCOPES if flags[name]] or list(SCOPES)
     with reported():
-        results = run_cleanup(settings(), scopes=scopes, dry=dry, confirmed=yes,
-                              echo=(lambda _: None) if json else echo)
+        s = settings()
+        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "cleanup", echo=echo):
+            results = run_cleanup(s, scopes=scopes, dry=dry, confirmed=yes,
+                                  echo=(lambda _: None) if json else echo)
     if json:
         print_json({"dry": dry, "results": [r.to_dict() for r in results]})
     else:

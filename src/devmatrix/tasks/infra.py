@@ -7,6 +7,7 @@ from dataclasses import asdict
 from invoke import Exit, task
 
 from devmatrix.ops.services import get_provider
+from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
 
 SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
@@ -21,15 +22,27 @@ def _provider():
     return get_provider(settings(), env_file=env_file(), echo=echo)
 
 
+def _command(verb: str, names: tuple[str, ...]) -> str:
+    return f"infra.{verb}" + (f" -s {','.join(names)}" if names else "")
+
+
+def locked(command: str):
+    """The stack lock, held by commands that change the stack; waiting is said on stderr."""
+    return stack_lock(settings().devmatrix_state_dir, command, echo=echo)
+
+
 def start(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
     """Start ``names`` (empty: the core services) and print each; shared with `monitoring.up`."""
     provider = provider or _provider()
     if dry:
         for state in provider.status(names):
-            action = "healthy, leave as is" if state.healthy else "would start"
+            action = ("would start" if not state.healthy
+                      else f"healthy, but {state.detail}" if state.detail else "healthy, leave as is")
             console.print(f"  {state.name:17} {state.url:30} {action}")
         return
-    for state in provider.up(names):
+    with locked(_command("up", names)):
+        states = provider.up(names)
+    for state in states:
         console.print(f"  [green]✓[/] {state.name:17} {state.url:30} {state.version} ({state.detail})")
 
 
@@ -40,7 +53,8 @@ def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
         running = [s.name for s in provider.status(names) if s.running]
         console.print(f"  would stop: {', '.join(running) or 'nothing (none running)'}")
         return
-    stopped = provider.down(names)
+    with locked(_command("down", names)):
+        stopped = provider.down(names)
     console.print(f"  stopped: {', '.join(stopped)}" if stopped else "  nothing was running")
 
 
@@ -66,7 +80,9 @@ def restart(c, service="", dry=False):
         if dry:
             console.print(f"  would restart: {service or 'all services'}")
             return
-        for state in _provider().restart(_names(service)):
+        with locked(_command("restart", _names(service))):
+            states = _provider().restart(_names(service))
+        for state in states:
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
@@ -79,7 +95,8 @@ def status(c, service="", json=False):
         print_json([asdict(s) for s in states])
     else:
         for s in states:
-            mark = "[green]healthy[/]" if s.healthy else f"[red]DOWN[/] {s.detail}"
+            mark = (f"[red]DOWN[/] {s.detail}" if not s.healthy
+                    else f"[yellow]healthy[/], {s.detail}" if s.detail else "[green]healthy[/]")
             console.print(f"  {s.name:9} {s.url:30} pid={s.pid or '-':<7} {s.version:10} {mark}")
     if not all(s.healthy for s in states):
         raise Exit(code=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from invoke import Exit, task
 
 from devmatrix.config import load_settings
@@ -9,6 +11,7 @@ from devmatrix.errors import ConfigError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import Status
 from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
+from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.ops.validate import READY_BANNER, exit_code, run_validation
 from devmatrix.tasks._common import (
     MARK,
@@ -41,9 +44,12 @@ def phase1(c, dry=False, json=False):
                       f" {step.status.value.lower()}[/] in {step.seconds:.2f} s")
 
     with reported():
-        configure_logging(load_settings(env_file()))
-        steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
-                           echo=(lambda _: None) if json else echo)
+        loaded = load_settings(env_file())
+        configure_logging(loaded)
+        # a dry run changes nothing, so it needs no lock
+        with nullcontext() if dry else stack_lock(loaded.devmatrix_state_dir, "phase1", echo=echo):
+            steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
+                               echo=(lambda _: None) if json else echo)
     total = sum(s.seconds for s in steps)
     failed = [s for s in steps if s.status is Status.FAIL]
     if json:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 
 from invoke import Exit, task
 
 from devmatrix.ops.backup import manifest, restore_backup
 from devmatrix.ops.checks import Status
+from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
 
 
@@ -30,8 +32,9 @@ def restore(c, from_, yes=False, dry=False, json=False):
         s = settings()
         folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
         confirmed = yes or dry or _confirm(str(folder))
-        results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
-                                 echo=(lambda _: None) if json else echo)
+        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
+            results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
+                                     echo=(lambda _: None) if json else echo)
     failed = [r for r in results if r.failed and r.critical]
     if json:
         print_json({"path": str(folder), "dry": dry, "ok": not failed, "steps": [r.to_dict() for r in results]})

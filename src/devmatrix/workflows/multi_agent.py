@@ -3,11 +3,14 @@
 Tasks whose dependencies are done run together, at most ``max_concurrency`` at
 a time. Every finished task is persisted (SharedScratchpad → Postgres) before
 the next wave starts, so running again with the same workflow_id skips what is
-already done. A failed task fails only its dependents; other branches finish.
+already done. A failed task (the model's output) fails only its dependents; other
+branches finish. A service that is down or frozen stops the run: the workflow is
+`interrupted` (WorkflowInterrupted, exit 3) and `--resume` finishes it later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 from devmatrix.agents.orchestrator import OrchestratorAgent, PlanResult
 from devmatrix.agents.plan import Plan, PlannedTask, parse_plan
 from devmatrix.config import Settings
-from devmatrix.errors import DevMatrixError, ServiceError, WorkflowError
+from devmatrix.errors import DevMatrixError, ServiceError, WorkflowError, WorkflowInterrupted
 from devmatrix.state.scratchpad import SharedScratchpad, TaskRecord
 
 DEFAULT_CONCURRENCY = 2
@@ -78,11 +81,8 @@ class MultiAgentWorkflow:
         try:
             self._run(plan, workflow_id, workspace_id, records)
         except ServiceError as error:
-            self.scratchpad.finish_workflow(workflow_id, "interrupted")
-            raise WorkflowError(
-                f"workflow {workflow_id} stopped: {error.message}; finished tasks are saved",
-                fix=f"fix the service, then `devmatrix workflow --resume {workflow_id}`",
-            ) from error
+            self._mark_interrupted(workflow_id)
+            raise WorkflowInterrupted(workflow_id, error) from error
         failed = [r for r in records.values() if r.status != "completed"]
         status = "completed" if not failed else "failed"
         self.scratchpad.finish_workflow(workflow_id, status)
@@ -142,7 +142,12 @@ class MultiAgentWorkflow:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     task_id = running.pop(future)
-                    record = future.result()  # ServiceError propagates: the run stops here
+                    try:
+                        record = future.result()
+                    except ServiceError:
+                        # the run stops here; branches still running may finish: keep their work
+                        self._drain(running, workflow_id, records)
+                        raise
                     records[task_id] = record
                     self.scratchpad.persist_task(workflow_id, record)
                     self.on_event(record.status, task_id, {"files": record.files,
@@ -153,6 +158,28 @@ class MultiAgentWorkflow:
                                 dependent, plan.task(dependent).type, "skipped",
                                 error=f"dependency {task_id!r} failed")
                     sorter.done(task_id)
+
+    def _drain(self, running: dict[Future, str], workflow_id: str, records: dict[str, TaskRecord]) -> None:
+        """Wait for the branches still running and persist those that completed, so a resume
+        does not redo them; their own service errors add nothing to the first one."""
+        for future in list(running):
+            task_id = running.pop(future)
+            try:
+                record = future.result()
+            except DevMatrixError:
+                continue
+            if record.status == "completed":
+                records[task_id] = record
+                try:
+                    self.scratchpad.persist_task(workflow_id, record)
+                    self.on_event(record.status, task_id, {"files": record.files, "error": None})
+                except ServiceError:
+                    return  # the store is the one down: the resume redoes this task
+
+    def _mark_interrupted(self, workflow_id: str) -> None:
+        """Best effort: when Postgres itself is down the row keeps 'running'; resume works the same."""
+        with contextlib.suppress(ServiceError):
+            self.scratchpad.finish_workflow(workflow_id, "interrupted")
 
     def _context(self, task: PlannedTask, records: dict[str, TaskRecord]) -> str:
         return "\n\n".join(

@@ -148,14 +148,14 @@ def test_a_stopped_server_is_refused_before_anything_changes(backed_up, service:
 def test_postgres_killed_during_the_import_changes_nothing(backed_up, monkeypatch):
     target, path = backed_up
     before = snapshot(target)
-    real_run = subprocess.run
+    real_run = pg_backup.run_bounded
 
     def run(args, *a, **kw):
         if str(args[0]).endswith("pg_restore"):
             os.kill(pid_of(target, "postgres"), signal.SIGKILL)  # the server dies under the import
         return real_run(args, *a, **kw)
 
-    monkeypatch.setattr(pg_backup.subprocess, "run", run)
+    monkeypatch.setattr(pg_backup, "run_bounded", run)
     message = restore(target, path)
     monkeypatch.undo()
     assert "while staging, before any store was swapped" in message and "pg_restore" in message

@@ -9,7 +9,7 @@ import chromadb
 import numpy as np
 import pytest
 
-from devmatrix.errors import RAGError
+from devmatrix.errors import RAGError, ServiceError
 from devmatrix.rag import RetrievalStrategy, Retriever, VectorStore, create_embedding_model, create_retriever
 from devmatrix.rag.corpus import load_corpus
 from devmatrix.rag.store import close_client
@@ -89,8 +89,10 @@ def test_the_cache_serves_a_second_pass_and_survives_a_restart(rag_settings, tmp
 
 def test_a_wrong_port_is_a_clear_error_not_a_local_fallback(model, rag_settings):
     wrong = rag_settings.model_copy(update={"chromadb_port": 1})
-    with pytest.raises(RAGError, match=r"cannot reach the Chroma server at 127\.0\.0\.1:1\b.*infra\.up -s chroma"):
+    with pytest.raises(ServiceError, match=r"chroma: cannot reach the Chroma server at http://127\.0\.0\.1:1\b"
+                                           r".*infra\.up -s chroma") as caught:
         VectorStore(model, "test_never_created", wrong)
+    assert caught.value.service == "chroma"
 
 
 def test_a_collection_of_another_dimension_is_refused_naming_both(model, rag_settings):

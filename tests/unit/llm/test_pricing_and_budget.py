@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from devmatrix.config import Settings
-from devmatrix.errors import BudgetExceeded, CircuitOpen, LLMError, UnknownModel
+from devmatrix.errors import BudgetExceeded, CircuitOpen, ServiceError, UnknownModel
 from devmatrix.llm import AnthropicClient
 from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.cache import cache_key
@@ -77,7 +77,7 @@ def test_breaker_opens_after_repeated_failures_then_fails_fast():
     client = AnthropicClient(settings=Settings(), enable_cache=False, enable_retry=False,
                              base_url=f"http://127.0.0.1:{_closed_port()}")
     for _ in range(BREAKER_FAIL_MAX - 1):
-        with pytest.raises(LLMError, match="cannot reach the local backend"):
+        with pytest.raises(ServiceError, match="llm: cannot reach the local backend"):
             client.complete("hi", max_tokens=5)
     with pytest.raises(CircuitOpen):
         client.complete("hi", max_tokens=5)  # the failure that trips it

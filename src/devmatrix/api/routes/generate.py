@@ -55,6 +55,7 @@ def _fenced_off(status: dict) -> bool:
 def _run_agent(resources, body: GenerateRequest) -> dict:
     """Blocking: connect (first use), then the whole pipeline; runs in a worker thread."""
     agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=resources.postgres(),
+                                enable_cache=body.use_cache,
                                 llm_client=resources.llm(),
                                 retriever=resources.retriever() if body.enable_rag else None)
     return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,

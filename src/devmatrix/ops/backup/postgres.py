@@ -21,8 +21,10 @@ import psycopg2
 from psycopg2 import sql
 
 from devmatrix.config import Settings
+from devmatrix.deadlines import PG_DUMP_TIMEOUT_S, PG_RESTORE_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
 from devmatrix.ops import db
+from devmatrix.ops._process import run_bounded
 from devmatrix.ops.services.catalog import postgres_bin_dir
 
 RENAME_RETRY_S = 10.0
@@ -70,6 +72,9 @@ def _server_versions(cursor) -> dict[str, str]:
     return {"postgres": server, "pgvector": vector[0] if vector else "not installed"}
 
 
+_FROZEN_FIX = "`invoke infra.status`; a hung server: `invoke infra.restart -s postgres`, then retry"
+
+
 def dump(settings: Settings, dest: Path) -> dict[str, object]:
     """pg_dump the DevMatrix database to ``dest``; counts and digests from the same snapshot."""
     conn = db._connect(settings, settings.postgres_db)
@@ -83,10 +88,10 @@ def dump(settings: Settings, dest: Path) -> dict[str, object]:
             cursor.execute("SELECT pg_database_size(current_database())")
             (size,) = cursor.fetchone()
             # the transaction stays open while pg_dump reads in its snapshot
-            result = subprocess.run(
+            result = run_bounded(
                 [str(postgres_bin_dir() / "pg_dump"), "-Fc", f"--snapshot={snapshot}",
                  "-f", str(dest), *_conn_args(settings, settings.postgres_db)],
-                env=_env(settings), capture_output=True, text=True, check=False)
+                env=_env(settings), timeout_s=PG_DUMP_TIMEOUT_S, service="postgres", fix=_FROZEN_FIX)
         conn.rollback()
     finally:
         conn.close()
@@ -119,10 +124,10 @@ def restore_into(settings: Settings, dump_file: Path, name: str) -> dict[str, di
             cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
-    result = subprocess.run(
+    result = run_bounded(
         [str(postgres_bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
          "--no-owner", *_conn_args(settings, name), str(dump_file)],
-        env=_env(settings), capture_output=True, text=True, check=False)
+        env=_env(settings), timeout_s=PG_RESTORE_TIMEOUT_S, service="postgres", fix=_FROZEN_FIX)
     if result.returncode != 0:
         with contextlib.suppress(psycopg2.Error, ServiceError):  # server gone too: the caller drops it
             drop_database(settings, name)

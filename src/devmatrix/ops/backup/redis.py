@@ -18,8 +18,11 @@ from pathlib import Path
 
 import redis
 
+from devmatrix import clients
 from devmatrix.config import Settings
+from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
+from devmatrix.ops._process import run_bounded
 from devmatrix.ops.backup._durable import durable_copy, durable_rename
 
 BGSAVE_TIMEOUT_S = 300.0
@@ -29,8 +32,7 @@ _INFO = re.compile(r"\[info\] (\d+) (keys read|expires|already expired)")
 
 
 def _client(settings: Settings) -> redis.Redis:
-    return redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=10,
-                       password=settings.redis_password.get_secret_value() or None)
+    return clients.redis_client(settings, decode_responses=False)
 
 
 def tool_version() -> str:
@@ -42,7 +44,8 @@ def tool_version() -> str:
 def check_rdb(path: Path) -> dict[str, int]:
     """Run redis-check-rdb on ``path``; its key counts, or BackupError naming the file."""
     try:
-        result = subprocess.run(["redis-check-rdb", str(path)], capture_output=True, text=True, check=False)
+        result = run_bounded(["redis-check-rdb", str(path)], timeout_s=REDIS_CHECK_RDB_TIMEOUT_S,
+                             service="redis", fix="check the disk holding the backup; retry")
     except FileNotFoundError:
         raise BackupError("redis-check-rdb is not installed",
                           fix="apt-get install redis-server (it ships redis-check-rdb)") from None

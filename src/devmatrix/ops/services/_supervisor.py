@@ -8,8 +8,10 @@ juggles pid files by hand.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,14 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xmlrpc.client import Fault, ServerProxy
 
-from supervisor.xmlrpc import SupervisorTransport
+from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from devmatrix.errors import ServiceError
+from devmatrix.ops.services._constants import (
+    DAEMON_START_TIMEOUT_S,
+    STOP_POLL_S,
+    SUPERVISOR_BACKSTOP_S,
+    SUPERVISOR_RPC_TIMEOUT_S,
+)
 
 # A unix socket path must fit in sun_path (108 bytes); deep checkouts get a
 # socket in /tmp named after the state directory instead.
 _MAX_SOCKET_PATH = 100
-DAEMON_START_TIMEOUT_S = 10.0
+STOPPED_STATES = {"STOPPED", "EXITED", "FATAL"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,20 @@ def _quote(arg: str) -> str:
 
 def _env_line(env: dict[str, str]) -> str:
     return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in env.items())
+
+
+class _TimedUnixConnection(UnixStreamHTTPConnection):
+    """supervisor's unix-socket connection with a deadline: a frozen supervisord (SIGSTOP)
+    still accepts the connection from the kernel's backlog, then never answers."""
+
+    def __init__(self, socketfile: str, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
+        self.socketfile = socketfile
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socketfile)
 
 
 class Supervisor:
@@ -88,7 +110,8 @@ class Supervisor:
                 "command=" + " ".join(_quote(a) for a in p.command),
                 f"directory={p.directory}",
                 "autostart=false", "autorestart=true", "startsecs=1", "startretries=3",
-                f"stopsignal={p.stop_signal}", f"stopwaitsecs={p.stop_wait_s}",
+                # our own wait escalates at stop_wait_s and says so; supervisord's is the backstop
+                f"stopsignal={p.stop_signal}", f"stopwaitsecs={p.stop_wait_s + SUPERVISOR_BACKSTOP_S}",
                 "stopasgroup=true", "killasgroup=true",
                 "redirect_stderr=true",
                 f"stdout_logfile={p.log_file}",
@@ -108,8 +131,13 @@ class Supervisor:
 
     # --- daemon ------------------------------------------------------------
     def _call(self, method: str, *args: object):  # XML-RPC results are dynamically typed
-        """One XML-RPC call on a fresh connection, closed afterwards (no leaked sockets)."""
+        """One XML-RPC call on a fresh connection, closed afterwards (no leaked sockets).
+
+        Every call we make returns at once, so a timeout (an OSError) means a frozen daemon.
+        """
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        # the deadline; supervisor's transport has no option for it
+        transport._get_connection = lambda: _TimedUnixConnection(str(self.socket), SUPERVISOR_RPC_TIMEOUT_S)
         try:
             proxy = ServerProxy("http://127.0.0.1", transport=transport)
             return getattr(proxy.supervisor, method)(*args)
@@ -143,12 +171,17 @@ class Supervisor:
             fix=f"read {self.log_dir / 'supervisord.log'}",
         )
 
-    def shutdown(self) -> None:
-        if self.running():
+    def pid(self) -> int | None:
+        """supervisord's pid, when it answers."""
+        try:
+            return int(self._call("getPID"))
+        except (OSError, Fault):
+            return None
+
+    def request_shutdown(self) -> None:
+        """Ask supervisord to exit; it returns at once (the caller waits for the pid)."""
+        with contextlib.suppress(OSError, Fault):  # already stopping, or gone: the caller waits on the pid
             self._call("shutdown")
-            deadline = time.monotonic() + 30
-            while self.running() and time.monotonic() < deadline:
-                time.sleep(0.1)
 
     # --- programs ------------------------------------------------------------
     def sync(self, names: list[str]) -> None:
@@ -156,15 +189,19 @@ class Supervisor:
         added, changed, removed = self._call("reloadConfig")[0]
         for name in names:
             if name in changed or name in removed:
-                self._stop(name)
+                self._stop_and_wait(name)
                 self._call("removeProcessGroup", name)
             if name in added or name in changed:
                 self._call("addProcessGroup", name)
 
     def info(self) -> dict[str, dict]:
+        """Each program's state by name; empty when supervisord does not answer."""
         if not self.running():
             return {}
-        return {p["name"]: p for p in self._call("getAllProcessInfo")}
+        try:
+            return {p["name"]: p for p in self._call("getAllProcessInfo")}
+        except (OSError, Fault):
+            return {}
 
     def start(self, name: str) -> None:
         try:
@@ -173,13 +210,16 @@ class Supervisor:
             if "ALREADY_STARTED" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not start it: {fault.faultString}") from fault
 
-    def _stop(self, name: str) -> None:
+    def request_stop(self, name: str) -> None:
+        """Send the program its stop signal; return at once (the caller waits for its pids)."""
         try:
-            self._call("stopProcess", name, True)
+            self._call("stopProcess", name, False)
         except Fault as fault:
             if "NOT_RUNNING" not in fault.faultString and "BAD_NAME" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not stop it: {fault.faultString}") from fault
 
-    def stop(self, name: str) -> None:
-        if self.running():
-            self._stop(name)
+    def _stop_and_wait(self, name: str) -> None:
+        """Stop a program before its group is replaced; supervisord's backstop kills it in time."""
+        self.request_stop(name)
+        while self._call("getProcessInfo", name)["statename"] not in STOPPED_STATES:
+            time.sleep(STOP_POLL_S)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceError
+from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.ops.services import readiness
 from devmatrix.ops.services.base import CORE_SERVICES, ServiceState
 
@@ -45,7 +45,7 @@ class ExternalProvider:
 
     def _probe(self, name: str) -> ServiceState:
         if name not in self.endpoints:
-            raise ServiceError(name, "no such service", fix=f"choose from {', '.join(self.endpoints)}")
+            raise DevMatrixError(f"{name}: no such service", fix=f"choose from {', '.join(self.endpoints)}")
         url, port, check = self.endpoints[name]
         state = ServiceState(name=name, url=url, port=port, running=True)
         try:

@@ -10,22 +10,32 @@ import psycopg2
 import redis
 import requests
 
+from devmatrix import clients
 from devmatrix.config import Settings
+from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import ServiceError
 
-PROBE_TIMEOUT_S = 3.0
+__all__ = ["PROBE_TIMEOUT_S"]  # re-exported: the API's paid-backend check uses it
 
 
 def postgres(settings: Settings, *, database: str = "postgres") -> str:
     """Run a real SELECT on the server (the maintenance database unless told)."""
     try:
-        with psycopg2.connect(
-            **{**settings.postgres_dsn_params, "dbname": database},
-            connect_timeout=int(PROBE_TIMEOUT_S),
-        ) as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT current_setting('server_version')")
-            (version,) = cursor.fetchone()
-        conn.close()
+        with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
+            conn = clients.postgres_connect(settings, database=database, window_s=0)
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT current_setting('server_version')")
+                    (version,) = cursor.fetchone()
+            finally:
+                conn.close()
+    except ServiceError as error:
+        raise ServiceError(
+            "postgres",
+            f"no answer to SELECT at {settings.postgres_host}:{settings.postgres_port}"
+            f" as {settings.postgres_user}: {error.message.removeprefix('postgres: ')}",
+            fix="`invoke infra.status` and `invoke infra.logs postgres`",
+        ) from error
     except psycopg2.Error as error:
         raise ServiceError(
             "postgres",
@@ -39,12 +49,19 @@ def postgres(settings: Settings, *, database: str = "postgres") -> str:
 def pgvector(settings: Settings) -> str:
     """The vector extension is installed in the DevMatrix database."""
     try:
-        with psycopg2.connect(
-            **settings.postgres_dsn_params, connect_timeout=int(PROBE_TIMEOUT_S)
-        ) as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-            row = cursor.fetchone()
-        conn.close()
+        with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
+            conn = clients.postgres_connect(settings, window_s=0)
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                    row = cursor.fetchone()
+            finally:
+                conn.close()
+    except ServiceError as error:
+        raise ServiceError(
+            "postgres", f"cannot open database {settings.postgres_db!r}: {error.message.removeprefix('postgres: ')}",
+            fix="`invoke infra.up -s postgres`, then create it with `invoke db`",
+        ) from error
     except psycopg2.Error as error:
         raise ServiceError(
             "postgres",
@@ -61,13 +78,7 @@ def pgvector(settings: Settings) -> str:
 
 
 def redis_ping(settings: Settings) -> str:
-    client = redis.Redis(
-        host=settings.redis_host,
-        port=settings.redis_port,
-        password=settings.redis_password.get_secret_value() or None,
-        socket_timeout=PROBE_TIMEOUT_S,
-        socket_connect_timeout=PROBE_TIMEOUT_S,
-    )
+    client = clients.redis_client(settings)
     try:
         if not client.ping():
             raise redis.RedisError("PING did not return PONG")

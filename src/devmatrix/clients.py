@@ -1,0 +1,242 @@
+"""One factory per store: every Postgres, Redis and Chroma client is built here, from Settings.
+
+Each client gets the deadlines of devmatrix.deadlines, so a dead or frozen
+server ends a call in bounded time; and each failure of the transport becomes
+one ServiceError naming the service, its address and the fix (``*_error``).
+Ops, agents, the API and the tests all build their clients here.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import select
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg2
+import psycopg2.extensions
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from devmatrix import deadlines
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+# --- PostgreSQL -------------------------------------------------------------------------
+# libpq has no read timeout: a statement sent to a frozen server waits forever. psycopg2's
+# wait callback (the hook for green threads) lets us do every wait with select() and a
+# deadline instead. It is process-wide by design, so every connection gets it.
+_PG_IO_TIMEOUT = contextvars.ContextVar("postgres_io_timeout_s", default=deadlines.POSTGRES_IO_TIMEOUT_S)
+
+
+class PostgresTimeout(psycopg2.OperationalError):
+    """The server sent nothing within the deadline (it is frozen, or the network is)."""
+
+
+def _wait_with_deadline(conn: Any) -> None:
+    timeout = _PG_IO_TIMEOUT.get()
+    while True:
+        try:
+            state = conn.poll()
+            if state == psycopg2.extensions.POLL_OK:
+                return
+            if state == psycopg2.extensions.POLL_READ:
+                ready = select.select([conn.fileno()], [], [], timeout)[0]
+            elif state == psycopg2.extensions.POLL_WRITE:
+                ready = select.select([], [conn.fileno()], [], timeout)[1]
+            else:
+                raise psycopg2.OperationalError(f"bad state from poll: {state}")
+        except KeyboardInterrupt:
+            conn.cancel()  # ask the server to stop the statement, as psycopg2's own callback does
+            continue
+        if not ready:
+            raise PostgresTimeout(f"no answer from the server within {timeout:g} s")
+
+
+psycopg2.extensions.set_wait_callback(_wait_with_deadline)
+
+
+@contextmanager
+def postgres_io_timeout(seconds: float) -> Iterator[None]:
+    """A shorter deadline for the connections and statements inside (readiness probes)."""
+    token = _PG_IO_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _PG_IO_TIMEOUT.reset(token)
+
+
+def postgres_params(settings: Settings, *, database: str | None = None) -> dict[str, Any]:
+    """Connection keywords with every deadline; ``database`` defaults to POSTGRES_DB."""
+    return {
+        **settings.postgres_dsn_params,
+        **({"dbname": database} if database else {}),
+        "connect_timeout": int(deadlines.CONNECT_TIMEOUT_S),
+        "options": f"-c statement_timeout={deadlines.POSTGRES_STATEMENT_TIMEOUT_MS}",
+        "application_name": "devmatrix",
+        **deadlines.POSTGRES_KEEPALIVES,
+    }
+
+
+def postgres_address(settings: Settings, database: str | None = None) -> str:
+    return (f"{settings.postgres_user}@{settings.postgres_host}:{settings.postgres_port}"
+            f"/{database or settings.postgres_db}")
+
+
+def fix_for(service: str, setting_prefix: str) -> str:
+    """The one fix text for a service that is down or hung."""
+    return (f"`invoke infra.status`; down: `invoke infra.up -s {service}`; hung:"
+            f" `invoke infra.restart -s {service}`; then `invoke infra.logs {service}`"
+            f" (check {setting_prefix}_HOST/{setting_prefix}_PORT)")
+
+
+def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
+    return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
+                        fix=fix_for("postgres", "POSTGRES"))
+
+
+# Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
+# A wrong password, a missing database or a frozen server (PostgresTimeout) do not.
+_RESTARTING = ("connection refused", "starting up", "shutting down", "terminating connection",
+               "server closed the connection", "no connection to the server")
+
+
+def reconnecting(connect, *, window_s: float = deadlines.POSTGRES_RECONNECT_WINDOW_S):
+    """``connect()``, retried while the server is restarting, for at most ``window_s``.
+
+    Only connecting is retried: no statement has been sent, so nothing can run twice.
+    """
+    deadline = time.monotonic() + window_s
+    delay = 0.1
+    while True:
+        try:
+            return connect()
+        except PostgresTimeout:
+            raise
+        except psycopg2.OperationalError as error:
+            if time.monotonic() + delay > deadline or not any(s in str(error).lower() for s in _RESTARTING):
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def postgres_connect(settings: Settings, *, database: str | None = None, autocommit: bool = False,
+                     window_s: float = deadlines.POSTGRES_RECONNECT_WINDOW_S):
+    """One connection (admin work, probes); ServiceError when the server does not answer."""
+    try:
+        conn = reconnecting(lambda: psycopg2.connect(**postgres_params(settings, database=database)),
+                            window_s=window_s)
+    except psycopg2.Error as error:
+        raise postgres_error(postgres_address(settings, database), "cannot connect", error) from error
+    conn.autocommit = autocommit
+    return conn
+
+
+# --- Redis ----------------------------------------------------------------------------------
+def redis_client(settings: Settings, *, decode_responses: bool = True, host: str | None = None,
+                 port: int | None = None, password: str | None = None) -> redis.Redis:
+    """A client that fails in bounded time: a refused or reset connection (a restart) is
+    retried on a fresh socket for ~3.5 s; a timeout (a frozen server) is never retried."""
+    secret = password if password is not None else settings.redis_password.get_secret_value()
+    return redis.Redis(
+        host=host or settings.redis_host, port=int(port or settings.redis_port),
+        password=secret or None, decode_responses=decode_responses,
+        socket_timeout=deadlines.REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=deadlines.CONNECT_TIMEOUT_S,
+        retry=Retry(ExponentialBackoff(cap=deadlines.REDIS_RECONNECT_BACKOFF_S[1],
+                                       base=deadlines.REDIS_RECONNECT_BACKOFF_S[0]),
+                    deadlines.REDIS_RECONNECT_RETRIES, supported_errors=(redis.ConnectionError,)),
+        health_check_interval=deadlines.REDIS_HEALTH_CHECK_INTERVAL_S,
+    )
+
+
+def redis_error(address: str, what: str, error: Exception) -> ServiceError:
+    if isinstance(error, redis.TimeoutError):
+        problem = f"no answer from Redis at {address} within {deadlines.REDIS_SOCKET_TIMEOUT_S:g} s ({what})"
+    elif isinstance(error, redis.ConnectionError):
+        problem = f"cannot reach Redis at {address} ({what})"
+    else:
+        problem = f"{what} failed at {address}"
+    return ServiceError("redis", f"{problem}: {error}", fix=fix_for("redis", "REDIS"))
+
+
+@contextmanager
+def redis_guard(address: str, what: str) -> Iterator[None]:
+    """Turn a Redis failure inside into ServiceError (the one error contract)."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise redis_error(address, what, error) from error
+
+
+# --- Chroma ---------------------------------------------------------------------------------
+def _chroma_timeout():
+    import httpx
+
+    return httpx.Timeout(deadlines.CHROMA_READ_TIMEOUT_S, connect=deadlines.CONNECT_TIMEOUT_S)
+
+
+def chroma_error(settings: Settings, what: str, error: Exception, *,
+                 timeout_s: float = deadlines.CHROMA_READ_TIMEOUT_S) -> ServiceError:
+    import httpx
+
+    if isinstance(error, httpx.TimeoutException):
+        problem = f"{what}: no answer from {settings.chroma_url} within {timeout_s:g} s (frozen or overloaded)"
+    else:
+        problem = f"{what} at {settings.chroma_url}: {type(error).__name__}: {error}".rstrip(": ")
+    return ServiceError("chroma", problem, fix=fix_for("chroma", "CHROMADB"))
+
+
+def chroma_client(settings: Settings) -> ClientAPI:
+    """A chromadb client on CHROMADB_HOST:PORT whose every HTTP call has a deadline.
+
+    A heartbeat with the probe deadline first (a dead server fails in 3 s, not 10),
+    then the client, whose sessions carry our deadline from their first call on
+    (see ``_give_chroma_sessions_a_deadline``).
+    """
+    import chromadb
+    import httpx
+    from chromadb.config import Settings as ChromaSettings
+
+    _give_chroma_sessions_a_deadline()
+    try:
+        httpx.get(f"{settings.chroma_url}/api/v2/heartbeat", timeout=deadlines.PROBE_TIMEOUT_S).raise_for_status()
+    except httpx.HTTPError as error:
+        raise chroma_error(settings, "heartbeat", error, timeout_s=deadlines.PROBE_TIMEOUT_S) from None
+    try:
+        return chromadb.HttpClient(host=settings.chromadb_host, port=settings.chromadb_port,
+                                   settings=ChromaSettings(anonymized_telemetry=False))
+    except (httpx.HTTPError, ValueError) as error:  # ValueError: "Could not connect to a Chroma server"
+        raise chroma_error(settings, "cannot reach the Chroma server", error) from None
+
+
+def _give_chroma_sessions_a_deadline() -> None:
+    """chromadb 1.5.9 builds its httpx session with ``timeout=None`` and calls the server from
+    its constructor (tenant and database checks); it accepts no other HTTP API class. So its
+    HTTP API's ``__init__`` is wrapped, once, to set our deadline on the session it makes.
+    The version is pinned and a test checks the sessions carry the deadline."""
+    from chromadb.api.fastapi import FastAPI
+
+    if getattr(FastAPI, "_devmatrix_deadline", False):
+        return
+    original = FastAPI.__init__
+
+    def __init__(self, system) -> None:
+        original(self, system)
+        self._session.timeout = _chroma_timeout()
+
+    FastAPI.__init__ = __init__  # type: ignore[method-assign]
+    FastAPI._devmatrix_deadline = True  # type: ignore[attr-defined]
+
+
+def chroma_sessions(client: ClientAPI) -> list:
+    """The httpx sessions of a chromadb client and of its admin client (it holds two)."""
+    owners = (client, getattr(client, "_admin_client", None))
+    sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
+    return [s for s in sessions if s is not None]

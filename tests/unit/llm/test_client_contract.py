@@ -1,0 +1,98 @@
+"""The LLM client's failure contract: deadlines, the one retry window, errors as ServiceError."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import anthropic
+import httpx2
+import pytest
+
+from devmatrix.config import Settings
+from devmatrix.errors import CircuitOpen, LLMError, ServiceError
+from devmatrix.llm import AnthropicClient
+from devmatrix.llm.client import _transient
+
+pytestmark = pytest.mark.unit
+
+
+def _client(port: int, **settings: object) -> AnthropicClient:
+    return AnthropicClient(settings=Settings(**settings), enable_cache=False, enable_circuit_breaker=False,
+                           base_url=f"http://127.0.0.1:{port}")
+
+
+def test_a_frozen_backend_ends_at_the_call_deadline_without_a_retry(silent_port):
+    client = _client(silent_port)
+    start = time.monotonic()
+    with pytest.raises(ServiceError) as caught:
+        client.complete("hi", max_tokens=5, deadline_s=1.0)
+    assert time.monotonic() - start < 2.0  # not the 10 s idle timeout, not once per retry
+    assert caught.value.service == "llm" and "went silent" in caught.value.message
+    assert "infra.restart -s llm" in caught.value.fix
+
+
+def test_a_refused_connection_is_retried_for_the_window_then_named(closed_port):
+    client = _client(closed_port, llm_retry_window_s=1.5)
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match=r"cannot reach the local backend .* \(retried for 1.5 s\)"):
+        client.complete("hi", max_tokens=5)
+    assert 1.0 <= time.monotonic() - start < 4.0
+
+
+def test_no_retry_window_fails_at_once(closed_port):
+    client = _client(closed_port, llm_retry_window_s=0)
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match="cannot reach"):
+        client.complete("hi", max_tokens=5)
+    assert time.monotonic() - start < 0.5
+
+
+def test_a_stream_that_cannot_connect_is_the_same_service_error(closed_port):
+    client = _client(closed_port, llm_retry_window_s=0)
+    with pytest.raises(ServiceError, match="llm: cannot reach the local backend"):
+        list(client.stream("hi", max_tokens=5))
+
+
+@pytest.mark.parametrize(("error", "retried"), [
+    (httpx2.ConnectError("refused"), True),
+    (httpx2.RemoteProtocolError("peer closed connection"), True),  # the server died mid-reply
+    (httpx2.ReadTimeout("silent"), False),  # frozen: retrying only doubles the wait
+])
+def test_what_the_one_retry_layer_retries(error, retried):
+    assert _transient(error) is retried
+
+
+@pytest.mark.parametrize(("status", "retried"), [(429, True), (500, True), (529, True), (408, True),
+                                                 (400, False), (401, False), (404, False)])
+def test_status_codes_the_retry_layer_retries(status, retried):
+    response = httpx2.Response(status, request=httpx2.Request("POST", "http://x/v1/messages"))
+    error = anthropic.APIStatusError("x", response=response, body=None)
+    assert _transient(error) is retried
+
+
+def test_the_breaker_lets_concurrent_calls_run_together():
+    # pybreaker's call() holds its lock for the whole call; the client must not serialise
+    client = AnthropicClient(settings=Settings(), enable_cache=False, base_url="http://127.0.0.1:9")
+    both_inside = threading.Barrier(2, timeout=5)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            with client._breaker_guard():
+                both_inside.wait()  # breaks (BrokenBarrierError) if the other is kept out
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+
+
+def test_circuit_open_is_a_service_error_of_the_llm():
+    error = CircuitOpen("open", fix="wait")
+    assert isinstance(error, ServiceError) and isinstance(error, LLMError)
+    assert error.service == "llm" and error.exit_code == 3 and str(error) == "llm: open — fix: wait"

@@ -1,0 +1,68 @@
+"""devmatrix.clients: every client ends a call to a dead or frozen server in bounded time,
+as one ServiceError naming the service, the address and the fix."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from devmatrix import clients, deadlines
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+from devmatrix.state.redis import RedisManager
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_frozen_postgres_ends_the_connect_at_the_io_deadline(silent_port):
+    settings = Settings(postgres_port=silent_port)
+    start = time.monotonic()
+    with clients.postgres_io_timeout(0.5), pytest.raises(ServiceError) as caught:
+        clients.postgres_connect(settings)
+    assert time.monotonic() - start < 2.0  # libpq alone would wait forever on a frozen server
+    assert caught.value.service == "postgres"
+    assert f"127.0.0.1:{silent_port}" in caught.value.message and "no answer from the server within 0.5 s" in str(
+        caught.value)
+    assert "infra.restart -s postgres" in caught.value.fix
+
+
+def test_a_postgres_restart_is_ridden_out_but_a_refusal_is_not_forever(closed_port):
+    settings = Settings(postgres_port=closed_port)
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match="cannot connect"):
+        clients.postgres_connect(settings, window_s=1.0)
+    elapsed = time.monotonic() - start
+    assert 0.5 <= elapsed < 3.0  # retried while "connection refused", up to the window, then given up
+
+
+def test_every_postgres_connection_carries_the_deadlines():
+    params = clients.postgres_params(Settings())
+    assert params["connect_timeout"] == int(deadlines.CONNECT_TIMEOUT_S)
+    assert f"statement_timeout={deadlines.POSTGRES_STATEMENT_TIMEOUT_MS}" in params["options"]
+    assert params["keepalives"] == 1
+
+
+def test_a_frozen_redis_is_one_timeout_never_retried(silent_port):
+    start = time.monotonic()
+    with pytest.raises(ServiceError) as caught:
+        RedisManager(settings=Settings(redis_port=silent_port))
+    elapsed = time.monotonic() - start
+    assert elapsed < 2 * deadlines.REDIS_SOCKET_TIMEOUT_S  # one socket timeout, not one per retry
+    assert caught.value.service == "redis"
+    assert f"no answer from Redis at 127.0.0.1:{silent_port} within 3 s" in caught.value.message
+    assert "infra.restart -s redis" in caught.value.fix
+
+
+def test_a_dead_redis_names_its_address(closed_port):
+    with pytest.raises(ServiceError, match=rf"redis: cannot reach Redis at 127\.0\.0\.1:{closed_port}"):
+        RedisManager(settings=Settings(redis_port=closed_port))
+
+
+def test_a_frozen_chroma_fails_the_heartbeat_within_the_probe_deadline(silent_port):
+    start = time.monotonic()
+    with pytest.raises(ServiceError) as caught:
+        clients.chroma_client(Settings(chromadb_port=silent_port))
+    assert time.monotonic() - start < deadlines.PROBE_TIMEOUT_S + 1.5
+    assert caught.value.service == "chroma"
+    assert f"no answer from http://127.0.0.1:{silent_port} within 3 s" in caught.value.message
