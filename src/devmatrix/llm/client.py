@@ -36,7 +36,7 @@ from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
-from devmatrix.llm.ledger import LEDGER, Reservation
+from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation
 from devmatrix.llm.pricing import price_for
 from devmatrix.observability.metrics import (
     LLM_COST_USD,
@@ -204,7 +204,7 @@ class AnthropicClient:
     # --- one call path ----------------------------------------------------------------
     def _reserve(self, messages: list[dict], system: str | None, max_tokens: int) -> Reservation:
         chars = len(system or "") + sum(len(str(m.get("content", ""))) for m in messages)
-        worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1, max_tokens)
+        worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1 + PROMPT_OVERHEAD_TOKENS, max_tokens)
         return LEDGER.reserve(settings=self.settings, backend=self.backend, worst_case_usd=worst)
 
     def _send_once(self, deadline: float, request: dict):

@@ -34,6 +34,9 @@ PREFIX = "devmatrix:llm:budget"
 RESERVATION_TTL_S = 3600  # longer than any call (timeout x retries), shorter than a day
 KEY_TTL_S = 2 * 24 * 3600
 MICRO = 1_000_000
+# A reply is billed for more input than the prompt's text: role markers and the chat
+# template (measured ~40 tokens on the local server). Added to every worst case.
+PROMPT_OVERHEAD_TOKENS = 64
 
 # KEYS: budget hash, reservations zset. ARGV: id, worst (micro-USD), budget (micro-USD),
 # max calls (-1: not a paid call), reservation ttl (s), key ttl (s).

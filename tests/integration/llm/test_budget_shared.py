@@ -2,7 +2,8 @@
 
 The calls go to the real local LLM server; the client is priced as the paid
 model (its backend and price set to Anthropic's) so that every call has a cost.
-A passthrough around the SDK's `messages.create` counts what is really sent.
+A passthrough around the SDK's `messages.stream` (the client's one send path) counts
+what is really sent.
 Each test has its own `test:` budget prefix, so it never touches the real budget.
 """
 
@@ -21,7 +22,7 @@ from devmatrix.config import Settings
 from devmatrix.errors import BudgetExceeded
 from devmatrix.llm import AnthropicClient
 from devmatrix.llm import client as client_module
-from devmatrix.llm.ledger import Ledger
+from devmatrix.llm.ledger import PROMPT_OVERHEAD_TOKENS, Ledger
 from devmatrix.llm.pricing import price_for
 
 pytestmark = pytest.mark.integration
@@ -49,18 +50,18 @@ def priced_client(settings: Settings) -> tuple[AnthropicClient, list[int]]:
     client = AnthropicClient(settings=settings, enable_cache=False, enable_circuit_breaker=False)
     client.backend, client.price = "anthropic", price_for(PAID_MODEL, "anthropic")
     sent: list[int] = []
-    real_create = client._sdk.messages.create
+    real_stream = client._sdk.messages.stream
 
-    def create(**kwargs):
+    def stream(**kwargs):
         sent.append(1)
-        return real_create(**kwargs)
+        return real_stream(**kwargs)
 
-    client._sdk.messages.create = create
+    client._sdk.messages.stream = stream
     return client, sent
 
 
 def worst_case(client: AnthropicClient) -> float:
-    return client.price.cost(len(PROMPT) // 3 + 1, MAX_TOKENS)
+    return client.price.cost(len(PROMPT) // 3 + 1 + PROMPT_OVERHEAD_TOKENS, MAX_TOKENS)
 
 
 def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, ledger):
@@ -73,16 +74,16 @@ def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, l
     outcomes: list[str] = []
     decided = threading.Event()
     start = threading.Barrier(8)
-    real_create = client._sdk.messages.create
+    real_stream = client._sdk.messages.stream
 
-    def create_after_everyone_decided(**kwargs):  # no call settles (frees budget) before all 8 reserved
+    def stream_after_everyone_decided(**kwargs):  # no call settles (frees budget) before all 8 reserved
         outcomes.append("sent")
         if len(outcomes) == 8:
             decided.set()
         assert decided.wait(30)
-        return real_create(**kwargs)
+        return real_stream(**kwargs)
 
-    client._sdk.messages.create = create_after_everyone_decided
+    client._sdk.messages.stream = stream_after_everyone_decided
 
     failures: list[Exception] = []
 
