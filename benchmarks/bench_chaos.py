@@ -20,8 +20,8 @@ SUPERVISOR_BACKOFF_S = 2.0
 
 
 def _recovery_target(row: chaos.ChaosRow) -> float:
-    if row.fault == "freeze":
-        return chaos.FREEZE_S + 2 * COLD_START_S[row.service]  # healthy once resumed
+    if row.fault == "freeze":  # healthy once resumed: when the work ended, or after FREEZE_S
+        return max(row.seconds, chaos.FREEZE_S) + 2 * COLD_START_S[row.service]
     return 2 * COLD_START_S[row.service] + SUPERVISOR_BACKOFF_S
 
 
@@ -47,7 +47,8 @@ def main() -> None:
                      f" {r.rows_lost} | {r.records_lost} | {'; '.join(missed) or 'met'} |")
     body = "\n".join([
         "`invoke chaos` on the native stack: a fault injected into one service of this stack (SIGKILL, or",
-        f"SIGSTOP resumed after {chaos.FREEZE_S:g} s or when the work ends) while real work runs. *user saw*:",
+        "SIGSTOP, resumed when the work ends; the API and the supervisor after"
+        f" {chaos.FREEZE_S:g} s) while real work runs. *user saw*:",
         "exit code (CLI) or HTTP status (API; 0 = the connection itself failed) and the message. *detect*:",
         "fault → the user's error (`-`: the work succeeded anyway, e.g. a retry rode out the restart).",
         "*healthy*: fault → every core service answers its readiness probe again. Rows and records lost:",

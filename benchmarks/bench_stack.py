@@ -79,7 +79,7 @@ Python interpreter and Invoke start-up of each command.
 
 {chr(10).join(rows)}
 
-Each service's own start (`invoke infra.up <service>` after stopping it, wall):
+Each service's own start (`invoke infra.up -s <service>` after stopping it, wall):
 
 | service | seconds |
 | --- | ---: |

@@ -1,4 +1,5 @@
-"""Shared by every tier: the settings, and the rule that a test's tier is its directory."""
+"""Shared by every tier: the settings, the real-service fixtures, and the rule that a test's
+tier is its directory."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import pytest
 
 from devmatrix.config import Settings, load_settings
 from devmatrix.observability.metrics import REGISTRY
+
+# The seed's §2.1 fixtures, for every tier: a conftest.py under tests/<tier>/ is not seen by
+# the other tiers. `nox -s unit` checks every tier's wiring (`pytest --setup-plan`).
+pytest_plugins = ["_fixtures.real_services"]
 
 TIERS = {"unit", "integration", "smoke", "real_api", "chaos"}
 COST_REPORT = Path(".devmatrix/reports/llm_costs.json")

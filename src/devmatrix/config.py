@@ -27,6 +27,9 @@ from devmatrix.errors import ConfigError
 logging.getLogger("dotenv.main").setLevel(logging.ERROR)
 
 DEFAULT_ENV_FILE = ".env.test"
+# The public Anthropic API; ANTHROPIC_BASE_URL points every client elsewhere (a gateway,
+# a proxy, a regional endpoint).
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ENV_FILE_VARIABLE = "DEVMATRIX_ENV_FILE"
 
 Port = int
@@ -66,6 +69,7 @@ class Settings(BaseSettings):
     # --- LLM -------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-haiku-5-5"
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     anthropic_api_max_calls: int = Field(default=100, ge=0)
     llm_budget_usd: float = Field(default=1.0, ge=0)
     llm_backend: Literal["auto", "anthropic", "local"] = "auto"
@@ -136,6 +140,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("anthropic_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http(s) URL such as {DEFAULT_ANTHROPIC_BASE_URL}")
+        return value.rstrip("/")
 
     @field_validator("postgres_db", "postgres_user")
     @classmethod
@@ -210,7 +221,13 @@ class Settings(BaseSettings):
 
     @property
     def llm_base_url(self) -> str:
+        """The local Messages-API server (native service `llm`)."""
         return f"http://{self.llm_host}:{self.llm_port}"
+
+    @property
+    def resolved_llm_base_url(self) -> str:
+        """Where LLM calls go: the local server, or ANTHROPIC_BASE_URL for the paid backend."""
+        return self.llm_base_url if self.resolved_llm_backend == "local" else self.anthropic_base_url
 
     @property
     def services_file(self) -> Path:

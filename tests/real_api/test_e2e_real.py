@@ -1,69 +1,177 @@
-"""Seed §2.2 with the paid API: the quality thresholds the local model cannot meet.
+"""Seed §2.2 with the paid API: the plan's own E2E test bodies, with its thresholds.
 
-Run with `nox -s real_api` (needs ANTHROPIC_API_KEY; costs about $0.01-0.10 a test;
-LLM_BUDGET_USD and ANTHROPIC_API_MAX_CALLS are enforced before each call).
+Run with `nox -s real_api` (needs ANTHROPIC_API_KEY). The session's budget is
+LLM_BUDGET_USD=1.00 unless set in the environment; a call that could pass it is
+refused before it is sent, and the per-test cost table prints after the tier.
+
+Where this differs from the seed's text, and why:
+- cost is `result["cost_usd"]`, computed at the model's own price (long-prompt tier
+  included), not the seed's fixed $3/$15 per million formula;
+- each case also reads its row back from Postgres (tokens and cost are logged);
+- the RAG case gives the agent the retriever of the collection the example was added
+  to: the seed's agent would read the configured corpus, so "the example was used"
+  could not be told apart from "the corpus had a similar one".
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from devmatrix.agents.codegen import CodeGenerationAgent
-from devmatrix.state.postgres import PostgresManager
+from devmatrix.agents import CodeGenerationAgent
+from devmatrix.state import PostgresManager
 
-pytestmark = [pytest.mark.real_api, pytest.mark.e2e, pytest.mark.real_services]
-
-COST_PER_TEST_LIMIT_USD = 0.10
-
-
-@pytest.fixture
-def real_agent(settings, real_anthropic_client):
-    postgres = PostgresManager(settings=settings)
-    yield CodeGenerationAgent(settings=settings, postgres_manager=postgres,
-                              llm_client=real_anthropic_client)
-    postgres.close()
-
-
-def generate(agent, workspace, request, **kwargs):
-    return agent.generate(request, workspace_id=workspace.workspace_id,
-                          base_path=str(workspace.root), **kwargs)
+MAX_SECONDS = 60.0  # one generation, end to end
+MAX_COST_USD = 0.10  # one generation
+PERFORMANCE_RUNS = 3
+PERFORMANCE_AVG_SECONDS = 40.0
+PERFORMANCE_TOTAL_USD = 0.50
+RAG_QUALITY = 7.5
+BCRYPT_EXAMPLE = """
+def authenticate_user(username: str, password: str) -> bool:
+    '''Authenticate user with bcrypt password hashing.'''
+    import bcrypt
+    stored_hash = get_password_hash(username)
+    return bcrypt.checkpw(password.encode(), stored_hash)
+"""
 
 
-def test_e2e_fibonacci_real_api(real_agent, real_workspace_manager):
-    result = generate(real_agent, real_workspace_manager,
-                      "Create a fibonacci function with memoization")
-    assert result["success"] is True, result["error"]
-    assert "def fibonacci" in result["generated_code"]
-    assert "memo" in result["generated_code"] or "cache" in result["generated_code"]
-    assert result["quality_score"] >= 7.0
-    assert result["git_committed"] and len(result["git_commit_hash"]) == 40
-    assert result["cost_usd"] < COST_PER_TEST_LIMIT_USD
+def assert_logged(result: dict, postgres: PostgresManager) -> dict:
+    """The generation's row in code_generation_logs carries its tokens and cost."""
+    row = postgres.get_generation(result["log_id"])
+    assert row is not None, f"no log row for the generation: {result.get('logging_error')}"
+    assert (row["input_tokens"], row["output_tokens"]) == (result["usage"]["input_tokens"],
+                                                          result["usage"]["output_tokens"])
+    assert row["input_tokens"] > 0 and row["output_tokens"] > 0
+    assert float(row["cost_usd"]) == pytest.approx(result["cost_usd"], abs=1e-6) and result["cost_usd"] > 0
+    assert (row["backend"], row["model"], row["success"]) == ("anthropic", result["model"], result["success"])
+    return row
 
 
-def test_e2e_class_generation_real(real_agent, real_workspace_manager):
-    result = generate(real_agent, real_workspace_manager,
-                      "Create a Calculator class with add, subtract, multiply, divide methods")
-    code = result["generated_code"]
-    assert result["success"] is True, result["error"]
-    assert "class Calculator" in code and "def add" in code and "def divide" in code
-    assert "ZeroDivisionError" in code or "division by zero" in code.lower()
-    assert result["quality_score"] >= 7.0 and result["cost_usd"] < COST_PER_TEST_LIMIT_USD
+def assert_committed(result: dict) -> None:
+    """The file holds the generated code and its commit is HEAD of the workspace's git log."""
+    assert result["git_committed"] is True and len(result["git_commit_hash"]) == 40
+    file_path = Path(result["file_path"])
+    assert file_path.read_text() == result["generated_code"]
+    head = subprocess.run(["git", "log", "--format=%H", "-1"], cwd=file_path.parent, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert head == result["git_commit_hash"]
 
 
-def test_e2e_error_recovery_real(real_agent, real_workspace_manager):
-    result = generate(real_agent, real_workspace_manager, "Make a thing",
-                      git_enabled=False, auto_approve=False)
-    assert result["success"] is True and result["generated_code"] != ""
-    assert result["quality_score"] >= 3.0
+@pytest.mark.real_api
+@pytest.mark.real_services
+@pytest.mark.e2e
+class TestE2ERealServices:
+    """E2E tests using REAL services (no mocks)."""
 
+    @pytest.fixture
+    def real_agent(self, real_anthropic_client, real_postgres_manager):
+        """The seed's agent: built from the API key, no response cache."""
+        return CodeGenerationAgent(api_key=real_anthropic_client.api_key,
+                                   postgres_manager=real_postgres_manager, enable_cache=False)
 
-@pytest.mark.slow
-def test_e2e_performance_real(real_agent, real_workspace_manager):
-    results = [generate(real_agent, real_workspace_manager,
-                        f"Create a simple add function (iteration {i})") for i in range(3)]
-    assert all(r["success"] for r in results), [r["error"] for r in results]
-    latencies = [r["latency_s"] for r in results]
-    assert statistics.mean(latencies) < 40 and max(latencies) < 60
-    assert sum(r["cost_usd"] for r in results) < 0.50
+    def test_e2e_fibonacci_real_api(self, real_agent, real_workspace_manager, real_postgres_manager):
+        start_time = time.time()
+        result = real_agent.generate(
+            user_request="Create a fibonacci function with memoization",
+            workspace_id=real_workspace_manager.workspace_id,
+            git_enabled=True,
+            auto_approve=True,
+        )
+        elapsed = time.time() - start_time
+
+        assert result["success"] is True, f"Generation failed: {result.get('error')}"
+        assert result["approval_status"] == "approved"
+        assert result["file_written"] is True
+        assert "fibonacci" in result["file_path"].lower()
+        assert "def fibonacci" in result["generated_code"]
+        assert "memo" in result["generated_code"] or "cache" in result["generated_code"]
+        assert result["quality_score"] >= 7.0, f"Quality too low: {result['quality_score']}"
+        assert_committed(result)
+        assert_logged(result, real_postgres_manager)
+        assert elapsed < MAX_SECONDS, f"took {elapsed:.2f}s, expected <{MAX_SECONDS:.0f}s"
+        assert result["cost_usd"] < MAX_COST_USD, f"cost ${result['cost_usd']:.4f}"
+
+    def test_e2e_class_generation_real(self, real_agent, real_workspace_manager, real_postgres_manager):
+        result = real_agent.generate(
+            user_request="Create a Calculator class with add, subtract, multiply, divide methods",
+            workspace_id=real_workspace_manager.workspace_id,
+            git_enabled=True,
+            auto_approve=True,
+        )
+        code = result["generated_code"]
+        assert result["success"] is True, result["error"]
+        assert "class Calculator" in code and "def add" in code and "def divide" in code
+        assert "ZeroDivisionError" in code or "division by zero" in code.lower()
+        assert result["quality_score"] >= 7.0
+        assert_committed(result)
+        assert_logged(result, real_postgres_manager)
+        assert result["cost_usd"] < MAX_COST_USD
+
+    def test_e2e_with_rag_enhancement(self, real_anthropic_client, real_postgres_manager,
+                                      real_workspace_manager, real_rag_system):
+        vector_store = real_rag_system["vector_store"]
+        vector_store.add_example(
+            code=BCRYPT_EXAMPLE,
+            metadata={"language": "python", "pattern": "authentication", "approved": True},
+        )
+        assert vector_store.count() == 1  # so the one example retrieved can only be this one
+        rag_agent = CodeGenerationAgent(api_key=real_anthropic_client.api_key,
+                                        postgres_manager=real_postgres_manager, enable_cache=False,
+                                        retriever=real_rag_system["retriever"])
+        result = rag_agent.generate(
+            user_request="Create a user authentication function with secure password hashing",
+            workspace_id=real_workspace_manager.workspace_id,
+            git_enabled=True,
+            auto_approve=True,
+            enable_rag=True,
+        )
+        assert result["success"] is True, result["error"]
+        assert result["rag_examples"] == 1, "the seeded example did not reach the prompt"
+        assert assert_logged(result, real_postgres_manager)["metadata"]["rag_examples"] == 1
+        code = result["generated_code"]
+        assert "bcrypt" in code, "the generated code does not use the retrieved bcrypt example"
+        assert "password" in code.lower()
+        assert result["quality_score"] >= RAG_QUALITY
+        assert_committed(result)
+
+    def test_e2e_error_recovery_real(self, real_agent, real_workspace_manager, real_postgres_manager):
+        """A vague request, reviewed by hand: code comes back; only an approved one is written."""
+        result = real_agent.generate(
+            user_request="Make a thing",
+            workspace_id=real_workspace_manager.workspace_id,
+            git_enabled=False,
+            auto_approve=False,
+        )
+        assert result["success"] is True, result["error"]
+        assert result["generated_code"] != ""
+        assert result["quality_score"] >= 3.0
+        approved = result["quality_score"] >= 7.0
+        assert result["approval_status"] == ("approved" if approved else "pending_review")
+        assert result["file_written"] is approved and result["git_committed"] is False
+        assert_logged(result, real_postgres_manager)
+
+    @pytest.mark.slow
+    @pytest.mark.timeout(PERFORMANCE_RUNS * MAX_SECONDS + 60)
+    def test_e2e_performance_benchmark_real(self, real_agent, real_workspace_manager):
+        times, costs = [], []
+        for i in range(PERFORMANCE_RUNS):
+            start = time.time()
+            result = real_agent.generate(
+                user_request=f"Create a simple add function (iteration {i})",
+                workspace_id=f"{real_workspace_manager.workspace_id}_{i}",
+                git_enabled=True,
+                auto_approve=True,
+            )
+            times.append(time.time() - start)
+            costs.append(result["cost_usd"])
+            assert result["success"] is True, result["error"]
+
+        assert statistics.mean(times) < PERFORMANCE_AVG_SECONDS, f"average {statistics.mean(times):.2f}s"
+        assert max(times) < MAX_SECONDS, f"max {max(times):.2f}s"
+        assert sum(costs) < PERFORMANCE_TOTAL_USD, f"total ${sum(costs):.4f}"
+        assert all(cost > 0 for cost in costs), "a paid call that cost nothing was not a paid call"

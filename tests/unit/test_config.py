@@ -129,3 +129,9 @@ def test_secrets_never_show_in_repr(env_file):
 
 def test_backend_defaults_to_local_without_key(env_file):
     assert load_settings(env_file("ANTHROPIC_API_KEY=\n")).resolved_llm_backend == "local"
+
+
+def test_anthropic_base_url_must_be_an_http_url(env_file):
+    assert problems(env_file("ANTHROPIC_BASE_URL=api.anthropic.com\n")) == [
+        "ANTHROPIC_BASE_URL=api.anthropic.com: must be an http(s) URL such as https://api.anthropic.com"
+    ]

@@ -22,7 +22,7 @@ import structlog
 
 from devmatrix.agents._extract import extract_code, module_name, requested_path
 from devmatrix.agents.review import review_code
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
 from devmatrix.errors import DevMatrixError, LLMError, RAGError, ServiceError
 from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
@@ -44,7 +44,7 @@ class CodeGenerationAgent:
     def __init__(self, api_key: str | None = None, postgres_manager: PostgresManager | None = None,
                  enable_cache: bool = True, *, settings: Settings | None = None,
                  llm_client: object | None = None, retriever: object | None = None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self.api_key = api_key
         self.enable_cache = enable_cache
         self.postgres = postgres_manager

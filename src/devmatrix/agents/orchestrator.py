@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from devmatrix.agents.plan import MAX_TASKS, TASK_TYPES, Plan, explicit_plan, parse_plan, pattern_plan
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.errors import PlanError
 
 PLAN_ATTEMPTS = 2  # the first answer, and one bounded retry
@@ -51,7 +51,7 @@ def extract_json(text: str) -> object:
 class OrchestratorAgent:
     def __init__(self, api_key: str | None = None, *, settings: Settings | None = None,
                  llm_client: object | None = None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self.api_key = api_key
         self._client = llm_client
 

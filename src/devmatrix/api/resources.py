@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from devmatrix.config import Settings
 from devmatrix.llm import breaker as breakers
-from devmatrix.llm.client import ANTHROPIC_BASE_URL
 
 if TYPE_CHECKING:
     from devmatrix.llm.client import AnthropicClient
@@ -34,9 +33,7 @@ class Resources:
     @property
     def llm_endpoint(self) -> str:
         """The URL whose circuit breaker guards this app's LLM calls (as the client keys it)."""
-        if self.settings.resolved_llm_backend == "local":
-            return self.settings.llm_base_url
-        return ANTHROPIC_BASE_URL
+        return self.settings.resolved_llm_base_url
 
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.llm_endpoint)

@@ -23,7 +23,7 @@ import structlog
 import tenacity
 
 from devmatrix.clients import fix_for
-from devmatrix.config import Settings
+from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings, load_settings
 from devmatrix.deadlines import (
     CONNECT_TIMEOUT_S,
     LLM_CALL_DEADLINE_S,
@@ -47,7 +47,7 @@ from devmatrix.observability.metrics import (
 from devmatrix.state.redis import RedisManager
 
 log = structlog.get_logger("devmatrix.llm")
-ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_BASE_URL = DEFAULT_ANTHROPIC_BASE_URL  # the public API; the setting may point elsewhere
 
 
 @dataclass(frozen=True)
@@ -76,18 +76,18 @@ class AnthropicClient:
         settings: Settings | None = None,
         redis_manager: RedisManager | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()  # the seed calls it bare: .env.test still counts
         s = self.settings
         if base_url is None:
             self.backend = s.resolved_llm_backend
-        else:  # an explicit URL other than Anthropic's is a local Messages-API server
-            self.backend = "anthropic" if base_url == ANTHROPIC_BASE_URL else "local"
+        else:  # an explicit URL other than Anthropic's (or ANTHROPIC_BASE_URL) is a local server
+            self.backend = "anthropic" if base_url in (ANTHROPIC_BASE_URL, s.anthropic_base_url) else "local"
         if self.backend == "local":
             self.base_url = base_url or s.llm_base_url
             self.api_key = api_key or s.llm_local_api_key.get_secret_value()
             self.model = model or LOCAL_MODEL
         else:
-            self.base_url = base_url or ANTHROPIC_BASE_URL
+            self.base_url = base_url or s.anthropic_base_url
             key = api_key or (s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else "")
             if not key:
                 raise LLMError("no ANTHROPIC_API_KEY for the anthropic backend",
@@ -140,8 +140,7 @@ class AnthropicClient:
             return result
         reservation = self._reserve(messages, system, max_tokens)
         deadline = time.monotonic() + (deadline_s or LLM_CALL_DEADLINE_S)
-        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
-                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
+        request = self._request(messages, system, max_tokens, temperature)
         try:
             with self._errors_as_contract(deadline_s or LLM_CALL_DEADLINE_S), self._breaker_guard():
                 response = self._with_retries(self._send_once, deadline, request)
@@ -170,8 +169,7 @@ class AnthropicClient:
         messages = _as_messages(messages)
         reservation = self._reserve(messages, system, max_tokens)
         start = time.perf_counter()
-        request = {"model": self.model, "max_tokens": max_tokens, "messages": messages,
-                   **({"system": system} if system else {}), "extra_body": {"temperature": temperature}}
+        request = self._request(messages, system, max_tokens, temperature)
         used = {"input": 0, "chars": 0}  # what an aborted stream has used so far
         final = None
         try:
@@ -197,6 +195,13 @@ class AnthropicClient:
                            time.perf_counter() - start, False, final.stop_reason)
         LEDGER.settle(self.settings, reservation, result.cost_usd)
         self._observe(result, "success")
+
+    def _request(self, messages: list[dict], system: str | None, max_tokens: int, temperature: float) -> dict:
+        """The Messages API body. Temperature goes to the local server only (0: a deterministic
+        model for the tests); current Claude models take their sampling defaults."""
+        return {"model": self.model, "max_tokens": max_tokens, "messages": messages,
+                **({"system": system} if system else {}),
+                **({"extra_body": {"temperature": temperature}} if self.backend == "local" else {})}
 
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.base_url)
@@ -252,7 +257,7 @@ class AnthropicClient:
         refuses is LLMError."""
         where = f"the {self.backend} backend at {self.base_url}"
         fix = (fix_for("llm", "LLM") if self.backend == "local"
-               else "check the network and https://status.anthropic.com")
+               else f"check the network and {self.base_url} (ANTHROPIC_BASE_URL); https://status.anthropic.com")
         try:
             yield
         except pybreaker.CircuitBreakerError as error:

@@ -14,7 +14,7 @@ from pathlib import Path
 REPORT = Path("docs/benchmarks.md")
 HEADER = (
     "# Benchmarks\n\n"
-    "Written by `nox -s bench` (and `nox -s load`); each section is replaced by its own "
+    "Written by `nox -s bench` (one script: `nox -s bench -- bench_chaos`); each section is replaced by its own "
     "benchmark. Numbers are from the machine named in the section: compare like with like.\n"
 )
 

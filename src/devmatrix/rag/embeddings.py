@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.errors import InstallError, RAGError
 from devmatrix.observability.metrics import EMBEDDING_CACHE_HITS, EMBEDDING_CACHE_MISSES
 from devmatrix.rag.cache import EmbeddingCache
@@ -117,7 +117,10 @@ class EmbeddingModel:
 
 
 def create_embedding_model(settings: Settings | None = None) -> EmbeddingModel:
-    """all-MiniLM-L6-v2 with the on-disk cache (RAG_CACHE_ENABLED, RAG_CACHE_DIR)."""
-    settings = settings or Settings()
+    """The seed's call: all-MiniLM-L6-v2 with the on-disk cache (RAG_CACHE_ENABLED, RAG_CACHE_DIR).
+
+    Without ``settings`` it reads them as every entry point does (the environment, then .env.test).
+    """
+    settings = settings or load_settings()
     cache = EmbeddingCache(settings.rag_cache_dir / "embeddings.sqlite3") if settings.rag_cache_enabled else None
     return EmbeddingModel(settings, cache)

@@ -8,6 +8,7 @@ from a wider candidate set fetched by similarity.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,6 +30,9 @@ class RetrievalStrategy(StrEnum):
 
 @dataclass(frozen=True)
 class Retrieval:
+    """What one query found. It is also the sequence of its results, as the seed uses it
+    (§4.1: ``len(results)``, ``results[0].code``, ``for r in results``)."""
+
     query: str
     strategy: RetrievalStrategy
     results: list[Hit]
@@ -36,6 +40,15 @@ class Retrieval:
     seconds: float
     below_threshold: int = 0  # candidates dropped for similarity < threshold
     notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> Hit:
+        return self.results[index]
 
     def to_dict(self) -> dict[str, object]:
         return {"query": self.query[:200], "strategy": self.strategy.value, "truncated": self.truncated,

@@ -10,6 +10,7 @@ is never used, so it never tries to download one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ class Hit:
     metadata: dict
     similarity: float  # cosine similarity, 1 - Chroma's cosine distance
     embedding: list[float] | None = None
+
+    @property
+    def code(self) -> str:
+        """The seed's name for the example's text (§4.1: ``results[0].code``)."""
+        return self.document
 
 
 class VectorStore:
@@ -86,7 +92,7 @@ class VectorStore:
                 fix="use another CHROMADB_COLLECTION, or delete this one (`invoke rag.seed --recreate`)")
 
     # --- writing -------------------------------------------------------------------
-    def upsert(self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict],
+    def upsert(self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict | None],
                embeddings: Sequence[Sequence[float]] | None = None) -> None:
         if embeddings is None:
             embeddings = [e.vector for e in self.embedding_model.embed_many(list(documents))]
@@ -95,6 +101,23 @@ class VectorStore:
                                    embeddings=[list(e) for e in embeddings])
 
     add = upsert  # the seed calls add(); upsert makes a repeated add harmless
+
+    def add_example(self, code: str, metadata: dict | None = None) -> str:
+        """The seed's call (§2.2, §4.1): index one example; return its id.
+
+        The id is derived from the code, so adding the same code again updates its
+        metadata instead of making a duplicate. Metadata values are str, int, float, bool
+        (or lists of them).
+        """
+        if not isinstance(code, str) or not code.strip():
+            raise RAGError(f"cannot index an empty example ({code!r})", fix="pass the example's code")
+        example_id = "example_" + hashlib.sha256(code.encode()).hexdigest()[:16]
+        try:  # Chroma refuses an empty metadata dict; None is "no metadata"
+            self.upsert([example_id], [code], [dict(metadata) if metadata else None])
+        except ValueError as error:  # Chroma's own check of the metadata values
+            raise RAGError(f"cannot index the example in {self.collection_name!r}: {error}",
+                           fix="metadata values must be str, int, float or bool, or lists of them") from None
+        return example_id
 
     def delete(self, ids: Sequence[str]) -> None:
         with self._guard("delete"):
@@ -130,6 +153,8 @@ class VectorStore:
         """Delete the whole collection (tests, `rag.seed --recreate`)."""
         with self._guard("delete_collection"):
             self.client.delete_collection(self.collection_name)
+
+    delete_collection = drop  # the seed's name (§2.1 fixture cleanup)
 
     def close(self) -> None:
         close_client(self.client)

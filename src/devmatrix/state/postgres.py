@@ -17,7 +17,7 @@ import psycopg2.extras
 import psycopg2.pool
 
 from devmatrix import clients
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import ServiceError
 
@@ -37,7 +37,7 @@ class PostgresManager:
         *,
         settings: Settings | None = None,
     ) -> None:
-        settings = settings or Settings()
+        settings = settings or load_settings()
         self.params: dict[str, Any] = {
             **clients.postgres_params(settings),
             "host": host or settings.postgres_host,

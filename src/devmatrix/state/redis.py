@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from devmatrix import clients
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 
 
 class RedisManager:
@@ -26,7 +26,7 @@ class RedisManager:
         settings: Settings | None = None,
         prefix: str = "",
     ) -> None:
-        settings = settings or Settings()
+        settings = settings or load_settings()
         self.host = host or settings.redis_host
         self.port = int(port or settings.redis_port)
         password = password if password is not None else settings.redis_password.get_secret_value()

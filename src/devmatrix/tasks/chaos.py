@@ -13,7 +13,8 @@ from devmatrix.tasks._common import console, echo, env_file, print_json, reporte
 
 @task(help={
     "service": f"what to hit: {', '.join(drill.SERVICES)} (default: the whole matrix of `nox -s chaos`)",
-    "fault": f"{' or '.join(FAULTS)}: SIGKILL, or SIGSTOP resumed after {drill.FREEZE_S:g} s",
+    "fault": f"{' or '.join(FAULTS)}: SIGKILL, or SIGSTOP (resumed when the work ends; the API and"
+             f" the supervisor after {drill.FREEZE_S:g} s)",
     "during": f"the work it hits: {', '.join(WORKLOADS)} (api = POST /api/v1/generate)",
     "json": "print the rows as JSON (for scripts)",
     "dry": "print the cases that would run; touch nothing",

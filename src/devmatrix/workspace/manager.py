@@ -14,7 +14,7 @@ from pathlib import Path
 
 import git
 
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.errors import PathOutsideWorkspace, WorkspaceError
 
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -69,7 +69,7 @@ class WorkspaceManager:
                 f"workspace id {workspace_id!r} is not allowed",
                 fix="use letters, digits, '_', '-' and '.', starting with a letter or digit",
             )
-        settings = settings or Settings()
+        settings = settings or load_settings()
         self.workspace_id = workspace_id
         self.root = (Path(base_path) if base_path is not None
                      else settings.workspace_dir / workspace_id).resolve()

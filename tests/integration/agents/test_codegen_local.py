@@ -17,12 +17,6 @@ from devmatrix.agents.codegen import CodeGenerationAgent
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 
 
-@pytest.fixture
-def real_agent(settings, real_postgres_manager, real_anthropic_client):
-    return CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
-                               llm_client=real_anthropic_client)
-
-
 def assert_contract(result: dict, postgres) -> None:
     """What holds for every generation, successful or not: a logged, explained result."""
     row = postgres.get_generation(result["log_id"])

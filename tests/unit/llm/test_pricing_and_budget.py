@@ -19,8 +19,29 @@ pytestmark = pytest.mark.unit
 
 def test_cost_uses_the_models_own_price():
     assert price_for("claude-haiku-4-5-20251001", "anthropic").cost(1_000_000, 1_000_000) == 6.0
-    assert price_for("claude-haiku-5-5", "anthropic").cost(1_000_000, 1_000_000) == pytest.approx(0.6)
+    assert price_for("claude-haiku-5-5", "anthropic").cost(10_000, 10_000) == pytest.approx(0.006)
     assert price_for("claude-sonnet-4-5", "anthropic").cost(2_000, 1_000) == pytest.approx(0.021)
+
+
+def test_haiku_5_5_bills_the_whole_request_at_the_long_prompt_rate_above_100k_input_tokens():
+    price = price_for("claude-haiku-5-5", "anthropic")
+    # up to 100,000 prompt tokens: $0.10 in, $0.50 out per million
+    assert price.rates(100_000) == (0.10, 0.50)
+    assert price.cost(100_000, 1_000) == pytest.approx((100_000 * 0.10 + 1_000 * 0.50) / 1e6)
+    # one token more: $0.50 in, $2.50 out, for the output as well
+    assert price.rates(100_001) == (0.50, 2.50)
+    assert price.cost(100_001, 1_000) == pytest.approx((100_001 * 0.50 + 1_000 * 2.50) / 1e6)
+    assert price.cost(100_001, 1_000) > 4.9 * price.cost(100_000, 1_000)
+
+
+def test_current_models_are_priced_and_every_price_names_its_source_and_date():
+    assert price_for("claude-sonnet-5-5", "anthropic").cost(10**6, 10**6) == pytest.approx(12.0)
+    assert price_for("claude-opus-5-5", "anthropic").cost(10**6, 10**6) == pytest.approx(24.0)
+    for model in ("claude-sonnet-5-5", "claude-opus-5-5"):  # one rate at any prompt size
+        assert price_for(model, "anthropic").rates(900_000) == price_for(model, "anthropic").rates(1)
+    for model, price in PRICES.items():
+        assert price.source.startswith("https://platform.claude.com/docs/"), model
+        assert price.as_of is not None, model
 
 
 def test_unknown_model_is_an_error_naming_it_and_the_fix():

@@ -18,7 +18,6 @@ from devmatrix.api.schemas import BreakerStatus, CheckOutcome, ErrorBody, Live, 
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import breaker as breakers
-from devmatrix.llm.client import ANTHROPIC_BASE_URL
 from devmatrix.ops.services import readiness
 
 router = APIRouter(prefix=f"{API_PREFIX}/health", tags=["health"])
@@ -36,17 +35,18 @@ def _llm_backend(settings: Settings) -> str:
     if settings.resolved_llm_backend == "local":
         return f"local {readiness.llm(settings)} at {settings.llm_base_url}"
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
+    base_url = settings.anthropic_base_url
     try:
-        response = requests.get(f"{ANTHROPIC_BASE_URL}/v1/models", params={"limit": 1},
+        response = requests.get(f"{base_url}/v1/models", params={"limit": 1},
                                 headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION_HEADER},
                                 timeout=readiness.PROBE_TIMEOUT_S)
     except requests.RequestException as error:
-        raise ServiceError("llm", f"cannot reach {ANTHROPIC_BASE_URL}: {type(error).__name__}",
-                           fix="check the network, or LLM_BACKEND=local") from error
+        raise ServiceError("llm", f"cannot reach {base_url}: {type(error).__name__}",
+                           fix="check the network and ANTHROPIC_BASE_URL, or LLM_BACKEND=local") from error
     if not response.ok:
-        raise ServiceError("llm", f"{ANTHROPIC_BASE_URL}/v1/models answered {response.status_code}",
+        raise ServiceError("llm", f"{base_url}/v1/models answered {response.status_code}",
                            fix="check ANTHROPIC_API_KEY (401 means it is wrong)")
-    return f"anthropic at {ANTHROPIC_BASE_URL}"
+    return f"anthropic at {base_url}"
 
 
 def ready_checks(settings: Settings) -> dict[str, Callable[[], str]]:

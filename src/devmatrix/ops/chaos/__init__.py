@@ -27,16 +27,18 @@ from devmatrix.ops.chaos.work import WORKLOADS, Seen, Workflow, Workload, worklo
 from devmatrix.ops.services import get_provider
 
 SERVICES = ("postgres", "redis", "chroma", "llm", "api", "supervisor")
-# A frozen process is resumed after this long: longer than every client deadline, so
-# the workload meets the freeze and must report it.
+# A frozen store or LLM server stays frozen until the work ends (its own deadline bounds
+# that): the work must notice it, whenever it next calls. A frozen API or supervisor is
+# resumed after FREEZE_S: no deadline of ours runs inside them, so the work just waits.
 FREEZE_S = 15.0
+FROZEN_UNTIL_THE_WORK_ENDS = {"postgres", "redis", "chroma", "llm"}
 # How long the supervisor may take to bring a killed server back before chaos runs
 # `invoke infra.up` itself (the supervisor backs off 1, 2, 3 s between retries).
 SELF_HEAL_WAIT_S = 30.0
 HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
-INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 4.0, "rag": 1.2, "backup": 2.5, "validate": 0.0}
+INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 2.5, "rag": 1.2, "backup": 2.5, "validate": 0.0}
 # The cases `nox -s chaos` runs: every service x both faults, each during the work
 # that depends on that service most.
 MATRIX = [
@@ -74,6 +76,7 @@ class ChaosRow:
     records_after: int
     records_lost: int
     resumed: bool | None = None  # an interrupted workflow, resumed after healing
+    resume_message: str | None = None  # what the resume printed
 
     @property
     def deadline_met(self) -> bool:
@@ -84,7 +87,7 @@ class ChaosRow:
 
 
 def run_case(settings: Settings, env_file: Path, service: str, fault: str, during: str, *,
-             freeze_s: float = FREEZE_S, echo: Echo = lambda _: None) -> ChaosRow:
+             freeze_s: float | None = None, echo: Echo = lambda _: None) -> ChaosRow:
     """Inject ``fault`` into ``service`` while ``during`` runs; measure; heal; clean up."""
     _check_choice("--service", service, SERVICES)
     _check_choice("--fault", fault, faults.FAULTS)
@@ -100,6 +103,8 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
                              fix="`invoke infra.up` (then `invoke validate`)")
     before = snapshot(settings)
     work = workload(during, settings, env_file)
+    if freeze_s is None:
+        freeze_s = work.deadline_s if service in FROZEN_UNTIL_THE_WORK_ENDS else FREEZE_S
     echo(f"{service} {fault} during {during}: starting the work …")
     work.start()
     time.sleep(INJECT_AFTER_S[during])
@@ -118,14 +123,18 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
         faults.thaw(injected)
     detect_s = None if seen.ok and not seen.warned else round((work.ended or time.monotonic()) - hit, 2)
     healthy_s, healed_by = _heal(provider, service, fault, hit, env_file, echo, monitor)
-    resumed = _resume(work, seen, echo) if during == "workflow" and seen.code == 3 else None
+    resumed = resume_seen = None
+    if during == "workflow" and seen.code == 3:
+        resume_seen = _resume(work, seen, echo)
+        resumed = resume_seen is not None and resume_seen.ok
     after = snapshot(settings)
     _clean_up(settings, work)
     return ChaosRow(
         service, fault, during, _outcome(seen), seen.code, _one_line(seen), detect_s,
         healthy_s, healed_by, round(seen.seconds, 2), work.deadline_s,
         len(before["rows"]), len(after["rows"]), len(before["rows"] - after["rows"]),
-        len(before["records"]), len(after["records"]), len(before["records"] - after["records"]), resumed)
+        len(before["records"]), len(after["records"]), len(before["records"] - after["records"]), resumed,
+        _one_line(resume_seen) if resume_seen else None)
 
 
 def broken_promises(row: ChaosRow) -> list[str]:
@@ -231,13 +240,12 @@ def _wait_healthy(provider, timeout_s: float) -> bool:
     return False
 
 
-def _resume(work: Workload, seen: Seen, echo: Echo) -> bool:
+def _resume(work: Workload, seen: Seen, echo: Echo) -> Seen | None:
     workflow_id = seen.payload.get("workflow_id")
     if not workflow_id or not isinstance(work, Workflow):
-        return False
+        return None
     echo(f"resuming workflow {workflow_id} …")
-    again = work.resume(workflow_id)
-    return again.ok
+    return work.resume(workflow_id)
 
 
 def snapshot(settings: Settings) -> dict[str, set[str]]:

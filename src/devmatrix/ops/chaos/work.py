@@ -29,7 +29,9 @@ from devmatrix.deadlines import GENERATE_DEADLINE_S, PG_DUMP_TIMEOUT_S, VALIDATE
 # opens the embedding model (its query vector comes from the persistent cache).
 CLI_STARTUP_S = 15.0
 RAG_QUERY_DEADLINE_S = 30.0 + CLI_STARTUP_S
-WORKFLOW_REQUEST = "Write a function is_even(n), then write tests for it"
+# Two dependent implementation tasks the local model writes reliably (3-4 s in all), so a
+# resumed workflow can be asked to succeed.
+WORKFLOW_REQUEST = "Write a function add(a, b), then write a function double(x) that returns add(x, x)"
 GENERATE_REQUEST = "Write a Python function add(a, b) that returns the sum"
 RAG_QUERY = "memoized fibonacci"
 WORKLOADS = ("generate", "api", "workflow", "rag", "backup", "validate")
@@ -107,7 +109,8 @@ class _Command(Workload):
         code = self.proc.returncode
         if code == 0:
             return Seen(True, 0, self.summary(payload), seconds, payload=payload)
-        message = fail or payload.get("error") or err.strip()[-300:]
+        failed = "; ".join(f"task {t['id']} {t['status']}: {t['error']}" for t in payload.get("failed_tasks", []))
+        message = fail or payload.get("error") or failed or err.strip()[-300:]
         return Seen(False, code, message, seconds, service=payload.get("service"),
                     fix=payload.get("fix") or _fix_of(message), payload=payload)
 

