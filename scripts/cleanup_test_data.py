@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed §5.2's cleanup script, kept as a thin wrapper: same as `invoke cleanup`.
 
-Usage: python scripts/cleanup_test_data.py [--dry] [--postgres] [--redis] [--chroma] [--workspace]
+Usage: python scripts/cleanup_test_data.py [--dry] [--yes] [--postgres] [--redis] [--chroma] [--workspace]
 No scope flag means every scope. What counts as test data: devmatrix.ops.cleanup.
 Exit codes: 0 done, 1 a store could not be cleaned, 2 bad settings.
 """
@@ -19,18 +19,21 @@ from devmatrix.ops.cleanup import SCOPES, cleanup
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Remove DevMatrix test data, and only test data.")
     parser.add_argument("--dry", action="store_true", help="list what would be removed; change nothing")
+    parser.add_argument("--yes", action="store_true",
+                        help="also clean servers this stack's native provider does not run (compose, external)")
     for scope in SCOPES:
         parser.add_argument(f"--{scope}", action="store_true", help=f"clean {scope} (default: every scope)")
     args = parser.parse_args(argv)
     scopes = [scope for scope in SCOPES if getattr(args, scope)] or list(SCOPES)
     try:
-        results = cleanup(load_settings(), scopes=scopes, dry=args.dry)
+        results = cleanup(load_settings(), scopes=scopes, dry=args.dry, confirmed=args.yes,
+                          echo=lambda line: print(line, file=sys.stderr))
     except DevMatrixError as error:
         print(f"FAIL: {error}", file=sys.stderr)
         return error.exit_code
     for result in results:
         print(f"{result.name}: {result.detail}")
-    return 0
+    return 1 if any(result.failed for result in results) else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ line and every bad value at once, each with its name, its value and the fix.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -36,6 +37,16 @@ _PORT = Field(ge=1, le=65535)
 # Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
 # lower-case names are accepted so no quoting trick can reach the server.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A name containing one of these (stems, so typos such as ANTROPIC_API_KEY, API_TOKN or
+# REDIS_PASWORD still match) holds a secret: an error never prints its value.
+SECRET_WORDS = ("KEY", "TOK", "PASS", "PASW", "PWD", "SECR", "DSN", "CRED", "AUTH")
+SECRET_VALUE_PREFIXES = ("sk-",)  # an API key under any name
+# The public defaults of .env.test.example: fine on a laptop, refused in production.
+# Before `invoke env` generated API_TOKEN, every .env.test had the first one.
+OLD_DEFAULT_API_TOKEN = "devmatrix-local-token"  # noqa: S105 - public, known so it can be refused
+PUBLIC_DEFAULTS = {"api_token": OLD_DEFAULT_API_TOKEN, "postgres_password": "devmatrix",
+                   "llm_local_api_key": "devmatrix-local-key"}
+log = logging.getLogger("devmatrix.config")
 
 
 class Settings(BaseSettings):
@@ -53,6 +64,7 @@ class Settings(BaseSettings):
     devmatrix_provider: Literal["auto", "native", "compose", "external"] = "auto"
     devmatrix_state_dir: Path = Path(".devmatrix")
     service_start_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    allow_non_loopback_bind: bool = False
 
     # --- LLM -------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
@@ -155,6 +167,30 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> Settings:
+        """ENVIRONMENT=production: no public default secret, no bind beyond this machine (unless allowed)."""
+        if self.environment != "production":
+            return self
+        problems = [f"{name.upper()} is the public default of .env.test.example"
+                    for name, default in PUBLIC_DEFAULTS.items()
+                    if getattr(self, name).get_secret_value() == default]
+        if not self.redis_password.get_secret_value():
+            problems.append("REDIS_PASSWORD is empty (Redis without authentication)")
+        binds = {"API_HOST": self.api_host}
+        if self.devmatrix_provider in ("native", "auto"):  # the native provider binds to these
+            binds |= {"POSTGRES_HOST": self.postgres_host, "REDIS_HOST": self.redis_host,
+                      "CHROMADB_HOST": self.chromadb_host, "LLM_HOST": self.llm_host}
+        if not self.allow_non_loopback_bind:
+            problems += [f"{name}={host} is not a loopback address" for name, host in binds.items()
+                         if not _is_loopback(host)]
+        if problems:
+            raise ValueError(
+                "ENVIRONMENT=production refuses: " + "; ".join(problems)
+                + " (set random secrets, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`;"
+                " bind to 127.0.0.1, or set ALLOW_NON_LOOPBACK_BIND=true behind a firewall you trust)")
+        return self
+
     @property
     def configured_price(self) -> tuple[float, float] | None:
         if self.llm_price_input_per_mtok is None or self.llm_price_output_per_mtok is None:
@@ -218,6 +254,7 @@ def load_settings(
                 [f"{path} does not exist"], source=str(path)
             )
         return _build(None, source="defaults and environment")
+    _make_private(path)
     problems = _malformed_lines(path)
     try:
         settings = _build(path, source=str(path))
@@ -227,17 +264,59 @@ def load_settings(
     if problems:
         raise ConfigError(problems, source=str(path))
     assert settings is not None
+    if settings.api_token.get_secret_value() == OLD_DEFAULT_API_TOKEN:
+        log.warning("%s: API_TOKEN is still the old public default %r, which everyone who read the docs"
+                    " knows; the API accepts it for now. Fix: set API_TOKEN to a random value (`python -c"
+                    " 'import secrets; print(secrets.token_urlsafe(32))'`) and restart the api service",
+                    path, OLD_DEFAULT_API_TOKEN)
     return settings
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _make_private(path: Path) -> None:
+    """The settings file holds secrets: 0600, with a warning when that changes anything."""
+    mode = path.stat().st_mode & 0o777
+    if not mode & 0o077:
+        return
+    try:
+        path.chmod(0o600)
+    except OSError as error:
+        log.warning("%s is readable by other users (mode %o) and could not be made 0600 (%s);"
+                    " fix: chmod 600 %s", path, mode, error, path)
+        return
+    log.warning("%s was readable by other users (mode %o); made it 0600: it holds secrets", path, mode)
+
+
+def looks_secret(name: str) -> bool:
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def _shown(name: str, value: object) -> str:
+    """``value`` as an error may print it: hidden when ``name`` looks like a secret."""
+    if looks_secret(name) or str(value).startswith(SECRET_VALUE_PREFIXES):
+        return f"<hidden, {len(str(value))} characters>"
+    return str(value)
+
+
 def _malformed_lines(path: Path) -> list[str]:
+    problems = []
     with path.open(encoding="utf-8") as stream:
-        return [
-            f"line {binding.original.line}: cannot parse {binding.original.string.strip()!r}"
-            " (expected NAME=value)"
-            for binding in parse_stream(stream)
-            if binding.error
-        ]
+        for binding in parse_stream(stream):
+            if not binding.error:
+                continue
+            text = binding.original.string.strip()
+            if looks_secret(text) or "sk-" in text:  # the line may hold a secret: show where it starts only
+                text = re.split(r"[\s=:]", text, maxsplit=1)[0] + " … (rest hidden: it looks like a secret)"
+            problems.append(f"line {binding.original.line}: cannot parse {text!r} (expected NAME=value)")
+    return problems
 
 
 def _build(path: Path | None, *, source: str) -> Settings:
@@ -254,10 +333,11 @@ def _describe(error: dict) -> str:
         return message
     name = str(error["loc"][0]).upper()
     value = error.get("input")
+    shown = _shown(name, value)
     if error["type"] == "extra_forbidden":
-        return f"{name}={value!s}: unknown variable (a typo? see .env.test.example)"
+        return f"{name}={shown}: unknown variable (a typo? see .env.test.example)"
     if error["type"] == "missing":
         return f"{name} is required but not set"
     if name.endswith("_PORT"):
-        return f"{name}={value!s} is not a port number (1-65535)"
-    return f"{name}={value!s}: {message}"
+        return f"{name}={shown} is not a port number (1-65535)"
+    return f"{name}={shown}: {message}"

@@ -94,6 +94,23 @@ def test_unknown_variable_is_a_typo_not_ignored(env_file):
     ]
 
 
+@pytest.mark.parametrize("line", ["ANTROPIC_API_KEY=sk-ant-api03-secret", "API_TOKN=tok-secret",
+                                  "REDIS_PASWORD=pw-secret", "MY_SECRET=s-secret"])
+def test_a_mistyped_secret_is_named_but_its_value_never_printed(env_file, line):
+    name, value = line.split("=")
+    (found,) = problems(env_file(line + "\n"))
+    assert found == f"{name}=<hidden, {len(value)} characters>: unknown variable (a typo? see .env.test.example)"
+    assert "secret" not in found
+
+
+def test_a_malformed_line_holding_a_secret_is_not_echoed(env_file):
+    found = problems(env_file("ANTHROPIC_API_KEY sk-ant-api03-secret\nPOSTGRES_PORT 5432\n"))
+    assert found[0] == "line 1: cannot parse 'ANTHROPIC_API_KEY … (rest hidden: it looks like a secret)'" \
+                       " (expected NAME=value)"
+    assert found[1] == "line 2: cannot parse 'POSTGRES_PORT 5432' (expected NAME=value)"
+    assert not any("sk-ant" in p for p in found)
+
+
 def test_environment_overrides_file(env_file, monkeypatch):
     monkeypatch.setenv("REDIS_PORT", "6390")
     assert load_settings(env_file("REDIS_PORT=6380\n")).redis_port == 6390

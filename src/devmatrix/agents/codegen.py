@@ -141,11 +141,13 @@ class CodeGenerationAgent:
         if not approved:
             return  # a person decides; nothing is written
         fallback = "generated_" + hashlib.sha256(request.encode()).hexdigest()[:8]
-        path = workspace.write_file(hinted or module_name(code, fallback), code)
-        result["file_written"], result["file_path"] = True, str(path)
-        if git_enabled:
-            result["git_commit_hash"] = workspace.commit(f"feat: {request[:60]}", [path])
+        target = hinted or module_name(code, fallback)
+        if git_enabled:  # one workspace lock for the write and its commit
+            path, result["git_commit_hash"] = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
             result["git_committed"] = True
+        else:
+            path = workspace.write_file(target, code)
+        result["file_written"], result["file_path"] = True, str(path)
 
     def _call(self, result: dict, prompt: str, system: str) -> str:
         reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS,

@@ -10,6 +10,7 @@ The same client talks to the paid API or to the local server
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
-from devmatrix.llm.ledger import LEDGER
+from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation
 from devmatrix.llm.pricing import price_for
 from devmatrix.observability.metrics import (
     LLM_COST_USD,
@@ -137,13 +138,14 @@ class AnthropicClient:
                              latency_s=time.perf_counter() - start)
             self._observe(result, "cache_hit")
             return result
-        self._reserve(messages, system, max_tokens)
+        reservation = self._reserve(messages, system, max_tokens)
         deadline = time.monotonic() + (deadline_s or LLM_CALL_DEADLINE_S)
         request = self._request(messages, system, max_tokens, temperature)
         try:
             with self._errors_as_contract(deadline_s or LLM_CALL_DEADLINE_S), self._breaker_guard():
                 response = self._with_retries(self._send_once, deadline, request)
         except DevMatrixError:
+            LEDGER.settle(self.settings, reservation, 0.0)  # failed calls are not billed
             self._observe_failure(time.perf_counter() - start)
             raise
         text = "".join(block.text for block in response.content if block.type == "text")
@@ -154,7 +156,7 @@ class AnthropicClient:
             cost_usd=self.price.cost(input_tokens, response.usage.output_tokens),
             latency_s=time.perf_counter() - start, cache_hit=False, stop_reason=response.stop_reason,
         )
-        LEDGER.record(result.cost_usd)
+        LEDGER.settle(self.settings, reservation, result.cost_usd)
         if cache is not None:
             cache.set(key, asdict(result))
         self._observe(result, "success")
@@ -165,24 +167,33 @@ class AnthropicClient:
         """Yield text as it arrives (no cache, no retry: text already given out cannot be
         taken back). Failures, including at connect, follow the same contract as complete()."""
         messages = _as_messages(messages)
-        self._reserve(messages, system, max_tokens)
+        reservation = self._reserve(messages, system, max_tokens)
         start = time.perf_counter()
         request = self._request(messages, system, max_tokens, temperature)
+        used = {"input": 0, "chars": 0}  # what an aborted stream has used so far
+        final = None
         try:
             # the SDK sends the request in __enter__: it must be inside the guard and the breaker
             with self._errors_as_contract(LLM_CALL_DEADLINE_S), self._breaker_guard(), \
                     self._sdk.messages.stream(**request) as events:
-                yield from events.text_stream
+                for text in events.text_stream:
+                    used["input"] = events.current_message_snapshot.usage.input_tokens
+                    used["chars"] += len(text)
+                    yield text
                 final = events.get_final_message()
         except DevMatrixError:
             self._observe_failure(time.perf_counter() - start)
             raise
+        finally:  # stopped early (consumer closed it, or an error): settle what it used
+            if final is None:
+                out = math.ceil(used["chars"] / CHARS_PER_TOKEN_ESTIMATE)
+                LEDGER.settle(self.settings, reservation, self.price.cost(used["input"], min(out, max_tokens)))
         usage = final.usage
         input_tokens = _prompt_tokens(usage)
         result = LLMResult("", self.model, self.backend, input_tokens, usage.output_tokens,
                            self.price.cost(input_tokens, usage.output_tokens),
                            time.perf_counter() - start, False, final.stop_reason)
-        LEDGER.record(result.cost_usd)
+        LEDGER.settle(self.settings, reservation, result.cost_usd)
         self._observe(result, "success")
 
     def _request(self, messages: list[dict], system: str | None, max_tokens: int, temperature: float) -> dict:
@@ -196,11 +207,10 @@ class AnthropicClient:
         return breakers.status(self.base_url)
 
     # --- one call path ----------------------------------------------------------------
-    def _reserve(self, messages: list[dict], system: str | None, max_tokens: int) -> None:
+    def _reserve(self, messages: list[dict], system: str | None, max_tokens: int) -> Reservation:
         chars = len(system or "") + sum(len(str(m.get("content", ""))) for m in messages)
-        worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1, max_tokens)
-        LEDGER.reserve(backend=self.backend, max_calls=self.settings.anthropic_api_max_calls,
-                       budget_usd=self.settings.llm_budget_usd, worst_case_usd=worst)
+        worst = self.price.cost(chars // CHARS_PER_TOKEN_ESTIMATE + 1 + PROMPT_OVERHEAD_TOKENS, max_tokens)
+        return LEDGER.reserve(settings=self.settings, backend=self.backend, worst_case_usd=worst)
 
     def _send_once(self, deadline: float, request: dict):
         """One attempt, streamed: the idle timeout bounds each silence, ``deadline`` the whole reply."""

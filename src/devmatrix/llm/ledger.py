@@ -1,51 +1,175 @@
-"""Budgets: calls and dollars, checked before a call is sent.
+"""Budgets: calls and dollars, reserved atomically before a call is sent, settled after.
 
-One ledger per process, shared by every client, so two clients cannot each
-spend the whole budget. A call that could exceed a budget raises
-BudgetExceeded and is not sent.
+The budget is shared by every process that uses the same Redis (the API, the
+CLI, workflow branches, several terminals): one Lua script checks and reserves
+in one step, so N parallel calls whose worst cases exceed the budget cannot all
+pass the check together. Per UTC day, in micro-dollars:
+
+- ``devmatrix:llm:budget:<day>`` (hash): ``spent`` and ``calls`` (paid calls sent);
+- ``devmatrix:llm:budget:<day>:reserved`` (sorted set): one member per call in
+  flight, ``<id>:<worst case>``, scored by when it lapses; a process that dies
+  between reserve and settle frees its reservation after RESERVATION_TTL_S.
+
+``reserve`` counts a paid call and its worst-case cost, or raises
+BudgetExceeded and nothing is counted or sent. ``settle`` replaces the worst
+case by what the call really cost (for a stream stopped early: what it used).
+A free call (the local backend, price 0) needs neither Redis nor a reservation.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from devmatrix.errors import BudgetExceeded
+import redis
+
+from devmatrix import clients
+from devmatrix.config import Settings
+from devmatrix.errors import BudgetExceeded, ServiceError
+
+PREFIX = "devmatrix:llm:budget"
+RESERVATION_TTL_S = 3600  # longer than any call (timeout x retries), shorter than a day
+KEY_TTL_S = 2 * 24 * 3600
+MICRO = 1_000_000
+# A reply is billed for more input than the prompt's text: role markers and the chat
+# template (measured ~40 tokens on the local server). Added to every worst case.
+PROMPT_OVERHEAD_TOKENS = 64
+
+# KEYS: budget hash, reservations zset. ARGV: id, worst (micro-USD), budget (micro-USD),
+# max calls (-1: not a paid call), reservation ttl (s), key ttl (s).
+# Returns {status, spent, reserved, calls}: 1 reserved, 0 call budget spent, -1 dollar budget.
+_RESERVE = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+local reserved = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  reserved = reserved + tonumber(string.match(member, ':(%d+)$'))
+end
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local calls = tonumber(redis.call('HGET', KEYS[1], 'calls') or '0')
+local worst, budget, max_calls = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if max_calls >= 0 and calls >= max_calls then return {0, spent, reserved, calls} end
+if spent + reserved + worst > budget then return {-1, spent, reserved, calls} end
+redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[5]) * 1000, ARGV[1] .. ':' .. ARGV[2])
+if max_calls >= 0 then redis.call('HINCRBY', KEYS[1], 'calls', 1) end
+redis.call('HSETNX', KEYS[1], 'spent', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {1, spent, reserved, calls}
+"""
+# KEYS: budget hash, reservations zset. ARGV: member, cost (micro-USD).
+_SETTLE = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
+return 1
+"""
+
+
+def _micro(usd: float) -> int:
+    return math.ceil(round(usd * MICRO, 6))  # never less than the cost; float noise ignored
 
 
 @dataclass
+class Reservation:
+    """One call's reserved worst case; settled exactly once."""
+
+    key: str
+    member: str
+    worst_usd: float
+    settled: bool = False
+
+
+FREE = Reservation("", "", 0.0, settled=True)  # a free call: nothing to reserve or settle
+
+
 class Ledger:
-    calls: int = 0
-    spent_usd: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Reserve and settle against the shared budget in the Redis of the settings given."""
 
-    def reserve(self, *, backend: str, max_calls: int, budget_usd: float,
-                worst_case_usd: float) -> None:
-        """Count one call, or raise BudgetExceeded without counting it."""
-        with self._lock:
-            if backend == "anthropic" and self.calls >= max_calls:
-                raise BudgetExceeded(
-                    f"call budget exhausted: {self.calls} of ANTHROPIC_API_MAX_CALLS={max_calls}"
-                    " paid calls already sent; this call was not sent",
-                    fix="raise ANTHROPIC_API_MAX_CALLS in .env.test, or start a new process",
-                )
-            if self.spent_usd + worst_case_usd > budget_usd:
-                raise BudgetExceeded(
-                    f"dollar budget would be exceeded: spent ${self.spent_usd:.4f}, this call"
-                    f" may cost up to ${worst_case_usd:.4f}, LLM_BUDGET_USD={budget_usd};"
-                    " this call was not sent",
-                    fix="raise LLM_BUDGET_USD in .env.test, or lower max_tokens",
-                )
-            if backend == "anthropic":
-                self.calls += 1
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.prefix = prefix  # tests use their own (`test:…`), so they never touch the real budget
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, int], redis.Redis] = {}
+        self._spent_here = 0.0  # this process's share, for its own metrics
 
-    def record(self, cost_usd: float) -> None:
+    def _client(self, settings: Settings) -> redis.Redis:
+        address = (settings.redis_host, settings.redis_port)
         with self._lock:
-            self.spent_usd += cost_usd
+            if address not in self._clients:
+                self._clients[address] = clients.redis_client(settings)
+            return self._clients[address]
+
+    def reserve(self, *, settings: Settings, backend: str, worst_case_usd: float) -> Reservation:
+        """Count one call and its worst-case cost, or raise BudgetExceeded (nothing counted, nothing sent)."""
+        paid = backend == "anthropic"
+        budget, max_calls = settings.llm_budget_usd, settings.anthropic_api_max_calls
+        if not paid and worst_case_usd == 0:
+            return FREE
+        if worst_case_usd > budget:  # no sharing can make this one fit: no need to ask Redis
+            raise _dollars_exceeded(0.0, 0.0, worst_case_usd, budget)
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        key = f"{self.prefix}:{day}"
+        member_id = uuid.uuid4().hex
+        try:
+            status, spent, reserved, calls = self._client(settings).eval(
+                _RESERVE, 2, key, f"{key}:reserved", member_id, _micro(worst_case_usd), int(budget * MICRO),
+                max_calls if paid else -1, RESERVATION_TTL_S, KEY_TTL_S)
+        except redis.RedisError as error:
+            raise ServiceError("redis", f"cannot reserve the LLM budget at {settings.redis_host}:"
+                               f"{settings.redis_port} ({error}); the call was not sent",
+                               fix="`invoke infra.up -s redis`: the shared budget lives there") from error
+        if status == 0:
+            raise BudgetExceeded(
+                f"call budget exhausted: {calls} of ANTHROPIC_API_MAX_CALLS={max_calls} paid calls already"
+                f" sent today (UTC {day}, every process on this Redis); this call was not sent",
+                fix="raise ANTHROPIC_API_MAX_CALLS in .env.test, or wait for the next UTC day")
+        if status == -1:
+            raise _dollars_exceeded(spent / MICRO, reserved / MICRO, worst_case_usd, budget)
+        return Reservation(key, f"{member_id}:{_micro(worst_case_usd)}", worst_case_usd)
+
+    def settle(self, settings: Settings, reservation: Reservation, cost_usd: float) -> None:
+        """Release the worst case and add what the call cost (once; a second settle does nothing)."""
+        if reservation.settled:
+            if reservation is FREE:
+                with self._lock:
+                    self._spent_here += cost_usd
+            return
+        reservation.settled = True
+        try:
+            self._client(settings).eval(_SETTLE, 2, reservation.key, f"{reservation.key}:reserved",
+                                        reservation.member, _micro(cost_usd))
+        except redis.RedisError as error:
+            raise ServiceError("redis", f"cannot record an LLM call's cost (${cost_usd:.6f}) at"
+                               f" {settings.redis_host}:{settings.redis_port}: {error}",
+                               fix="`invoke infra.up -s redis`; the reservation lapses after"
+                                   f" {RESERVATION_TTL_S} s") from error
+        with self._lock:
+            self._spent_here += cost_usd
+
+    def shared(self, settings: Settings) -> dict[str, float]:
+        """Today's totals of every process on this Redis: spent, reserved (in flight), paid calls."""
+        key = f"{self.prefix}:{datetime.now(UTC).strftime('%Y-%m-%d')}"
+        client = self._client(settings)
+        values = client.hgetall(key)
+        reserved = sum(int(m.rsplit(":", 1)[1]) for m in client.zrange(f"{key}:reserved", 0, -1))
+        return {"spent_usd": int(values.get("spent", 0)) / MICRO, "reserved_usd": reserved / MICRO,
+                "calls": int(values.get("calls", 0))}
 
     def snapshot(self) -> dict[str, float]:
+        """This process's spending (for its own metrics)."""
         with self._lock:
-            return {"calls": self.calls, "spent_usd": round(self.spent_usd, 6)}
+            return {"spent_usd": round(self._spent_here, 6)}
 
 
-LEDGER = Ledger()  # the process's ledger
+def _dollars_exceeded(spent: float, reserved: float, worst: float, budget: float) -> BudgetExceeded:
+    return BudgetExceeded(
+        f"dollar budget would be exceeded: spent ${spent:.4f} today and ${reserved:.4f} reserved by calls in"
+        f" flight (every process on this Redis); this call may cost up to ${worst:.4f},"
+        f" LLM_BUDGET_USD={budget}; this call was not sent",
+        fix="raise LLM_BUDGET_USD in .env.test, or lower max_tokens")
+
+
+LEDGER = Ledger()  # the process's handle on the shared budget

@@ -67,9 +67,17 @@ CHROMADB_UP = Gauge(
     "chromadb_up", "1 when the Chroma server answered the API's last scrape-time probe, else 0.",
     registry=REGISTRY,
 )
+BACKUP_LAST_SUCCESS = Gauge(
+    "devmatrix_backup_last_success_timestamp_seconds",
+    "UTC time of the newest complete backup in BACKUP_DIR (unset when there is none).", registry=REGISTRY,
+)
+BACKUP_LAST_SIZE = Gauge(
+    "devmatrix_backup_last_size_bytes", "Bytes of the newest complete backup in BACKUP_DIR.", registry=REGISTRY,
+)
 LLM_BUDGET_USD = Gauge(
-    "llm_budget_usd", "The dollar budget of this process (LLM_BUDGET_USD).", registry=REGISTRY,
+    "llm_budget_usd", "The dollar budget per UTC day (LLM_BUDGET_USD).", registry=REGISTRY,
 )
 LLM_BUDGET_SPENT_USD = Gauge(
-    "llm_budget_spent_usd", "Dollars this process has spent against LLM_BUDGET_USD.", registry=REGISTRY,
+    "llm_budget_spent_usd", "Dollars spent today against LLM_BUDGET_USD by every process on this Redis.",
+    registry=REGISTRY,
 )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
+import secrets
 from pathlib import Path
 
 from devmatrix.config import Settings, load_settings
 from devmatrix.ops.checks import CheckResult, Status, timed
 
 EXAMPLE_FILE = Path(".env.test.example")
+# Written with a fresh random value into every new .env.test (never the example's public value).
+GENERATED_SECRETS = ("API_TOKEN", "REDIS_PASSWORD")
+SECRET_BYTES = 32
 
 
 def ensure_env_file(env_file: Path, *, example: Path = EXAMPLE_FILE, dry: bool = False) -> CheckResult:
@@ -18,10 +23,17 @@ def ensure_env_file(env_file: Path, *, example: Path = EXAMPLE_FILE, dry: bool =
     if not example.exists():
         return CheckResult("env file", Status.FAIL, f"neither {env_file} nor {example} exists")
     if dry:
-        return CheckResult("env file", Status.SKIPPED, f"would copy {example} to {env_file}")
-    shutil.copyfile(example, env_file)
-    env_file.chmod(0o600)  # it holds secrets
-    return CheckResult("env file", Status.PASS, f"created {env_file} from {example}")
+        return CheckResult("env file", Status.SKIPPED, f"would copy {example} to {env_file}"
+                           f" with a random {' and '.join(GENERATED_SECRETS)}")
+    text = example.read_text(encoding="utf-8")
+    for name in GENERATED_SECRETS:
+        text = re.sub(rf"^{name}=.*$", f"{name}={secrets.token_urlsafe(SECRET_BYTES)}", text, count=1,
+                      flags=re.MULTILINE)
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds secrets from birth
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return CheckResult("env file", Status.PASS, f"created {env_file} from {example}"
+                       f" with a random {' and '.join(GENERATED_SECRETS)}")
 
 
 def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:

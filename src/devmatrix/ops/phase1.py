@@ -43,13 +43,15 @@ def run_phase1(
     echo: Callable[[str], None] = print,
 ) -> list[StepResult]:
     """Run every step in order; a DevMatrixError stops the phase at its step."""
+    # the settings file first: the servers infra starts need its secrets (REDIS_PASSWORD)
+    created = env.ensure_env_file(env_file, dry=dry)
     settings = load_settings(env_file)
     steps: list[StepResult] = []
     for name in STEPS:
         on_step(name)
         with timed() as elapsed:
             if name == "env":
-                results, settings = _env_step(env_file, dry)
+                results, settings = _env_step(env_file, dry, created)
             else:
                 results = _STEP[name](settings, env_file, dry, echo)
         step = StepResult(name, elapsed(), results)
@@ -74,8 +76,7 @@ def _infra(settings: Settings, env_file: Path, dry: bool, echo) -> list[CheckRes
     ]
 
 
-def _env_step(env_file: Path, dry: bool) -> tuple[list[CheckResult], Settings]:
-    created = env.ensure_env_file(env_file, dry=dry)
+def _env_step(env_file: Path, dry: bool, created: CheckResult) -> tuple[list[CheckResult], Settings]:
     if dry and not env_file.exists():
         return [created], load_settings(env_file)
     settings, valid = env.validate_env_file(env_file)

@@ -7,7 +7,16 @@ from pathlib import Path
 from invoke import Exit, task
 
 from devmatrix.ops.backup import create_backup, manifest, verify_backup
-from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
+from devmatrix.tasks._common import (
+    console,
+    echo,
+    env_file,
+    positional,
+    print_json,
+    print_result,
+    reported,
+    settings,
+)
 
 
 @task(default=True, help={
@@ -60,3 +69,26 @@ def verify(c, path, json=False):
         raise Exit(f"FAIL: backup {folder} does not match its manifest; see above", code=1)
     if not json:
         console.print(f"  backup {folder} verified")
+
+
+@task(name="schedule", help={
+    "every": "interval between backups: a number and s, m, h or d (default 6h)",
+    "keep": "complete backups to keep (default BACKUP_KEEP, 7)",
+    "off": "stop scheduled backups (existing backups are kept)",
+    "dry": "print what would change; change nothing",
+})
+def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
+    """Back up on a timer under the native supervisor, or print the cron line for other providers."""
+    from devmatrix.ops.backup import schedule
+    from devmatrix.ops.services import get_provider
+
+    with reported():
+        s = settings()
+        provider = get_provider(s, env_file=env_file(), echo=echo)
+        if off:
+            message = schedule.disable(s, provider, dry=dry)
+        else:
+            plan = schedule.Schedule(schedule.parse_every(every), keep or s.backup_keep)
+            message = schedule.enable(s, plan, provider, project=Path.cwd(), dry=dry)
+    console.print(f"  {message}")
+

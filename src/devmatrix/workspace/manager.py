@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
 import re
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -21,6 +27,26 @@ _REPO_LOCKS_GUARD = threading.Lock()
 def _repo_lock(root: Path) -> threading.Lock:
     with _REPO_LOCKS_GUARD:
         return _REPO_LOCKS.setdefault(root, threading.Lock())
+
+
+# Written by DevMatrix into every workspace it creates (never committed: listed in
+# .git/info/exclude). `invoke cleanup` removes marked workspaces only: the proof that
+# a folder is DevMatrix's, not a name that happens to look like a test.
+MARKER = ".devmatrix-workspace"
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of ``folder`` if it is a workspace DevMatrix created, else None."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("workspace_id") == folder.name else None
+
+
+# Beside the repository's own files: held while a file is written and committed, so
+# another process (the API, the CLI, a workflow) writing the same workspace waits.
+LOCK_FILE = ".git/devmatrix.lock"
 
 
 def git_user(repo: git.Repo) -> tuple[str | None, str | None]:
@@ -56,17 +82,32 @@ class WorkspaceManager:
 
     def _open_or_init(self, settings: Settings) -> git.Repo:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._fresh = not any(self.root.iterdir())  # only a folder DevMatrix fills itself is marked
         try:
             repo = git.Repo(self.root)
         except git.InvalidGitRepositoryError:
-            repo = git.Repo.init(self.root, initial_branch="main")
+            repo = self._create(settings)
         if repo.working_tree_dir and Path(repo.working_tree_dir).resolve() != self.root:
             # never commit into an enclosing repository (e.g. the project itself)
-            repo = git.Repo.init(self.root, initial_branch="main")
+            repo = self._create(settings)
         if git_user(repo) != (settings.git_user_name, settings.git_user_email):
             with repo.config_writer() as config:
                 config.set_value("user", "name", settings.git_user_name)
                 config.set_value("user", "email", settings.git_user_email)
+        return repo
+
+    def _create(self, settings: Settings) -> git.Repo:
+        """A new repository; marked as DevMatrix's if the folder was empty (the marker is never committed)."""
+        repo = git.Repo.init(self.root, initial_branch="main")
+        if not self._fresh:
+            return repo
+        exclude = Path(repo.git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as handle:
+            handle.write(f"/{MARKER}\n")
+        marker = {"workspace_id": self.workspace_id, "environment": settings.environment,
+                  "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        (self.root / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         return repo
 
     def close(self) -> None:
@@ -103,6 +144,27 @@ class WorkspaceManager:
         path = Path(path)
         return path.relative_to(self.root) if path.is_absolute() and path.is_relative_to(self.root) else path
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The workspace to ourselves: other threads (one lock per root) and processes (flock)."""
+        with _repo_lock(self.root):
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    def write_and_commit(self, relative_path: str | Path, content: str, message: str) -> tuple[Path, str]:
+        """Write ``content`` and commit exactly it, under one workspace lock; (path, 40-char hash).
+
+        Two generations writing the same file each get a commit holding their own
+        content: the second waits for the first's commit, then writes and commits.
+        """
+        with self.locked():
+            path = self.write_file(relative_path, content)
+            return path, self._commit(message, [path])
+
     def write_file(self, relative_path: str | Path, content: str) -> Path:
         target = self.resolve(relative_path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,16 +172,24 @@ class WorkspaceManager:
         return target
 
     def commit(self, message: str, paths: list[str | Path] | None = None) -> str:
-        """Commit ``paths`` (default: everything changed); return the 40-character hash."""
-        with _repo_lock(self.root):
-            try:
-                if paths is None:
-                    self.repo.git.add(A=True)
-                else:
-                    self.repo.index.add([str(self.resolve(self._relative(p)).relative_to(self.root))
-                                         for p in paths])
-                commit = self.repo.index.commit(message)
-            except (git.GitError, OSError) as error:
-                raise WorkspaceError(f"git commit failed in {self.root}: {error}",
-                                     fix=f"inspect it with `git -C {self.root} status`") from error
+        """Commit ``paths`` (default: everything changed); return the 40-character hash.
+
+        To commit a file just written, use ``write_and_commit``: between a separate
+        ``write_file`` and ``commit`` another writer may change the file.
+        """
+        with self.locked():
+            return self._commit(message, paths)
+
+    def _commit(self, message: str, paths: list[str | Path] | None) -> str:
+        """Commit under the caller's lock."""
+        try:
+            if paths is None:
+                self.repo.git.add(A=True)
+            else:
+                self.repo.index.add([str(self.resolve(self._relative(p)).relative_to(self.root))
+                                     for p in paths])
+            commit = self.repo.index.commit(message)
+        except (git.GitError, OSError) as error:
+            raise WorkspaceError(f"git commit failed in {self.root}: {error}",
+                                 fix=f"inspect it with `git -C {self.root} status`") from error
         return commit.hexsha

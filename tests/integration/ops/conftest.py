@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _backup_stack import clean, stack  # noqa: F401 - scratch-stack fixtures, started only where asked for
 
 from devmatrix.config import Settings, env_file_path
 from devmatrix.ops.services import get_provider

@@ -3,129 +3,22 @@
 from __future__ import annotations
 
 import json
-import random
-import shutil
 import threading
+import time
+from pathlib import Path
 
 import psycopg2
 import pytest
-from _backup_stack import Stack, stack  # noqa: F401 - the fixture is used by name
+from _backup_stack import Stack, assert_same_data, change_everything, said, snapshot, write_known_data
 
 from devmatrix.errors import BackupError
 from devmatrix.ops import backup
-from devmatrix.ops.backup import manifest
+from devmatrix.ops.backup import manifest, schedule
 from devmatrix.ops.backup import postgres as pg_backup
-from devmatrix.ops.backup.chroma import EMBEDDING_TOLERANCE, read_collection
 from devmatrix.ops.checks import Status
 
 pytestmark = pytest.mark.integration
 
-DIM = 384
-_ROW_COLUMNS = "id, timestamp, workspace_id, user_request, generated_code, approval_status, quality_score, metadata"
-
-
-@pytest.fixture
-def clean(stack: Stack) -> Stack:  # noqa: F811
-    stack.wipe()
-    shutil.rmtree(stack.settings.backup_dir, ignore_errors=True)
-    yield stack
-    stack.wipe()
-    shutil.rmtree(stack.settings.backup_dir, ignore_errors=True)
-
-
-# --- known data, and exact snapshots of it ------------------------------------
-def write_known_data(target: Stack) -> None:
-    pg = target.postgres()
-    try:
-        for i in range(25):
-            pg.execute("INSERT INTO code_generation_logs (workspace_id, user_request, generated_code,"
-                       " approval_status, quality_score, metadata) VALUES (%s, %s, %s, %s, %s, %s)",
-                       (f"rt-{i % 3}", f"request {i} — ünïcode", f"def f{i}():\n    return {i}\n",
-                        "approved" if i % 2 else "rejected", i / 7, json.dumps({"i": i, "tags": ["a", i]})))
-    finally:
-        pg.close()
-    client = target.redis()
-    try:
-        client.set("test:rt:string", "value ✓")
-        client.hset("test:rt:hash", mapping={"a": "1", "b": "2"})
-        client.rpush("test:rt:list", "x", "y", "z")
-        client.sadd("test:rt:set", "p", "q")
-        client.zadd("test:rt:zset", {"m": 1.5, "n": 2.5})
-        client.set("devmatrix:rt:ttl", "expires later", ex=3600)
-    finally:
-        client.close()
-    rng = random.Random(8)
-    with target.chroma() as chroma:
-        for name, space, n in (("rt_examples", "cosine", 30), ("rt_l2", "l2", 5)):
-            collection_id = chroma.create(name, {"hnsw:space": space, "owner": "round-trip"}, None)
-            chroma.add(collection_id, {
-                "ids": [f"{name}-{i}" for i in range(n)],
-                "embeddings": [[rng.uniform(-1, 1) for _ in range(DIM)] for _ in range(n)],
-                "documents": [f"def example_{i}(): pass" for i in range(n)],
-                "metadatas": [{"i": i, "language": "python", "score": i / 3} for i in range(n)],
-            })
-
-
-def snapshot(target: Stack) -> dict:
-    pg = target.postgres()
-    try:
-        rows = pg.execute(f"SELECT {_ROW_COLUMNS} FROM code_generation_logs ORDER BY id")  # noqa: S608
-    finally:
-        pg.close()
-    client = target.redis()
-    try:
-        keys = {}
-        for key in sorted(client.scan_iter()):
-            kind = client.type(key)
-            value = {"string": client.get, "hash": client.hgetall, "set": client.smembers,
-                     "list": lambda k: client.lrange(k, 0, -1),
-                     "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](key)
-            keys[key] = (kind, value, client.ttl(key) > 0)
-    finally:
-        client.close()
-    with target.chroma() as chroma:
-        collections = {c["name"]: (c["metadata"], sorted(read_collection(chroma, c["name"]), key=lambda r: r["id"]))
-                       for c in chroma.collections()}
-    return {"rows": rows, "keys": keys, "collections": collections}
-
-
-def assert_same_data(found: dict, original: dict) -> None:
-    assert found["rows"] == original["rows"]
-    assert found["keys"] == original["keys"]
-    assert set(found["collections"]) == set(original["collections"])
-    for name, (metadata, records) in original["collections"].items():
-        found_metadata, found_records = found["collections"][name]
-        assert found_metadata == metadata
-        assert [(r["id"], r["document"], r["metadata"]) for r in found_records] == \
-            [(r["id"], r["document"], r["metadata"]) for r in records]
-        for mine, theirs in zip(found_records, records, strict=True):
-            assert max(abs(a - b) for a, b in zip(mine["embedding"], theirs["embedding"], strict=True)) \
-                <= EMBEDDING_TOLERANCE
-
-
-def change_everything(target: Stack) -> None:
-    pg = target.postgres()
-    try:
-        pg.execute("DELETE FROM code_generation_logs WHERE id <= 5")
-        pg.execute("UPDATE code_generation_logs SET generated_code = 'changed' WHERE id = 10")
-        pg.execute("INSERT INTO code_generation_logs (workspace_id) VALUES ('after-backup')")
-    finally:
-        pg.close()
-    client = target.redis()
-    try:
-        client.delete("test:rt:hash", "test:rt:set")
-        client.set("test:rt:string", "changed")
-        client.set("test:rt:new", "added after the backup")
-    finally:
-        client.close()
-    with target.chroma() as chroma:
-        chroma.delete("rt_l2")
-        chroma.create("rt_added_later", None, None)
-
-
-def said(done) -> str:
-    """stderr with the terminal's line wrapping undone."""
-    return " ".join(done.stderr.split())
 
 
 # --- the tests ---------------------------------------------------------------
@@ -282,3 +175,45 @@ def test_backup_and_verify_from_the_command_line_with_retention(clean: Stack, in
     done = invoke_cli("backup.verify", str(clean.root / "no-such-backup"), env=env, isolated=True)
     assert done.returncode == 1
     assert "no-such-backup does not exist" in said(done)
+
+
+def test_a_backup_is_private_durable_and_removes_stale_partials(clean: Stack):
+    root = clean.settings.backup_dir
+    root.mkdir(parents=True, exist_ok=True)
+    stale = root / (manifest.new_name() + manifest.PARTIAL)
+    (stale / "postgres").mkdir(parents=True)
+    (stale / "postgres" / "half.dump").write_bytes(b"interrupted")
+    report = backup.create_backup(clean.settings)
+    assert not stale.exists()
+    assert manifest.complete_backups(root) == [report.path]
+    modes = {p.relative_to(report.path).as_posix(): p.stat().st_mode & 0o777 for p in report.path.rglob("*")}
+    assert report.path.stat().st_mode & 0o777 == 0o700
+    assert {m for p, m in modes.items() if (report.path / p).is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if (report.path / p).is_file()} == {0o600}
+
+    with manifest.backup_lock(root), pytest.raises(BackupError, match="another backup is writing"):
+        backup.create_backup(clean.settings)
+    assert manifest.complete_backups(root) == [report.path]  # the refused one left nothing behind
+
+
+def test_scheduled_backups_run_under_the_supervisor_and_stop_with_off(clean: Stack):
+    clean.env_file()  # the scheduler loads these settings (DEVMATRIX_ENV_FILE)
+    write_known_data(clean)
+    message = schedule.enable(clean.settings, schedule.Schedule(3600, 2), clean.provider, project=Path.cwd())
+    assert "every 1h, keeping the newest 2 under supervisord" in message
+    try:
+        deadline = time.monotonic() + 60
+        while not manifest.complete_backups(clean.settings.backup_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        (made,) = manifest.complete_backups(clean.settings.backup_dir)  # no backup yet: one at once
+        body = manifest.read_manifest(made)
+        assert body["postgres"]["tables"]["public.code_generation_logs"]["rows"] == 25
+        (state,) = clean.provider.status((schedule.SERVICE,))
+        assert state.healthy and state.version == "every 1h, keeping the newest 2"
+        assert schedule.latest_backup_metrics(clean.settings)[1] == sum(f["bytes"] for f in body["files"].values())
+    finally:
+        off = schedule.disable(clean.settings, clean.provider)
+    assert off.startswith("scheduled backups are off")
+    (state,) = clean.provider.status((schedule.SERVICE,))
+    assert not state.running and not schedule.schedule_path(clean.settings).exists()
+

@@ -10,12 +10,13 @@ import uuid
 
 import pytest
 import redis
-from _backup_stack import Stack, stack  # noqa: F401 - the fixture is used by name
+from _backup_stack import Stack
 
 from devmatrix.ops.backup.chroma import ChromaHTTP
 from devmatrix.ops.checks import Status
 from devmatrix.ops.cleanup import cleanup
 from devmatrix.state.postgres import PostgresManager
+from devmatrix.workspace import WorkspaceManager
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +45,10 @@ def _make_data(settings, suffix: str) -> None:
     with ChromaHTTP(settings.chroma_url) as chroma:
         chroma.create(f"test_cleanup{suffix}", None, None)
         chroma.create(f"keep_cleanup{suffix}", None, None)
-    (settings.workspace_dir / f"test_cleanup{suffix}").mkdir(parents=True)
-    (settings.workspace_dir / f"test_cleanup{suffix}" / "app.py").write_text("x = 1\n")
+    with WorkspaceManager(f"test_cleanup{suffix}", settings=settings) as workspace:  # marked: DevMatrix's
+        workspace.write_and_commit("app.py", "x = 1\n", "feat: app")
+    (settings.workspace_dir / f"projectA{suffix}").mkdir(parents=True)  # not DevMatrix's: never touched
+    (settings.workspace_dir / f"projectA{suffix}" / "main.py").write_text("x = 1\n")
 
 
 def _state(settings, suffix: str) -> dict:
@@ -110,7 +113,7 @@ def test_dry_run_on_the_shared_stack_lists_test_data_and_changes_nothing(setting
         _remove_data(settings, suffix)
 
 
-def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):  # noqa: F811
+def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):
     s = stack.settings
     suffix = f"_{uuid.uuid4().hex[:8]}"
     _make_data(s, suffix)
@@ -128,14 +131,14 @@ def test_cleanup_removes_test_data_only_scope_by_scope(stack: Stack):  # noqa: F
             "rows": sorted(f"{ws}{suffix}" for ws in KEPT_WORKSPACES),
             "keys": [f"devmatrix:keep{suffix}", f"testkey{suffix}"],
             "collections": [f"keep_cleanup{suffix}"],
-            "workspace": [],
+            "workspace": [f"projectA{suffix}"],
         }
         assert (s.workspace_dir / ".git").is_dir()  # the test workspace itself is kept
     finally:
         _remove_data(s, suffix)
 
 
-def test_the_script_is_the_same_cleanup(stack: Stack):  # noqa: F811
+def test_the_script_is_the_same_cleanup(stack: Stack):
     suffix = f"_{uuid.uuid4().hex[:8]}"
     _make_data(stack.settings, suffix)
     try:
@@ -150,3 +153,31 @@ def test_the_script_is_the_same_cleanup(stack: Stack):  # noqa: F811
         assert len(state["rows"]) == len(TEST_WORKSPACES) + len(KEPT_WORKSPACES) + 1  # postgres not in scope
     finally:
         _remove_data(stack.settings, suffix)
+
+
+def test_servers_this_stack_does_not_run_need_yes(stack: Stack, invoke_cli):
+    """The same servers reached as `external`: DevMatrix cannot prove they are its own."""
+    s = stack.settings.model_copy(update={"devmatrix_provider": "external"})
+    suffix = f"_{uuid.uuid4().hex[:8]}"
+    _make_data(s, suffix)
+    try:
+        full = _state(s, suffix)
+        results = {r.name: r for r in cleanup(s, scopes=["redis", "chroma"])}
+        assert results["redis"].status is Status.FAIL and results["chroma"].status is Status.FAIL
+        assert results["redis"].detail.startswith(f"not removed: 1 test keys (test:*) (test:cleanup{suffix})")
+        assert "DEVMATRIX_PROVIDER=external" in results["redis"].detail and "--yes" in results["redis"].detail
+        assert _state(s, suffix) == full
+
+        env_file = stack.env_file()
+        env_file.write_text(env_file.read_text().replace("DEVMATRIX_PROVIDER='native'", "DEVMATRIX_PROVIDER=external"))
+        done = invoke_cli("cleanup", "--redis", env={"DEVMATRIX_ENV_FILE": str(env_file)}, isolated=True)
+        assert done.returncode == 1
+        assert "cleanup refused for redis" in " ".join(done.stderr.split())
+        assert _state(s, suffix) == full
+
+        results = {r.name: r for r in cleanup(s, scopes=["redis", "chroma"], confirmed=True)}
+        assert results["redis"].status is Status.PASS and results["chroma"].status is Status.PASS
+        assert f"test:cleanup{suffix}" not in _state(s, suffix)["keys"]
+    finally:
+        _remove_data(s, suffix)
+

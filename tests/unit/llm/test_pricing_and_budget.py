@@ -11,7 +11,7 @@ from devmatrix.errors import BudgetExceeded, CircuitOpen, ServiceError, UnknownM
 from devmatrix.llm import AnthropicClient
 from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.cache import cache_key
-from devmatrix.llm.ledger import LEDGER, Ledger
+from devmatrix.llm.ledger import FREE, Ledger
 from devmatrix.llm.pricing import PRICES, price_for
 
 pytestmark = pytest.mark.unit
@@ -61,25 +61,15 @@ def test_the_default_model_is_priced_and_not_the_seeds_retired_id():
     assert Settings().anthropic_model != "claude-haiku-4-5-20251001"
 
 
-def test_call_budget_refuses_before_counting():
-    ledger = Ledger()
-    ledger.reserve(backend="anthropic", max_calls=1, budget_usd=1, worst_case_usd=0.1)
-    with pytest.raises(BudgetExceeded, match="ANTHROPIC_API_MAX_CALLS=1"):
-        ledger.reserve(backend="anthropic", max_calls=1, budget_usd=1, worst_case_usd=0.1)
-    assert ledger.calls == 1
+def test_a_call_that_alone_exceeds_the_budget_is_refused_without_asking_redis():
+    # the shared budget (reserve/settle in Redis) is tested in tests/integration/llm/test_budget_shared.py
+    with pytest.raises(BudgetExceeded, match=r"LLM_BUDGET_USD=0\.05"):
+        Ledger().reserve(settings=Settings(llm_budget_usd=0.05), backend="anthropic", worst_case_usd=0.06)
+    assert Ledger().reserve(settings=Settings(), backend="local", worst_case_usd=0.0) is FREE
 
 
-def test_dollar_budget_counts_the_worst_case_of_the_next_call():
-    ledger = Ledger()
-    ledger.record(0.95)
-    with pytest.raises(BudgetExceeded, match=r"LLM_BUDGET_USD=1\.0"):
-        ledger.reserve(backend="anthropic", max_calls=10, budget_usd=1.0, worst_case_usd=0.06)
-    ledger.reserve(backend="local", max_calls=0, budget_usd=1.0, worst_case_usd=0.0)  # free
-
-
-def test_exhausted_budget_sends_nothing(monkeypatch):
+def test_exhausted_budget_sends_nothing():
     # Nothing listens on this port: had the client sent the call, it would get a connection error.
-    monkeypatch.setattr(LEDGER, "spent_usd", 0.0)
     settings = Settings(anthropic_api_key="sk-ant-test", llm_budget_usd=0.0)
     client = AnthropicClient(settings=settings, enable_cache=False,
                              base_url="https://api.anthropic.com")

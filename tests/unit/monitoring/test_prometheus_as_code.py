@@ -83,5 +83,5 @@ def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    scrape_time.refresh(Settings(chromadb_port=closed))
+    scrape_time.refresh(Settings(chromadb_port=closed, redis_port=closed))
     assert REGISTRY.get_sample_value("chromadb_up") == 0

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from devmatrix.errors import BackupError
-from devmatrix.ops import backup
-from devmatrix.ops.backup import chroma, manifest
+from devmatrix.ops.backup import _compare, chroma, manifest
 
 pytestmark = pytest.mark.unit
 
@@ -21,7 +20,8 @@ def make_backup(root: Path, name: str, files: dict[str, bytes] | None = None) ->
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
     body = {"format": manifest.FORMAT, "created_at": "2026-01-01T00:00:00+00:00", "tools": {}, "servers": {},
-            "postgres": {}, "redis": {}, "chroma": {"collections": {}}, "files": manifest.describe_files(folder)}
+            "postgres": {"file": "postgres/db.dump"}, "redis": {"file": "redis/dump.rdb"},
+            "chroma": {"collections": {}}, "files": manifest.describe_files(folder)}
     manifest.write_manifest(folder, body)
     return folder
 
@@ -46,6 +46,32 @@ def test_a_flipped_byte_is_named_with_its_path(tmp_path):
     assert f"{dump}: sha256" in message
     assert "redis/dump.rdb" not in message  # only the damaged file is named
     assert "fix:" in message
+
+
+def test_every_stores_file_must_be_in_the_manifests_list(tmp_path):
+    """A manifest whose list lost a store's file (with the file gone too) is refused, for every store."""
+    folder = make_backup(tmp_path, "b")
+    body = manifest.read_manifest(folder)
+    body["chroma"]["collections"] = {"examples": {"count": 1}}
+    del body["files"]["redis/dump.rdb"]
+    (folder / "redis/dump.rdb").unlink()
+    body["postgres"] = {}
+    assert manifest.store_file_problems(folder, body) == [
+        f"{folder}/manifest.json: the postgres section names no file",
+        f"{folder}/manifest.json: redis file redis/dump.rdb is not in the manifest's file list",
+        f"{folder}/manifest.json: chroma file chroma/examples.jsonl.gz is not in the manifest's file list",
+    ]
+    with pytest.raises(BackupError, match=r"redis file redis/dump\.rdb is not in the manifest.s file list"):
+        manifest.check_integrity(folder, body)
+
+
+def test_stale_partials_are_the_unfinished_backups_only(tmp_path):
+    done = make_backup(tmp_path, manifest.new_name())
+    stale = tmp_path / (manifest.new_name() + manifest.PARTIAL)
+    stale.mkdir()
+    (tmp_path / "notes.partial").mkdir()  # not ours: never touched
+    assert manifest.stale_partials(tmp_path) == [stale]
+    assert manifest.complete_backups(tmp_path) == [done]
 
 
 def test_missing_resized_and_unlisted_files_are_all_reported(tmp_path):
@@ -134,7 +160,7 @@ def test_chroma_compare_allows_renormalisation_noise_only():
 def test_table_comparison_names_the_table_and_both_counts():
     want = {"public.t": {"rows": 3, "md5": "aaaaaaaa11"}, "public.gone": {"rows": 1, "md5": "b"}}
     got = {"public.t": {"rows": 2, "md5": "cccccccc22"}, "public.new": {"rows": 0, "md5": ""}}
-    assert backup._tables_problems(want, got) == [
+    assert _compare.tables_problems(want, got) == [
         "table public.gone: missing after restore",
         "table public.new: not in the backup",
         "table public.t: 2 rows (md5 cccccccc), the backup has 3 (md5 aaaaaaaa)",
@@ -143,5 +169,5 @@ def test_table_comparison_names_the_table_and_both_counts():
 
 @pytest.mark.parametrize(("loaded", "ok"), [(10, True), (7, True), (6, False), (11, False)])
 def test_redis_counts_allow_only_keys_that_expired_since(loaded, ok):
-    problems = backup._redis_counts_problems({"keys": 10, "expires": 3}, {"db0": loaded})
+    problems = _compare.redis_counts_problems({"keys": 10, "expires": 3}, {"db0": loaded})
     assert (problems == []) is ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import git
 import pytest
@@ -27,6 +28,37 @@ def test_write_and_commit_returns_the_hash_in_git_log(workspace):
     with git.Repo(workspace.root) as repo:
         assert repo.head.commit.hexsha == sha
     assert path.read_text() == "x = 1\n"
+
+
+def test_two_generations_writing_one_file_each_commit_their_own_content(tmp_path):
+    """Two threads, two managers of one workspace (as two requests have), the same file, 25 rounds each."""
+    settings = Settings(workspace_dir=tmp_path)
+    commits: dict[str, str] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def generate(name: str) -> None:
+        try:
+            with WorkspaceManager("shared", settings=settings) as manager:
+                start.wait()
+                for i in range(25):
+                    content = f"# written by {name}, round {i}\n" + f"value = {i}\n" * 50
+                    _, sha = manager.write_and_commit("app.py", content, f"feat: {name} {i}")
+                    commits[sha] = content
+        except BaseException as error:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=generate, args=(name,)) for name in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(commits) == 50
+    with git.Repo(tmp_path / "shared") as repo:
+        for sha, content in commits.items():
+            assert repo.git.show(f"{sha}:app.py") + "\n" == content, f"commit {sha[:8]} holds another's content"
+        assert len(list(repo.iter_commits())) == 50
 
 
 @pytest.mark.parametrize("bad", ["../escape.py", "a/../../escape.py", "/etc/passwd", ".git/hooks/x"])

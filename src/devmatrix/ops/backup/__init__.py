@@ -23,8 +23,10 @@ from pathlib import Path
 
 from devmatrix.config import Settings, env_file_path
 from devmatrix.errors import BackupError, ConfirmationRequired
-from devmatrix.ops.backup import chroma, manifest, postgres
+from devmatrix.ops.backup import chroma, manifest, postgres, restore
 from devmatrix.ops.backup import redis as redis_backup
+from devmatrix.ops.backup._compare import redis_counts_problems, result, tables_problems
+from devmatrix.ops.backup._durable import durable_rename, fsync_tree
 from devmatrix.ops.checks import CheckResult, Status, timed
 
 PG_DUMP = "postgres/{db}.dump"
@@ -70,69 +72,46 @@ def create_backup(settings: Settings, *, to: Path | None = None, keep: int | Non
     if dry:  # the new backup counts towards the N kept
         existing = manifest.complete_backups(root)
         return BackupReport(root / name, 0.0, dry=True, removed=existing[:max(0, len(existing) - keep + 1)])
-    partial = root / (name + manifest.PARTIAL)
-    (partial / "postgres").mkdir(parents=True)
-    (partial / "redis").mkdir()
-    with timed() as elapsed:
-        try:
-            echo(f"postgres: pg_dump {settings.postgres_db} …")
-            pg = postgres.dump(settings, partial / PG_DUMP.format(db=settings.postgres_db))
-            echo("redis: BGSAVE …")
-            rd = redis_backup.snapshot(settings, partial / RDB)
-            echo("chroma: exporting collections …")
-            ch = chroma.export(settings.chroma_url, partial / CHROMA_DIR)
-            body = {
-                "format": manifest.FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "name": name, "tools": _tools(),
-                "servers": {**pg.pop("server"), "redis": rd.pop("server"), "chroma": ch.pop("server")},
-                "postgres": {**pg, "file": PG_DUMP.format(db=settings.postgres_db)},
-                "redis": {**rd, "file": RDB},
-                "chroma": ch, "files": manifest.describe_files(partial),
-            }
-            manifest.write_manifest(partial, body)
-            final = root / name
-            partial.rename(final)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        removed = manifest.apply_retention(root, keep)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with manifest.backup_lock(root):
+        for stale in manifest.stale_partials(root):  # no other backup runs: we hold the lock
+            echo(f"removing {stale.name}, left by an interrupted backup")
+            shutil.rmtree(stale)
+        partial = root / (name + manifest.PARTIAL)
+        (partial / "postgres").mkdir(parents=True, mode=0o700)
+        (partial / "redis").mkdir(mode=0o700)
+        with timed() as elapsed:
+            try:
+                echo(f"postgres: pg_dump {settings.postgres_db} …")
+                pg = postgres.dump(settings, partial / PG_DUMP.format(db=settings.postgres_db))
+                echo("redis: BGSAVE …")
+                rd = redis_backup.snapshot(settings, partial / RDB)
+                echo("chroma: exporting collections …")
+                ch = chroma.export(settings.chroma_url, partial / CHROMA_DIR)
+                body = {
+                    "format": manifest.FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "name": name, "tools": _tools(),
+                    "servers": {**pg.pop("server"), "redis": rd.pop("server"), "chroma": ch.pop("server")},
+                    "postgres": {**pg, "file": PG_DUMP.format(db=settings.postgres_db)},
+                    "redis": {**rd, "file": RDB},
+                    "chroma": ch, "files": manifest.describe_files(partial),
+                }
+                manifest.write_manifest(partial, body)
+                manifest.make_private(partial)
+                fsync_tree(partial)  # data and entries on disk before the name says "complete"
+                final = root / name
+                durable_rename(partial, final)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+            removed = manifest.apply_retention(root, keep)
     return BackupReport(final, elapsed(), body, removed)
 
 
 def _load(folder: Path) -> dict:
     body = manifest.read_manifest(folder)
-    manifest.check_integrity(folder, body)
-    for name in body["chroma"]["collections"]:
-        if f"{CHROMA_DIR}/{name}.jsonl.gz" not in body["files"]:
-            raise BackupError(f"{folder / manifest.MANIFEST} lists Chroma collection {name!r} without its file",
-                              fix="the manifest was edited or damaged; use another backup")
+    manifest.check_integrity(folder, body)  # every store's files listed, every listed file intact
     return body
-
-
-def _tables_problems(expected: dict, found: dict) -> list[str]:
-    problems = []
-    for table in sorted(set(expected) | set(found)):
-        want, got = expected.get(table), found.get(table)
-        if want is None or got is None:
-            problems.append(f"table {table}: {'missing after restore' if got is None else 'not in the backup'}")
-        elif want != got:
-            problems.append(f"table {table}: {got['rows']} rows (md5 {got['md5'][:8]}), the backup has"
-                            f" {want['rows']} (md5 {want['md5'][:8]})")
-    return problems
-
-
-def _result(name: str, problems: list[str], ok: str, seconds: float, **data: object) -> CheckResult:
-    if problems:
-        return CheckResult(name, Status.FAIL, "; ".join(problems), seconds=seconds, data=dict(data))
-    return CheckResult(name, Status.PASS, ok, seconds=seconds, data=dict(data))
-
-
-def _redis_counts_problems(expected: dict, loaded: dict[str, int]) -> list[str]:
-    """Loaded keys must be the RDB's keys, less at most the keys whose expiry has passed since."""
-    total = sum(loaded.values())
-    if expected["keys"] - expected["expires"] <= total <= expected["keys"]:
-        return []
-    return [f"redis: {total} keys loaded, the backup has {expected['keys']} ({expected['expires']} with expiry)"]
 
 
 def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> list[CheckResult]:
@@ -151,7 +130,7 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
         finally:
             postgres.drop_database(settings, scratch)
     rows = sum(t["rows"] for t in tables.values())
-    results.append(_result("postgres", _tables_problems(pg["tables"], tables),
+    results.append(result("postgres", tables_problems(pg["tables"], tables),
                            f"{len(tables)} tables, {rows} rows restored into a scratch database (dropped);"
                            " counts and digests match", elapsed(), tables=tables))
     rd = body["redis"]
@@ -161,8 +140,8 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
         loaded = redis_backup.load_count(folder / rd["file"])
     problems = [] if checked["keys"] == rd["keys"] else [
         f"redis-check-rdb reads {checked['keys']} keys, the manifest says {rd['keys']}"]
-    problems += _redis_counts_problems(rd, loaded)
-    results.append(_result("redis", problems, f"RDB OK; {sum(loaded.values())} keys loaded in a scratch server"
+    problems += redis_counts_problems(rd, loaded)
+    results.append(result("redis", problems, f"RDB OK; {sum(loaded.values())} keys loaded in a scratch server"
                            f" (manifest {rd['keys']}, {rd['expires']} with expiry)", elapsed(), keyspace=loaded))
     expected = body["chroma"]["collections"]
     with timed() as elapsed:
@@ -171,7 +150,7 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
     for name, summary in expected.items():
         if counts.get(name) != summary["count"]:
             problems.append(f"collection {name}: {counts.get(name)} records, manifest {summary['count']}")
-    results.append(_result("chroma", sorted(set(problems)),
+    results.append(result("chroma", sorted(set(problems)),
                            f"{len(counts)} collection(s), {sum(counts.values())} records imported into a"
                            " scratch server; counts and digests match", elapsed(), collections=counts))
     return results
@@ -179,57 +158,38 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
 
 def restore_backup(settings: Settings, folder: Path, *, confirmed: bool, dry: bool = False,
                    provider=None, echo: Echo = _quiet) -> list[CheckResult]:
-    """Replace Postgres, Redis and Chroma with the backup in ``folder``; then validate."""
+    """Replace Postgres, Redis and Chroma with the backup in ``folder``, all or none; then validate.
+
+    See ``devmatrix.ops.backup.restore`` for the preflight, stage, swap and rollback.
+    """
     body = _load(folder)  # refuses a damaged backup before anything is touched
     collections = body["chroma"]["collections"]
     plan = (f"replace database {settings.postgres_db} ({len(body['postgres']['tables'])} tables), the Redis"
             f" dataset ({body['redis']['keys']} keys) and every Chroma collection ({len(collections)})"
             f" with backup {folder.name} of {body['created_at']}")
-    if dry:
-        return [CheckResult("restore", Status.SKIPPED, f"would {plan}; checksums OK")]
-    if not confirmed:
+    if not dry and not confirmed:
         raise ConfirmationRequired(f"refusing to {plan} without confirmation",
                                    fix="answer the prompt in a terminal, or pass --yes")
-    echo("redis: loading the RDB in a scratch server first …")
-    problems = _redis_counts_problems(body["redis"], redis_backup.load_count(folder / body["redis"]["file"]))
-    if problems:
-        raise BackupError(f"{folder / body['redis']['file']}: {problems[0]}", fix="use another backup")
     if provider is None:
         from devmatrix.ops.services import get_provider
 
         provider = get_provider(settings, env_file=env_file_path(), echo=echo)
-    results = []
-    with timed() as elapsed:
-        echo(f"postgres: restoring into a new database, then swapping it in for {settings.postgres_db} …")
-        tables = postgres.restore_live(settings, folder / body["postgres"]["file"])
-    results.append(_result("postgres", _tables_problems(body["postgres"]["tables"], tables),
-                           f"{settings.postgres_db}: {sum(t['rows'] for t in tables.values())} rows in"
-                           f" {len(tables)} tables, as in the backup", elapsed()))
-    with timed() as elapsed:
-        echo("redis: stop, put the RDB in place, start …")
-        redis_backup.restore_live(settings, folder / body["redis"]["file"], provider)
-        keyspace = _live_keyspace(settings)
-    results.append(_result("redis", _redis_counts_problems(body["redis"], keyspace),
-                           f"{sum(keyspace.values())} keys (backup {body['redis']['keys']})", elapsed()))
-    with timed() as elapsed:
-        echo("chroma: replacing every collection …")
-        problems = chroma.restore_live(settings.chroma_url, folder / CHROMA_DIR, collections)
-    results.append(_result("chroma", problems, f"{len(collections)} collection(s),"
-                           f" {sum(c['count'] for c in collections.values())} records, as in the backup",
-                           elapsed()))
+    checks = restore.preflight(settings, folder, body, provider, echo)
+    failed = [c for c in checks if c.failed]
+    if dry:
+        return [*checks, CheckResult("restore", Status.SKIPPED,
+                                     f"would {plan}" if not failed else f"could not {plan}: see the failed checks")]
+    if failed:
+        lines = "\n".join(f"  - {c.name}: {c.detail}" for c in failed)
+        raise BackupError(f"restore refused before touching anything ({len(failed)} preflight check(s) failed):\n"
+                          f"{lines}", fix="fix each failed check above, then run the restore again; every store"
+                                          " is unchanged")
+    results = restore.run(settings, folder, body, provider, echo)
     from devmatrix.ops.validate import run_validation
 
     echo("validate …")
     return results + [CheckResult(f"validate: {r.name}", r.status, r.detail, r.critical, r.seconds)
                       for r in run_validation(settings)]
-
-
-def _live_keyspace(settings: Settings) -> dict[str, int]:
-    client = redis_backup._client(settings)
-    try:
-        return {name: int(stats["keys"]) for name, stats in client.info("keyspace").items()}
-    finally:
-        client.close()
 
 
 __all__ = ["BackupReport", "create_backup", "restore_backup", "verify_backup"]

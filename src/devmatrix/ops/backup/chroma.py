@@ -96,6 +96,9 @@ class ChromaHTTP:
     def delete(self, name: str) -> None:
         self._call("DELETE", f"{self.base}/{name}")
 
+    def rename(self, collection_id: str, new_name: str) -> None:
+        self._call("PUT", f"{self.base}/{collection_id}", json={"new_name": new_name})
+
 
 def _records(page: dict) -> Iterator[dict]:
     for i, record_id in enumerate(page["ids"]):
@@ -208,17 +211,79 @@ def read_collection(chroma: ChromaHTTP, name: str) -> list[dict]:
     return _read_all(chroma, collection)
 
 
-def restore_live(url: str, folder: Path, expected: dict[str, dict]) -> list[str]:
-    """Make the server hold exactly the backed-up collections; return what does not match."""
-    problems = []
-    with ChromaHTTP(url) as chroma:
-        for collection in chroma.collections():
-            chroma.delete(collection["name"])
-        for name in sorted(expected):
-            header, records = read_export(folder / f"{name}.jsonl.gz")
-            import_collection(chroma, header, records)
-            problems += compare(name, records, read_collection(chroma, name))
-    return problems
+STAGED = "devmatrix-restoring-{token}-{name}"
+SET_ASIDE = "devmatrix-pre-restore-{token}-{name}"
+
+
+class Swap:
+    """Every live collection replaced by the backup's, reversibly (renames over the HTTP API).
+
+    ``stage`` imports each backed-up collection under a staging name and checks
+    it; ``swap_in`` renames the live collections aside and the staged ones to
+    their names; ``swap_back`` undoes that; ``discard`` deletes what was set aside.
+    """
+
+    def __init__(self, url: str, folder: Path, expected: dict[str, dict]) -> None:
+        self.url, self.folder, self.expected = url, folder, expected
+        self.token = os.urandom(4).hex()
+        self.staged: dict[str, str] = {}  # name → staging name
+        self.set_aside: dict[str, str] = {}  # live name → its name while set aside
+        self.swapped: list[str] = []  # names the backup's collections now carry
+
+    def _ids(self, chroma: ChromaHTTP) -> dict[str, str]:
+        return {c["name"]: c["id"] for c in chroma.collections()}
+
+    def stage(self) -> None:
+        with ChromaHTTP(self.url) as chroma:
+            for name in sorted(self.expected):
+                header, records = read_export(self.folder / f"{name}.jsonl.gz")
+                staged = STAGED.format(token=self.token, name=name)
+                self.staged[name] = staged
+                import_collection(chroma, header, records, name=staged)
+                problems = compare(name, records, read_collection(chroma, staged))
+                if problems:
+                    raise BackupError(f"chroma: the restored copy of {name!r} does not match the backup: "
+                                      + "; ".join(problems), fix="use another backup")
+
+    def swap_in(self) -> None:
+        with ChromaHTTP(self.url) as chroma:
+            ids = self._ids(chroma)
+            for name, collection_id in sorted(ids.items()):
+                if name not in self.staged.values():
+                    aside = SET_ASIDE.format(token=self.token, name=name)
+                    chroma.rename(collection_id, aside)
+                    self.set_aside[name] = aside
+            for name, staged in sorted(self.staged.items()):
+                chroma.rename(ids[staged], name)
+                self.swapped.append(name)
+
+    def swap_back(self) -> None:
+        """Delete what the restore added (staged or swapped in), give the set-aside collections their names.
+
+        Each step is forgotten once done, so a retry after a failure (the server
+        restarting) never deletes a collection that already has its old name back.
+        """
+        with ChromaHTTP(self.url) as chroma:
+            ids = self._ids(chroma)
+            for name in list(self.swapped):
+                if name in ids:
+                    chroma.delete(name)
+                self.swapped.remove(name)
+                self.staged.pop(name, None)
+            for name, staged in list(self.staged.items()):
+                if staged in ids:
+                    chroma.delete(staged)
+                del self.staged[name]
+            for name, aside in sorted(self.set_aside.items()):
+                if aside in ids:
+                    chroma.rename(ids[aside], name)
+                del self.set_aside[name]
+
+    def discard(self) -> None:
+        with ChromaHTTP(self.url) as chroma:
+            for aside in self.set_aside.values():
+                chroma.delete(aside)
+        self.set_aside = {}
 
 
 def _free_port() -> int:

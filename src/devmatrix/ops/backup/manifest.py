@@ -9,9 +9,13 @@ without that suffix is a whole backup.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +26,7 @@ MANIFEST = "manifest.json"
 PREFIX = "devmatrix-backup-"
 PARTIAL = ".partial"
 LATEST = "latest"
+LOCK = ".backup.lock"
 _CHUNK = 1 << 20
 # Keys every manifest of this format has; a manifest without one is not ours.
 REQUIRED_KEYS = ("format", "created_at", "files", "tools", "servers", "postgres", "redis", "chroma")
@@ -104,9 +109,24 @@ def integrity_problems(folder: Path, manifest: dict) -> list[str]:
     return problems
 
 
+def store_file_problems(folder: Path, manifest: dict) -> list[str]:
+    """Each store's own file(s) must be listed in ``files``: Postgres's dump, Redis's RDB, Chroma's exports."""
+    listed = manifest["files"]
+    wanted = {"postgres": [manifest["postgres"].get("file")], "redis": [manifest["redis"].get("file")],
+              "chroma": [f"chroma/{name}.jsonl.gz" for name in manifest["chroma"].get("collections", {})]}
+    problems = []
+    for store, names in wanted.items():
+        for name in names:
+            if not name:
+                problems.append(f"{folder / MANIFEST}: the {store} section names no file")
+            elif name not in listed:
+                problems.append(f"{folder / MANIFEST}: {store} file {name} is not in the manifest's file list")
+    return problems
+
+
 def check_integrity(folder: Path, manifest: dict) -> None:
     """Raise BackupError naming every file whose size or checksum does not match."""
-    problems = integrity_problems(folder, manifest)
+    problems = store_file_problems(folder, manifest) + integrity_problems(folder, manifest)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise BackupError(
@@ -114,6 +134,36 @@ def check_integrity(folder: Path, manifest: dict) -> None:
             fix="this backup was changed or damaged after it was written; use another one"
                 " (`invoke backup.verify DIR` checks one without restoring)",
         )
+
+
+@contextlib.contextmanager
+def backup_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.backup.lock``: one backup at a time writes into ``root``."""
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(f"another backup is writing into {root} (it holds {root / LOCK})",
+                              fix="wait for it to finish, or pass --to another folder") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def make_private(folder: Path) -> None:
+    """Backups hold every secret the stores hold: folders 0700, files 0600, whatever the umask."""
+    folder.chmod(0o700)
+    for path in folder.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def stale_partials(root: Path) -> list[Path]:
+    """Folders of backups that never finished (``<name>.partial``): safe to delete under the backup lock."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)
+                  and p.name.endswith(PARTIAL))
 
 
 def complete_backups(root: Path) -> list[Path]:

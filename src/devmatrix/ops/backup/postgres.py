@@ -3,12 +3,14 @@
 The row counts and content digests of the manifest are read in the same
 snapshot pg_dump dumps (``pg_dump --snapshot``), so they describe exactly the
 dump even while generations are being written. A live restore goes into a new
-database which is swapped in by rename only once it is complete: a failed
-restore leaves the live database as it was.
+database (``restore_into``) which is swapped in by renames (``swap_in``); the live one
+is kept under another name until the whole restore is done (``swap_back``
+undoes the swap).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -20,7 +22,7 @@ from psycopg2 import sql
 
 from devmatrix.config import Settings
 from devmatrix.deadlines import PG_DUMP_TIMEOUT_S, PG_RESTORE_TIMEOUT_S
-from devmatrix.errors import BackupError
+from devmatrix.errors import BackupError, ServiceError
 from devmatrix.ops import db
 from devmatrix.ops._process import run_bounded
 from devmatrix.ops.services.catalog import postgres_bin_dir
@@ -83,6 +85,8 @@ def dump(settings: Settings, dest: Path) -> dict[str, object]:
             (snapshot,) = cursor.fetchone()
             tables = table_stats(cursor)
             versions = _server_versions(cursor)
+            cursor.execute("SELECT pg_database_size(current_database())")
+            (size,) = cursor.fetchone()
             # the transaction stays open while pg_dump reads in its snapshot
             result = run_bounded(
                 [str(postgres_bin_dir() / "pg_dump"), "-Fc", f"--snapshot={snapshot}",
@@ -94,7 +98,7 @@ def dump(settings: Settings, dest: Path) -> dict[str, object]:
     if result.returncode != 0:
         raise BackupError(f"pg_dump of {settings.postgres_db!r} failed: {result.stderr.strip()[-800:]}",
                           fix="check that Postgres is up (`invoke infra.status`) and POSTGRES_* in .env.test")
-    return {"database": settings.postgres_db, "tables": tables, "server": versions}
+    return {"database": settings.postgres_db, "database_bytes": size, "tables": tables, "server": versions}
 
 
 def _admin(settings: Settings):
@@ -125,7 +129,8 @@ def restore_into(settings: Settings, dump_file: Path, name: str) -> dict[str, di
          "--no-owner", *_conn_args(settings, name), str(dump_file)],
         env=_env(settings), timeout_s=PG_RESTORE_TIMEOUT_S, service="postgres", fix=_FROZEN_FIX)
     if result.returncode != 0:
-        drop_database(settings, name)
+        with contextlib.suppress(psycopg2.Error, ServiceError):  # server gone too: the caller drops it
+            drop_database(settings, name)
         raise BackupError(f"pg_restore of {dump_file} failed: {result.stderr.strip()[-800:]}",
                           fix="the dump may come from a newer PostgreSQL; restore with matching versions")
     target = db._connect(settings, name)
@@ -140,13 +145,47 @@ def scratch_name(base: str, role: str) -> str:
     return f"{base[:36]}_{role}_{uuid.uuid4().hex[:8]}"
 
 
-def restore_live(settings: Settings, dump_file: Path) -> dict[str, dict[str, object]]:
-    """Restore into a new database, then swap it in for the live one by renames."""
+def data_directory(settings: Settings) -> Path:
+    """Where the server keeps its files (to check free disk before a restore)."""
+    conn = _admin(settings)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            return Path(cursor.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def flush_to_disk(settings: Settings) -> None:
+    """CHECKPOINT: the restored database's pages written and fsynced before it is swapped in.
+
+    Postgres writes new pages lazily; without this a full disk shows up only at
+    the next checkpoint, after the swap. Needs superuser or pg_checkpoint (the
+    native provider's role is superuser); without them the check is skipped.
+    """
+    conn = _admin(settings)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except psycopg2.errors.InsufficientPrivilege:
+        return
+    except psycopg2.Error as error:
+        raise BackupError(f"postgres: writing the restored database to disk failed ({str(error).strip()})",
+                          fix="the server's log names the file; usually its disk is full: free space and"
+                              " run the restore again") from error
+    finally:
+        conn.close()
+
+
+def swap_in(settings: Settings, incoming: str) -> str | None:
+    """Rename the live database aside and ``incoming`` to its name; the name it was set aside as.
+
+    The old database is kept (connections refused) until ``discard`` or ``swap_back``.
+    """
     live = settings.postgres_db
-    incoming = scratch_name(live, "restoring")
-    stats = restore_into(settings, dump_file, incoming)
     old = scratch_name(live, "pre_restore")
     conn = _admin(settings)
+    moved = False
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (live,))
@@ -154,19 +193,54 @@ def restore_live(settings: Settings, dump_file: Path) -> dict[str, dict[str, obj
                 cursor.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false")
                                .format(sql.Identifier(live)))
                 _rename_when_free(cursor, live, old)
+                moved = True
             cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
                            .format(sql.Identifier(incoming), sql.Identifier(live)))
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old)))
     except psycopg2.Error as error:
+        if moved:
+            _rename(settings, old, live)
         _allow_connections(settings, live)
-        raise BackupError(
-            f"swapping the restored database in for {live!r} failed: {str(error).strip()}",
-            fix=f"the restored copy is {incoming!r}, the previous one {old!r} if it exists;"
-                f" rename by hand (ALTER DATABASE … RENAME) or run the restore again",
-        ) from error
+        raise BackupError(f"swapping the restored database in for {live!r} failed: {str(error).strip()}",
+                          fix="the live database is unchanged; fix the cause and run the restore again") from error
     finally:
         conn.close()
-    return stats
+    return old if moved else None
+
+
+def swap_back(settings: Settings, old: str | None) -> None:
+    """Undo ``swap_in`` (safe to retry): drop the restored database, give ``old`` the live name back.
+
+    While ``old`` exists, the database under the live name is the restored one;
+    once ``old`` has been renamed back, a retry only re-enables connections.
+    """
+    live = settings.postgres_db
+    conn = _admin(settings)
+    try:
+        with conn.cursor() as cursor:
+            if old is not None:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (old,))
+                if not cursor.fetchone():  # already renamed back by an earlier attempt
+                    cursor.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true")
+                                   .format(sql.Identifier(live)))
+                    return
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(live)))
+            if old is not None:
+                cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
+                               .format(sql.Identifier(old), sql.Identifier(live)))
+                cursor.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true")
+                               .format(sql.Identifier(live)))
+    finally:
+        conn.close()
+
+
+def _rename(settings: Settings, name: str, new_name: str) -> None:
+    conn = _admin(settings)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
+                           .format(sql.Identifier(name), sql.Identifier(new_name)))
+    finally:
+        conn.close()
 
 
 def _allow_connections(settings: Settings, name: str) -> None:

@@ -23,6 +23,7 @@ from devmatrix.config import Settings
 from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
 from devmatrix.ops._process import run_bounded
+from devmatrix.ops.backup._durable import durable_copy, durable_rename
 
 BGSAVE_TIMEOUT_S = 300.0
 SCRATCH_READY_TIMEOUT_S = 60.0
@@ -150,34 +151,85 @@ def _count_when_loaded(port: int, server: subprocess.Popen, log: Path) -> dict[s
     return {name: int(stats["keys"]) for name, stats in keyspace.items()}
 
 
-def restore_live(settings: Settings, rdb: Path, provider) -> None:
-    """Stop the supervised Redis, put ``rdb`` in place, start it; roll back the file if it fails."""
+def _require_native(provider) -> None:
     if getattr(provider, "name", "") != "native":
         raise BackupError(
             f"restoring Redis replaces the RDB file of a server this machine supervises; the provider"
             f" is {getattr(provider, 'name', provider)!r}",
             fix="restore Redis by that provider's means (e.g. copy the RDB into the container's /data)",
         )
+
+
+def rdb_path(settings: Settings) -> Path:
+    """The live server's RDB file (its ``dir`` and ``dbfilename``); ServiceError if it does not answer."""
     client = _client(settings)
     try:
-        target = Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
+        return Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
     except redis.RedisError as error:
-        raise ServiceError("redis", f"cannot read its data directory: {error}",
+        raise ServiceError("redis", f"{settings.redis_host}:{settings.redis_port} does not answer: {error}",
                            fix="`invoke infra.up -s redis` before restoring") from error
     finally:
         client.close()
-    previous = target.with_name(target.name + ".pre-restore")
-    provider.down(("redis",))  # redis saves its dataset on the way down; we set it aside
-    if target.exists():
-        target.replace(previous)
-    incoming = target.with_name(target.name + ".incoming")
-    shutil.copyfile(rdb, incoming)
-    incoming.replace(target)
+
+
+def keyspace(settings: Settings) -> dict[str, int]:
+    """Keys per database of the live server."""
+    client = _client(settings)
     try:
-        provider.up(("redis",))
-    except ServiceError:
-        if previous.exists():
-            previous.replace(target)
-            provider.up(("redis",))
-        raise
-    previous.unlink(missing_ok=True)
+        return {name: int(stats["keys"]) for name, stats in client.info("keyspace").items()}
+    except redis.RedisError as error:
+        raise ServiceError("redis", f"{settings.redis_host}:{settings.redis_port} does not answer: {error}",
+                           fix="`invoke infra.up -s redis`") from error
+    finally:
+        client.close()
+
+
+class Swap:
+    """The live RDB replaced by a backup's, reversibly: stage, swap_in, then discard or swap_back."""
+
+    def __init__(self, settings: Settings, rdb: Path, provider) -> None:
+        _require_native(provider)
+        self.settings, self.rdb, self.provider = settings, rdb, provider
+        self.target = rdb_path(settings)
+        self.incoming = self.target.with_name(self.target.name + ".incoming")
+        self.previous = self.target.with_name(self.target.name + ".pre-restore")
+        self.stopped = self.swapped = self.had_previous = False
+
+    def stage(self) -> None:
+        """Copy the backup's RDB beside the live one, on disk (fails here when the disk is full)."""
+        try:
+            durable_copy(self.rdb, self.incoming)
+        except OSError:
+            self.incoming.unlink(missing_ok=True)
+            raise
+
+    def swap_in(self) -> None:
+        """Stop Redis (it saves on the way down), set that RDB aside, put ours in place, start."""
+        self.stopped = True
+        self.provider.down(("redis",))
+        self.had_previous = self.target.exists()
+        if self.had_previous:
+            durable_rename(self.target, self.previous)
+        self.swapped = True
+        durable_rename(self.incoming, self.target)
+        self.provider.up(("redis",))
+
+    def swap_back(self) -> None:
+        """Undo ``swap_in`` (safe to retry): stop, put the RDB set aside back, start."""
+        self.incoming.unlink(missing_ok=True)
+        if self.swapped:
+            self.stopped = True
+            self.provider.down(("redis",))
+            if self.had_previous:
+                durable_rename(self.previous, self.target)
+            else:
+                self.target.unlink(missing_ok=True)  # there was no dataset before: none after
+            self.swapped = False
+        if self.stopped:
+            self.provider.up(("redis",))
+            self.stopped = False
+
+    def discard(self) -> None:
+        """The restore is complete: the old RDB is no longer needed."""
+        self.previous.unlink(missing_ok=True)
+        self.incoming.unlink(missing_ok=True)

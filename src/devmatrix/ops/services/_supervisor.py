@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
 import subprocess
 import sys
@@ -96,6 +97,7 @@ class Supervisor:
             f"logfile={self.log_dir / 'supervisord.log'}",
             f"pidfile={self.config_file.parent / 'supervisord.pid'}",
             f"childlogdir={self.log_dir}",
+            "umask=077",  # every file a server creates is private to its user
             "logfile_maxbytes=5MB", "logfile_backups=2",
             *(["user=root"] if run_as_root else []), "",
             "[rpcinterface:supervisor]",
@@ -121,7 +123,10 @@ class Supervisor:
         text = "\n".join(lines)
         old = self.config_file.read_text() if self.config_file.exists() else None
         if old != text:
-            self.config_file.write_text(text)
+            fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+        self.config_file.chmod(0o600)  # also when an older, world-readable one is kept
         return old != text
 
     # --- daemon ------------------------------------------------------------

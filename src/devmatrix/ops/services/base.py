@@ -65,6 +65,7 @@ class StackRecord:
         }
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        tmp.chmod(0o600)  # like everything in the state dir: this user's only
         tmp.replace(path)  # atomic: a reader never sees half a file
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from devmatrix.config import Settings
 from devmatrix.errors import InstallError
 from devmatrix.ops.services import readiness
+from devmatrix.ops.services._secrets import exec_with_env_file, redis_config, secrets_dir, shell_env, write_private
 from devmatrix.ops.services._supervisor import Program
 from devmatrix.ops.services.base import Probe
 
@@ -98,17 +99,18 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
             Program(
                 "redis",
                 [shutil.which("redis-server") or "redis-server",
+                 str(secrets_dir(state) / "redis.conf"),  # requirepass: never on the command line
                  "--bind", settings.redis_host, "--port", str(settings.redis_port),
                  "--dir", str(data / "redis"), "--dbfilename", "dump.rdb",
                  "--save", "60 1", "--appendonly", "no", "--daemonize", "no",
-                 "--logfile", "",
-                 *(["--requirepass", settings.redis_password.get_secret_value()]
-                   if settings.redis_password.get_secret_value() else [])],
+                 "--logfile", ""],
                 directory=data / "redis", log_file=logs / "redis.log",
             ),
             Probe("redis", f"redis://{settings.redis_host}:{settings.redis_port}",
                   readiness.redis_ping),
             data / "redis",
+            prepare=lambda: write_private(secrets_dir(state) / "redis.conf",
+                                          redis_config(settings.redis_password.get_secret_value())),
         ),
         "chroma": NativeService(
             "chroma", settings.chromadb_port, "CHROMADB_PORT",
@@ -145,8 +147,24 @@ def native_services(settings: Settings, *, env_file: Path, user: str | None) -> 
         Probe("api", f"http://{settings.api_host}:{settings.api_port}", readiness.api),
         data / "api",
     )
+    services["backup-scheduler"] = NativeService(  # `invoke backup.schedule`; no port: it only runs backups
+        "backup-scheduler", 0, "BACKUP_DIR",
+        Program(
+            "backup-scheduler", [sys.executable, "-m", "devmatrix.ops.backup.schedule"],
+            directory=project, log_file=logs / "backup-scheduler.log",
+            environment={"DEVMATRIX_ENV_FILE": str(env_file.resolve()), "PYTHONUNBUFFERED": "1"},
+        ),
+        Probe("backup-scheduler", f"file://{state / 'backup-scheduler.heartbeat'}", _backup_scheduler_ready),
+        data / "backup-scheduler", group="schedule",
+    )
     services.update(_monitoring_services(settings, state, project))
     return services
+
+
+def _backup_scheduler_ready(settings: Settings) -> str:
+    from devmatrix.ops.backup.schedule import readiness  # imported late: ops.backup imports this module
+
+    return readiness(settings)
 
 
 def _monitoring_services(settings: Settings, state: Path, project: Path) -> dict[str, NativeService]:
@@ -154,6 +172,7 @@ def _monitoring_services(settings: Settings, state: Path, project: Path) -> dict
     from devmatrix.monitoring import prometheus as prometheus_config
 
     logs, data = state / "logs", state / "data"
+    pg_env, redis_env = secrets_dir(state) / "postgres-exporter.env", secrets_dir(state) / "redis-exporter.env"
     config = prometheus_config.native_config_path(settings)
     # URI, user and password apart, not one DATA_SOURCE_NAME URL: the exporter encodes
     # the password itself, so one with @ : / ? in it needs no escaping.
@@ -179,30 +198,33 @@ def _monitoring_services(settings: Settings, state: Path, project: Path) -> dict
             "postgres-exporter", settings.postgres_exporter_port, "POSTGRES_EXPORTER_PORT",
             Program(
                 "postgres-exporter",
-                [shutil.which("prometheus-postgres-exporter") or "prometheus-postgres-exporter",
-                 f"--web.listen-address=127.0.0.1:{settings.postgres_exporter_port}",
-                 # Debian's exporter (0.11) predates PG 17, which moved the checkpoint
-                 # columns out of pg_stat_bgwriter: that collector only logs errors.
-                 "--no-collector.bgwriter"],
+                exec_with_env_file(pg_env, [  # the DSN from a 0600 file, not the command line or config
+                    shutil.which("prometheus-postgres-exporter") or "prometheus-postgres-exporter",
+                    f"--web.listen-address=127.0.0.1:{settings.postgres_exporter_port}",
+                    # Debian's exporter (0.11) predates PG 17, which moved the checkpoint
+                    # columns out of pg_stat_bgwriter: that collector only logs errors.
+                    "--no-collector.bgwriter"]),
                 directory=data / "postgres-exporter", log_file=logs / "postgres-exporter.log",
-                environment=pg_source,
             ),
             Probe("postgres-exporter", f"http://127.0.0.1:{settings.postgres_exporter_port}",
                   readiness.postgres_exporter),
             data / "postgres-exporter", group="monitoring",
+            prepare=lambda: write_private(pg_env, shell_env(pg_source)),
         ),
         "redis-exporter": NativeService(
             "redis-exporter", settings.redis_exporter_port, "REDIS_EXPORTER_PORT",
             Program(
                 "redis-exporter",
-                [shutil.which("prometheus-redis-exporter") or "prometheus-redis-exporter",
-                 f"-redis.addr=redis://{settings.redis_host}:{settings.redis_port}",
-                 f"-web.listen-address=127.0.0.1:{settings.redis_exporter_port}"],
+                exec_with_env_file(redis_env, [
+                    shutil.which("prometheus-redis-exporter") or "prometheus-redis-exporter",
+                    f"-redis.addr=redis://{settings.redis_host}:{settings.redis_port}",
+                    f"-web.listen-address=127.0.0.1:{settings.redis_exporter_port}"]),
                 directory=data / "redis-exporter", log_file=logs / "redis-exporter.log",
-                environment={"REDIS_PASSWORD": settings.redis_password.get_secret_value()},
             ),
             Probe("redis-exporter", f"http://127.0.0.1:{settings.redis_exporter_port}",
                   readiness.redis_exporter),
             data / "redis-exporter", group="monitoring",
+            prepare=lambda: write_private(redis_env, shell_env(
+                {"REDIS_PASSWORD": settings.redis_password.get_secret_value()})),
         ),
     }

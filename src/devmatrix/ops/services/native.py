@@ -28,6 +28,7 @@ from devmatrix.errors import DevMatrixError, InstallError, PortInUse, ServiceErr
 from devmatrix.ops.services import _reaper, system
 from devmatrix.ops.services._constants import SUPERVISORD_STOP_GRACE_S
 from devmatrix.ops.services._ownership import SUPERVISORD, Member, StackIdentity, stale_postmaster_pid
+from devmatrix.ops.services._secrets import make_state_private
 from devmatrix.ops.services._supervisor import Program, Supervisor
 from devmatrix.ops.services.base import ServiceState, StackRecord
 from devmatrix.ops.services.catalog import (
@@ -79,6 +80,7 @@ class NativeProvider:
     # --- lifecycle ---------------------------------------------------------
     def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         selected = self._select(names)
+        make_state_private(self.settings.devmatrix_state_dir.resolve(), traverse_group=self.pg_user)
         self._stop_strays({s.name for s in selected})
         for service in selected:
             system.ensure_programs(SYSTEM_PROGRAMS.get(service.name, {}), echo=self.echo)
@@ -315,17 +317,20 @@ class NativeProvider:
         self.echo("initialising the PostgreSQL cluster (initdb) …")
         # initdb wants an empty data dir, so the password file lives beside it
         pwfile = data.parent / ".postgres-initdb-password"
-        pwfile.write_text(self.settings.postgres_password.get_secret_value() + "\n")
-        pwfile.chmod(0o600)
-        if self.pg_user:
-            system.chown_tree(pwfile, self.pg_user)
-        result = subprocess.run(
-            [str(postgres_bin_dir() / "initdb"), "-D", str(data), "-U", self.settings.postgres_user,
-             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-             "--encoding=UTF8", "--locale=C"],
-            user=self.pg_user, group=self.pg_user, capture_output=True, text=True, check=False,
-        )
-        pwfile.unlink(missing_ok=True)
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from birth
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(self.settings.postgres_password.get_secret_value() + "\n")
+            if self.pg_user:
+                system.chown_tree(pwfile, self.pg_user)
+            result = subprocess.run(
+                [str(postgres_bin_dir() / "initdb"), "-D", str(data), "-U", self.settings.postgres_user,
+                 f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+                 "--encoding=UTF8", "--locale=C"],
+                user=self.pg_user, group=self.pg_user, capture_output=True, text=True, check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise ServiceError("postgres", f"initdb failed: {result.stderr.strip()[-800:]}",
                                fix=f"remove {data} and run `invoke infra.up -s postgres` again")

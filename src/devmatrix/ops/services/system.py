@@ -80,7 +80,7 @@ def user_can_reach(user: str, path: Path, *, mode: str = "-x") -> bool:
     """Whether ``user`` can traverse to and use ``path`` (every parent must be searchable)."""
     if not is_root():
         return os.access(path, os.X_OK if mode == "-x" else os.W_OK)
-    result = subprocess.run(["test", mode, str(path)], user=user, check=False)
+    result = subprocess.run(["test", mode, str(path)], user=user, group=user, check=False)  # as the server runs
     return result.returncode == 0
 
 

@@ -1,0 +1,327 @@
+"""A restore that fails at any store leaves all three exactly as they were (issue 17).
+
+Every failure here is real: a server stopped or killed by its pid, a port
+taken, a filesystem that is full. The only things patched are *when* a failure
+happens (a wrapper that kills a server at a chosen step) and, in one test, the
+free space the preflight sees, to reach the mid-copy failure behind it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _backup_stack import Stack, said, snapshot, write_known_data
+
+from devmatrix.errors import BackupError
+from devmatrix.ops import backup
+from devmatrix.ops.backup import chroma as chroma_backup
+from devmatrix.ops.backup import postgres as pg_backup
+from devmatrix.ops.backup import restore as restore_tx
+from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
+
+pytestmark = pytest.mark.integration
+
+
+# --- helpers -------------------------------------------------------------------
+def add_rows(target: Stack, n: int, tag: str, size: int = 0) -> None:
+    pg = target.postgres()
+    try:
+        for i in range(n):
+            pg.execute("INSERT INTO code_generation_logs (workspace_id, user_request, generated_code)"
+                       " VALUES (%s, %s, %s)", (tag, f"{tag} {i}", os.urandom(size // 2).hex()))
+    finally:
+        pg.close()
+
+
+def row_count(target: Stack) -> int:
+    pg = target.postgres()
+    try:
+        return pg.execute("SELECT count(*) AS n FROM code_generation_logs")[0]["n"]
+    finally:
+        pg.close()
+
+
+def leftovers(target: Stack) -> dict[str, list]:
+    """Anything a restore may leave behind: staged or set-aside databases, files, collections."""
+    pg = target.postgres()
+    try:
+        databases = [r["datname"] for r in pg.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                              ("%\\_re%\\_%",))]
+    finally:
+        pg.close()
+    redis_dir = target.provider.catalog["redis"].data_dir
+    files = sorted(p.name for p in redis_dir.iterdir() if p.name != "dump.rdb")
+    with target.chroma() as chroma:
+        collections = [c["name"] for c in chroma.collections() if c["name"].startswith("devmatrix-")]
+    return {"databases": databases, "files": files, "collections": collections}
+
+
+NOTHING_LEFT = {"databases": [], "files": [], "collections": []}
+
+
+def pid_of(target: Stack, service: str) -> int:
+    (state,) = target.provider.status((service,))
+    assert state.pid, f"{service} has no pid: {state.detail}"
+    return state.pid
+
+
+def wait_healthy(target: Stack, service: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (state,) = target.provider.status((service,))
+        if state.healthy:
+            return
+        time.sleep(0.2)
+    target.provider.up((service,))
+
+
+@pytest.fixture
+def backed_up(clean: Stack) -> Iterator[tuple[Stack, Path]]:
+    """Known data, a backup of it, then newer data: a restore must not lose the newer data when it fails."""
+    write_known_data(clean)
+    report = backup.create_backup(clean.settings)
+    add_rows(clean, 5, "newer")
+    client = clean.redis()
+    client.set("test:newer", "after the backup")
+    client.close()
+    with clean.chroma() as chroma:
+        chroma.create("newer_collection", None, None)
+    yield clean, report.path
+    for service in ("postgres", "redis", "chroma"):
+        wait_healthy(clean, service)
+
+
+def restore(target: Stack, path: Path) -> str:
+    with pytest.raises(BackupError) as caught:
+        backup.restore_backup(target.settings, path, confirmed=True, provider=target.provider)
+    return str(caught.value)
+
+
+# --- the issue's sequence, from the command line -----------------------------------
+def test_chroma_down_the_restore_refuses_and_all_15_rows_stay(clean: Stack, invoke_cli):
+    add_rows(clean, 10, "first")
+    env = {"DEVMATRIX_ENV_FILE": str(clean.env_file())}
+    done = invoke_cli("backup", "--json", env=env, isolated=True)
+    assert done.returncode == 0, done.stderr
+    add_rows(clean, 5, "second")
+    before = snapshot(clean)
+    clean.provider.down(("chroma",))
+    try:
+        done = invoke_cli("restore", "--from", "latest", "--yes", env=env, isolated=True)
+    finally:
+        clean.provider.up(("chroma",))
+    assert done.returncode == 1
+    assert "preflight: chroma answers" in said(done) and "every store is unchanged" in said(done)
+    assert "Traceback" not in done.stderr
+    assert row_count(clean) == 15
+    assert snapshot(clean) == before
+    assert leftovers(clean) == NOTHING_LEFT
+
+
+# --- a server stopped before the restore: refused, nothing touched -----------------
+@pytest.mark.parametrize("service", ["postgres", "redis", "chroma"])
+def test_a_stopped_server_is_refused_before_anything_changes(backed_up, service: str):
+    target, path = backed_up
+    before = snapshot(target)
+    target.provider.down((service,))
+    try:
+        message = restore(target, path)
+    finally:
+        target.provider.up((service,))
+    assert f"preflight: {service} answers" in message
+    assert "restore refused before touching anything" in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+# --- a server killed while the backup is imported beside the live data -------------
+def test_postgres_killed_during_the_import_changes_nothing(backed_up, monkeypatch):
+    target, path = backed_up
+    before = snapshot(target)
+    real_run = pg_backup.run_bounded
+
+    def run(args, *a, **kw):
+        if str(args[0]).endswith("pg_restore"):
+            os.kill(pid_of(target, "postgres"), signal.SIGKILL)  # the server dies under the import
+        return real_run(args, *a, **kw)
+
+    monkeypatch.setattr(pg_backup, "run_bounded", run)
+    message = restore(target, path)
+    monkeypatch.undo()
+    assert "while staging, before any store was swapped" in message and "pg_restore" in message
+    wait_healthy(target, "postgres")
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+def test_chroma_killed_during_the_import_changes_nothing(backed_up, monkeypatch):
+    target, path = backed_up
+    before = snapshot(target)
+    real_add = chroma_backup.ChromaHTTP.add
+
+    def add(self, collection_id, batch):
+        real_add(self, collection_id, batch)
+        os.kill(pid_of(target, "chroma"), signal.SIGKILL)  # dies after the first batch
+
+    monkeypatch.setattr(chroma_backup.ChromaHTTP, "add", add)
+    message = restore(target, path)
+    monkeypatch.undo()
+    assert "while staging, before any store was swapped" in message and "chroma" in message
+    assert "the staged copies were removed" in message
+    wait_healthy(target, "chroma")
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+# --- a failure after some stores were swapped: every swapped store rolled back -------
+def test_chroma_killed_during_the_swap_rolls_back_postgres_and_redis(backed_up, monkeypatch):
+    target, path = backed_up
+    before = snapshot(target)
+    real_rename = chroma_backup.ChromaHTTP.rename
+    calls = []
+
+    def rename(self, collection_id, new_name):
+        calls.append(new_name)
+        if len(calls) == 2:  # one live collection already renamed aside
+            os.kill(pid_of(target, "chroma"), signal.SIGKILL)
+        real_rename(self, collection_id, new_name)
+
+    monkeypatch.setattr(chroma_backup.ChromaHTTP, "rename", rename)
+    message = restore(target, path)
+    monkeypatch.undo()
+    assert "restore failed while swapping chroma" in message
+    rolled_back = message.split("Rolled back:")[1]
+    assert rolled_back.index("chroma") < rolled_back.index("redis") < rolled_back.index("postgres")
+    assert "COULD NOT" not in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+def test_redis_unable_to_start_on_the_backup_rolls_back_postgres(backed_up, monkeypatch):
+    """Someone takes Redis's port while it is stopped for the swap: the start fails, all is undone."""
+    target, path = backed_up
+    before = snapshot(target)
+    real_down = target.provider.down
+    squatters: list[socket.socket] = []
+
+    def down(names=()):
+        stopped = real_down(names)
+        if names == ("redis",) and not squatters:  # the swap's stop, not the rollback's
+            squatter = socket.socket()
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind(("127.0.0.1", target.settings.redis_port))
+            squatter.listen()
+            squatters.append(squatter)
+            threading.Timer(3.0, squatter.close).start()  # gone before the rollback gives up
+        return stopped
+
+    monkeypatch.setattr(target.provider, "down", down)
+    try:
+        message = restore(target, path)
+    finally:
+        monkeypatch.undo()
+        for squatter in squatters:
+            squatter.close()
+    assert "restore failed while swapping redis" in message
+    assert "Rolled back: redis" in message and "postgres (" in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+# --- no space left ---------------------------------------------------------------------
+@contextlib.contextmanager
+def small_filesystem(where: Path, size: int, owner: str | None = None) -> Iterator[Path]:
+    """A tmpfs of ``size`` bytes mounted on ``where`` (needs root: skipped otherwise)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}"
+    if owner:
+        user = pwd.getpwnam(owner)
+        options += f",uid={user.pw_uid},gid={user.pw_gid},mode=0700"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_postgres_out_of_space_during_the_import_changes_nothing(backed_up, tmp_path):
+    """The new database lives on a tablespace with room for the template only: writing it hits ENOSPC.
+
+    Postgres writes the imported pages lazily, so the full disk surfaces at the
+    restore's CHECKPOINT, still before anything is swapped.
+    """
+    target, _ = backed_up
+    add_rows(target, 400, "big", size=10_000)  # ~4 MB of rows in the backup
+    path = backup.create_backup(target.settings).path
+    add_rows(target, 5, "newest")
+    before = snapshot(target)
+    pg = target.postgres()
+    try:
+        template = pg.execute("SELECT pg_database_size('template1') AS size")[0]["size"]
+    finally:
+        pg.close()
+    admin = pg_backup._admin(target.settings)
+    owner = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+    try:
+        with small_filesystem(target.root.resolve() / "small-tablespace", 2 * template + (1 << 20), owner) as room, \
+                admin.cursor() as cursor:
+            cursor.execute(f"CREATE TABLESPACE small LOCATION '{room}'")
+            try:
+                # CREATE DATABASE copies template1: the restore's new database lands on the small disk
+                cursor.execute("ALTER DATABASE template1 SET TABLESPACE small")
+                message = restore(target, path)
+            finally:
+                cursor.execute("ALTER DATABASE template1 SET TABLESPACE pg_default")
+                cursor.execute("DROP TABLESPACE small")
+    finally:
+        admin.close()
+    assert "while staging, before any store was swapped" in message
+    assert "writing the restored database to disk failed" in message and "disk is full" in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+@pytest.mark.parametrize("service", ["redis", "chroma"])
+def test_too_little_disk_is_refused_by_the_preflight(backed_up, service: str):
+    target, path = backed_up
+    before = snapshot(target)
+    with small_filesystem(target.provider.catalog[service].data_dir, 256 << 10):
+        message = restore(target, path)
+    assert "preflight: disk space" in message and "MB free, the restore needs" in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
+def test_redis_out_of_space_while_copying_the_rdb_changes_nothing(backed_up, monkeypatch):
+    """The preflight's estimate said there was room (patched); the real copy hits ENOSPC."""
+    target, _ = backed_up
+    client = target.redis()
+    client.set("test:big", os.urandom(300_000).hex())  # a 600 kB value: an RDB larger than the disk
+    client.close()
+    path = backup.create_backup(target.settings).path
+    client = target.redis()
+    client.delete("test:big")
+    client.close()
+    before = snapshot(target)
+    monkeypatch.setattr(restore_tx, "free_bytes", lambda _: 1 << 40)
+    with small_filesystem(target.provider.catalog["redis"].data_dir, 256 << 10):
+        message = restore(target, path)
+    assert "while staging, before any store was swapped" in message
+    assert "No space left on device" in message
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
