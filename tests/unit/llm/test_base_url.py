@@ -1,4 +1,7 @@
-"""ANTHROPIC_BASE_URL: every client of the paid backend sends its calls there."""
+"""ANTHROPIC_BASE_URL: every client of the paid backend sends its calls there.
+
+Sending a paid call first reserves its budget in Redis (llm/ledger.py), so the tests that
+send one live in tests/integration/llm/test_base_url_live.py; these need no service."""
 
 from __future__ import annotations
 
@@ -6,11 +9,8 @@ import socket
 
 import pytest
 
-from devmatrix.api.resources import Resources
-from devmatrix.api.routes.health import ready_checks
 from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
-from devmatrix.errors import ServiceError
-from devmatrix.llm import AnthropicClient, check_backend
+from devmatrix.llm import AnthropicClient
 
 pytestmark = pytest.mark.unit
 
@@ -33,29 +33,11 @@ def test_the_default_is_the_public_api():
     assert AnthropicClient(settings=settings, enable_cache=False).base_url == DEFAULT_ANTHROPIC_BASE_URL
 
 
-def test_the_client_sends_its_calls_to_anthropic_base_url(gateway):
-    client = AnthropicClient(settings=paid(anthropic_base_url=gateway), enable_cache=False,
-                             enable_retry=False, enable_circuit_breaker=False)
-    assert (client.backend, client.base_url) == ("anthropic", gateway)
-    with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
-        client.complete("hi", max_tokens=5)
-
-
 def test_an_explicit_url_equal_to_the_setting_is_the_paid_backend(gateway):
     """How the paid fixtures build their client: the setting's URL is not a 'local server'."""
     client = AnthropicClient(settings=Settings(anthropic_base_url=gateway), api_key="sk-ant-test",
                              base_url=gateway, enable_cache=False)
     assert (client.backend, client.base_url, client.api_key) == ("anthropic", gateway, "sk-ant-test")
-
-
-def test_the_env_check_and_the_api_use_it_too(gateway):
-    settings = paid(anthropic_base_url=gateway, llm_retry_window_s=0)  # fail at once: nothing listens
-    ok, detail = check_backend(settings)
-    assert not ok and gateway in detail
-    assert Resources(settings).llm_endpoint == settings.resolved_llm_base_url == gateway
-    assert Resources(Settings()).llm_endpoint == Settings().llm_base_url  # the local server
-    with pytest.raises(ServiceError, match=f"cannot reach {gateway}"):  # the API's /ready
-        ready_checks(settings)["llm"]()
 
 
 def test_a_trailing_slash_is_dropped_and_a_non_url_is_refused():

@@ -1,0 +1,50 @@
+"""ANTHROPIC_BASE_URL on the real stack: a paid call reserves its budget in the real Redis,
+then goes to the configured gateway (here an address where nothing listens, so it fails
+naming it). Nothing is spent: a failed call settles at $0."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from devmatrix.api.resources import Resources
+from devmatrix.api.routes.health import ready_checks
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+from devmatrix.llm import AnthropicClient, check_backend
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gateway() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/anthropic"
+
+
+@pytest.fixture
+def paid(settings: Settings):
+    def make(**values: object) -> Settings:
+        return settings.model_copy(update={"anthropic_api_key": "sk-ant-test",  # pragma: allowlist secret
+                                           "llm_backend": "anthropic", **values})
+    return make
+
+
+def test_the_client_sends_its_calls_to_anthropic_base_url(gateway, paid):
+    client = AnthropicClient(settings=paid(anthropic_base_url=gateway), enable_cache=False,
+                             enable_retry=False, enable_circuit_breaker=False)
+    assert (client.backend, client.base_url) == ("anthropic", gateway)
+    with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
+        client.complete("hi", max_tokens=5)
+
+
+def test_the_env_check_and_the_api_use_it_too(gateway, paid, settings):
+    through = paid(anthropic_base_url=gateway, llm_retry_window_s=0)  # fail at once: nothing listens
+    ok, detail = check_backend(through)
+    assert not ok and gateway in detail
+    assert Resources(through).llm_endpoint == through.resolved_llm_base_url == gateway
+    assert Resources(settings).llm_endpoint == settings.llm_base_url  # the stack's local server
+    with pytest.raises(ServiceError, match=f"cannot reach {gateway}"):  # the API's /ready
+        ready_checks(through)["llm"]()
