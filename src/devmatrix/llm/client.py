@@ -144,8 +144,8 @@ class AnthropicClient:
         try:
             with self._errors_as_contract(deadline_s or LLM_CALL_DEADLINE_S), self._breaker_guard():
                 response = self._with_retries(self._send_once, deadline, request)
-        except DevMatrixError:
-            LEDGER.settle(self.settings, reservation, 0.0)  # failed calls are not billed
+        except BaseException:  # whatever ended it, the reservation is settled: failed calls are not billed
+            LEDGER.settle(self.settings, reservation, 0.0)
             self._observe_failure(time.perf_counter() - start)
             raise
         text = "".join(block.text for block in response.content if block.type == "text")
@@ -289,6 +289,9 @@ class AnthropicClient:
                                    fix=fix) from error
             raise LLMError(f"{self.backend} backend answered {error.status_code}: {error.message}",
                            fix="see the message: the request was refused") from error
+        except anthropic.APIError as error:  # e.g. a reply that does not parse
+            raise LLMError(f"{where} sent a reply the SDK could not read: {error}",
+                           fix="retry; if it persists, the server does not speak the Messages API") from error
 
     def _observe(self, result: LLMResult, outcome: str) -> None:
         labels = {"model": self.model, "backend": self.backend}
