@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from pydantic import SecretStr
 
 from devmatrix.api.resources import Resources
 from devmatrix.api.routes.health import ready_checks
@@ -27,8 +28,9 @@ def gateway() -> str:
 @pytest.fixture
 def paid(settings: Settings):
     def make(**values: object) -> Settings:
-        return settings.model_copy(update={"anthropic_api_key": "sk-ant-test",  # pragma: allowlist secret
-                                           "llm_backend": "anthropic", **values})
+        # model_copy does not validate: the key must already be what the field holds
+        key = SecretStr("sk-ant-test")  # pragma: allowlist secret
+        return settings.model_copy(update={"anthropic_api_key": key, "llm_backend": "anthropic", **values})
     return make
 
 
