@@ -71,6 +71,11 @@ def main() -> None:
         "interpreter start-up), which first stops the orphaned servers and waits until each has exited",
         "and freed its port (Chroma holds its port for several seconds after it stops), then starts the",
         "whole stack cold. A frozen server is healthy as soon as it is resumed.",
+        "",
+        "What bounds detection: a frozen LLM server is known only when no token has come for the",
+        "local idle deadline (10 s, `LLM_IDLE_TIMEOUT_S`), so its detection is that deadline plus the",
+        "call's start-up; a shorter deadline would fail slow-but-alive replies queued behind the",
+        "server's two slots.",
     ])
     write_section("chaos", "Faults: kill and freeze during real work", body)
     print("\n".join(lines))
