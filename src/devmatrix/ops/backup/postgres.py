@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.deadlines import PG_DUMP_TIMEOUT_S, PG_RESTORE_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
@@ -72,7 +73,7 @@ def _server_versions(cursor) -> dict[str, str]:
     return {"postgres": server, "pgvector": vector[0] if vector else "not installed"}
 
 
-_FROZEN_FIX = "`invoke infra.status`; a hung server: `invoke infra.restart -s postgres`, then retry"
+_FROZEN_FIX = clients.fix_for("postgres", "POSTGRES")  # the one fix text for a down or hung server
 
 
 def dump(settings: Settings, dest: Path) -> dict[str, object]:

@@ -193,7 +193,7 @@ def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: 
     subprocess.run([str(Path(sys.executable).parent / "invoke"), "infra.up"], check=False,
                    capture_output=True, text=True, timeout=HEAL_TIMEOUT_S,
                    env={**os.environ, "DEVMATRIX_ENV_FILE": str(env_file.resolve())})
-    if _wait_healthy(provider, 10):
+    if _HealthMonitor(provider, hit).wait(10):
         return round(time.monotonic() - hit, 2), "`invoke infra.up`"
     return None, "NOT healed"
 
@@ -226,18 +226,6 @@ class _HealthMonitor:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
-
-
-def _wait_healthy(provider, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if all(s.healthy for s in provider.status()):
-                return True
-        except DevMatrixError:
-            pass
-        time.sleep(0.25)
-    return False
 
 
 def _resume(work: Workload, seen: Seen, echo: Echo) -> Seen | None:

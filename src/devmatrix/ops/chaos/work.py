@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class Seen:
         return self.ok and bool(self.payload.get("logging_error"))
 
 
-class Workload:
+class Workload(ABC):
     """One run of a command; ``start()`` returns at once, ``wait()`` gives what the user saw."""
 
     name = ""
@@ -67,19 +68,19 @@ class Workload:
         self.started = 0.0
         self.ended: float | None = None
 
-    def start(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self) -> None: ...
 
-    def done(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def done(self) -> bool: ...
 
-    def wait(self) -> Seen:
-        raise NotImplementedError
+    @abstractmethod
+    def wait(self) -> Seen: ...
 
 
 class _Command(Workload):
-    def argv(self) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def argv(self) -> list[str]: ...
 
     def start(self) -> None:
         env = {**os.environ, "DEVMATRIX_ENV_FILE": str(self.env_file.resolve()), "HF_HUB_OFFLINE": "1",
@@ -148,8 +149,11 @@ class Generate(_Command):
 
 class Workflow(_Command):
     name, deadline_s = "workflow", 2 * GENERATE_DEADLINE_S + CLI_STARTUP_S
+    resuming: str | None = None  # the workflow id, once interrupted
 
     def argv(self) -> list[str]:
+        if self.resuming:
+            return [_bin("devmatrix"), "workflow", "--resume", self.resuming, "--no-cache", "--json"]
         return [_bin("devmatrix"), "workflow", WORKFLOW_REQUEST, "--workspace", self.workspace,
                 "--no-cache", "--json"]
 
@@ -157,8 +161,7 @@ class Workflow(_Command):
         return f"workflow {payload.get('workflow_id')} success={payload.get('success')}"
 
     def resume(self, workflow_id: str) -> Seen:
-        self.argv = lambda: [_bin("devmatrix"), "workflow", "--resume", workflow_id, "--no-cache", "--json"]  # type: ignore[method-assign]
-        self.ended = None
+        self.resuming, self.ended = workflow_id, None
         self.start()
         return self.wait()
 
