@@ -97,6 +97,17 @@ def _git(s: Settings) -> CheckResult:
     return git.check_workspace(s)
 
 
+def _restore_state(s: Settings) -> CheckResult:
+    """A restore killed half-way can leave the stores mixed (the backup in one, live data in another)."""
+    from devmatrix.ops.backup import journal
+
+    state = journal.pending(s)
+    if state is None:
+        return CheckResult("restore state", Status.PASS, "no interrupted restore")
+    return CheckResult("restore state", Status.FAIL, f"{journal.describe(state)}; the stores may hold a mix of"
+                       " the backup and the live data — fix: `invoke restore --recover`")
+
+
 def _rag(s: Settings) -> list[CheckResult]:
     if importlib.util.find_spec("devmatrix.ops.rag") is None:
         return [CheckResult("rag", Status.NOT_CHECKED, "RAG is not yet available in this build",
@@ -133,6 +144,7 @@ CHECKS: dict[str, Callable[[Settings], CheckResult | list[CheckResult]]] = {
     "chroma": _chroma,
     "llm": _llm,
     "git workspace": _git,
+    "restore state": _restore_state,
     "rag": _rag,
     "monitoring": _monitoring,
 }

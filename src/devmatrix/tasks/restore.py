@@ -7,7 +7,8 @@ from contextlib import nullcontext
 
 from invoke import Exit, task
 
-from devmatrix.ops.backup import manifest, restore_backup
+from devmatrix.errors import UsageError
+from devmatrix.ops.backup import manifest, recover_restore, restore_backup
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
@@ -25,24 +26,36 @@ def _confirm(folder: str) -> bool:
     "yes": "confirm without a prompt (required when stdin is not a terminal)",
     "dry": "check the backup's checksums and print the plan; change nothing",
     "json": "print the steps and the validation as JSON",
+    "recover": "after a restore was killed half-way: put every store back as it was before it (or finish it,"
+               " if it had swapped all three), from its journal; then validate",
 })
-def restore(c, from_, yes=False, dry=False, json=False):
+def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
     """Restore all three stores from a backup (refuses a damaged one), then run validate."""
     with reported():
         s = settings()
-        folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
-        confirmed = yes or dry or _confirm(str(folder))
-        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-            results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
-                                     echo=(lambda _: None) if json else echo)
+        quiet = (lambda _: None) if json else echo
+        if recover:
+            folder = "the interrupted restore"
+            with stack_lock(s.devmatrix_state_dir, "restore --recover", echo=echo):
+                results = recover_restore(s, echo=quiet)
+        else:
+            if from_ is None:
+                raise UsageError("restore needs the backup to restore from",
+                                 fix="`invoke restore --from DIR` (or `--from latest`); after a killed restore,"
+                                     " `invoke restore --recover`")
+            folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
+            confirmed = yes or dry or _confirm(str(folder))
+            with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
+                results = restore_backup(s, folder, confirmed=confirmed, dry=dry, echo=quiet)
     failed = [r for r in results if r.failed and r.critical]
     if json:
-        print_json({"path": str(folder), "dry": dry, "ok": not failed, "steps": [r.to_dict() for r in results]})
+        print_json({"path": None if recover else str(folder), "recover": recover, "dry": dry, "ok": not failed,
+                    "steps": [r.to_dict() for r in results]})
     else:
         for result in results:
             print_result(result)
     if failed:
         raise Exit(f"FAIL: {', '.join(r.name for r in failed)}; see above", code=1)
     if not json and not dry:
-        console.print(f"  [green]restored[/] from {folder}; "
+        console.print(f"  [green]{'recovered' if recover else 'restored'}[/] {'' if recover else 'from '}{folder}; "
                       f"{sum(r.status is Status.PASS for r in results)}/{len(results)} steps and checks passed")

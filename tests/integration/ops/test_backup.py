@@ -211,9 +211,17 @@ def test_scheduled_backups_run_under_the_supervisor_and_stop_with_off(clean: Sta
         (state,) = clean.provider.status((schedule.SERVICE,))
         assert state.healthy and state.version == "every 1h, keeping the newest 2"
         assert schedule.latest_backup_metrics(clean.settings)[1] == sum(f["bytes"] for f in body["files"].values())
+        bare_up = clean.provider.services()  # what a bare `infra.up` starts
+        assert schedule.SERVICE in bare_up
+        clean.provider.down()  # `infra.down`: every program and the supervisor stop
+        # the scratch stack shares the main stack's llm and api: everything else a bare `up` starts
+        clean.provider.up(tuple(name for name in bare_up if name not in ("llm", "api")))
+        (state,) = clean.provider.status((schedule.SERVICE,))
+        assert state.running and state.healthy, state.detail
     finally:
         off = schedule.disable(clean.settings, clean.provider)
     assert off.startswith("scheduled backups are off")
     (state,) = clean.provider.status((schedule.SERVICE,))
     assert not state.running and not schedule.schedule_path(clean.settings).exists()
+    assert schedule.SERVICE not in clean.provider.services()
 

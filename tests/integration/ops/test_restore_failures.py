@@ -9,22 +9,25 @@ free space the preflight sees, to reach the mid-copy failure behind it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _backup_stack import Stack, said, snapshot, write_known_data
+from _backup_stack import Stack, assert_same_data, said, snapshot, write_known_data
 
 from devmatrix.errors import BackupError
 from devmatrix.ops import backup
 from devmatrix.ops.backup import chroma as chroma_backup
+from devmatrix.ops.backup import journal
 from devmatrix.ops.backup import postgres as pg_backup
 from devmatrix.ops.backup import restore as restore_tx
 from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
@@ -325,3 +328,58 @@ def test_redis_out_of_space_while_copying_the_rdb_changes_nothing(backed_up, mon
     assert "No space left on device" in message
     assert snapshot(target) == before
     assert leftovers(target) == NOTHING_LEFT
+
+
+# --- the restore process itself killed: the journal lets `restore --recover` finish the job ---------
+KILLED_RESTORE = str(Path(__file__).with_name("_killed_restore.py"))
+
+
+@pytest.mark.parametrize(("point", "outcome"), [
+    ("postgres-swap", "rolled back"), ("redis-swap", "rolled back"), ("chroma-swap", "rolled back"),
+    ("commit", "completed"),
+])
+def test_a_killed_restore_is_refused_flagged_and_recovered(clean: Stack, invoke_cli, point: str, outcome: str):
+    """SIGKILL mid-swap leaves mixed stores: validate fails, a new restore refuses, --recover undoes it.
+
+    Killed while deleting the old copies (every store already swapped), --recover
+    finishes the restore instead: the stores hold exactly the backup.
+    """
+    write_known_data(clean)
+    at_backup = snapshot(clean)
+    path = backup.create_backup(clean.settings).path
+    add_rows(clean, 5, "newer")
+    client = clean.redis()
+    client.set("test:newer", "after the backup")
+    client.close()
+    with clean.chroma() as chroma:
+        chroma.create("newer_collection", None, None)
+    before = snapshot(clean)
+    env = {"DEVMATRIX_ENV_FILE": str(clean.env_file())}
+    killed = subprocess.run([sys.executable, KILLED_RESTORE, point, str(path)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, **env}, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert journal.pending(clean.settings)["backup"] == str(path)
+
+    checked = invoke_cli("validate", "--json", env=env, isolated=True)
+    (state,) = [c for c in json.loads(checked.stdout)["checks"] if c["name"] == "restore state"]
+    assert checked.returncode == 1 and state["status"] == "FAIL" and "invoke restore --recover" in state["detail"]
+    refused = invoke_cli("restore", "--from", str(path), "--yes", env=env, isolated=True)
+    assert refused.returncode == 1 and "invoke restore --recover" in said(refused) + refused.stdout
+
+    done = invoke_cli("restore", "--recover", "--json", env=env, isolated=True)
+    assert done.stdout.startswith("{"), said(done)
+    steps = {step["name"]: step for step in json.loads(done.stdout)["steps"]}
+    # the scratch stack has no RAG corpus: validate's rag check is the one failure expected after recovery
+    assert [name for name, step in steps.items() if step["status"] == "FAIL"] == ["validate: rag"], said(done)
+    assert steps["recover"]["status"] == "PASS" and steps["validate: restore state"]["status"] == "PASS"
+    reported = steps["recover"]["detail"]
+    if outcome == "rolled back":
+        assert "rolled back:" in reported and "as it was before that restore" in reported
+        assert snapshot(clean) == before
+    else:
+        assert "the restore is complete" in reported
+        assert_same_data(snapshot(clean), at_backup)  # embeddings within the restore's float tolerance
+    assert journal.pending(clean.settings) is None
+    assert leftovers(clean) == NOTHING_LEFT
+    again = invoke_cli("restore", "--recover", "--json", env=env, isolated=True)
+    assert json.loads(again.stdout)["steps"][0]["detail"] == "no interrupted restore: nothing to do"

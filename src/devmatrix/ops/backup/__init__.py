@@ -192,4 +192,18 @@ def restore_backup(settings: Settings, folder: Path, *, confirmed: bool, dry: bo
                       for r in run_validation(settings)]
 
 
-__all__ = ["BackupReport", "create_backup", "restore_backup", "verify_backup"]
+def recover_restore(settings: Settings, *, provider=None, echo: Echo = _quiet) -> list[CheckResult]:
+    """Undo (or finish) a restore that was killed half-way, from its journal; then validate."""
+    if provider is None:
+        from devmatrix.ops.services import get_provider
+
+        provider = get_provider(settings, env_file=env_file_path(), echo=echo)
+    results = restore.recover(settings, provider, echo)
+    from devmatrix.ops.validate import run_validation
+
+    echo("validate …")
+    return results + [CheckResult(f"validate: {r.name}", r.status, r.detail, r.critical, r.seconds)
+                      for r in run_validation(settings)]
+
+
+__all__ = ["BackupReport", "create_backup", "recover_restore", "restore_backup", "verify_backup"]

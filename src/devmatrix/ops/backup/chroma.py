@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -221,14 +221,26 @@ class Swap:
     ``stage`` imports each backed-up collection under a staging name and checks
     it; ``swap_in`` renames the live collections aside and the staged ones to
     their names; ``swap_back`` undoes that; ``discard`` deletes what was set aside.
+    Each name is noted, and ``before`` run (the restore journals ``state()``
+    there), before the collection is created or renamed, so a restore killed at
+    any point can be undone by a new ``Swap`` given that state.
     """
 
-    def __init__(self, url: str, folder: Path, expected: dict[str, dict]) -> None:
-        self.url, self.folder, self.expected = url, folder, expected
+    def __init__(self, url: str, folder: Path | None, expected: dict[str, dict],
+                 before: Callable[[], None] = lambda: None) -> None:
+        self.url, self.folder, self.expected, self.before = url, folder, expected, before
         self.token = os.urandom(4).hex()
         self.staged: dict[str, str] = {}  # name → staging name
         self.set_aside: dict[str, str] = {}  # live name → its name while set aside
-        self.swapped: list[str] = []  # names the backup's collections now carry
+        self.swapped: list[str] = []  # names the backup's collections carry, or are about to
+
+    def state(self) -> dict:
+        return {"token": self.token, "staged": self.staged, "set_aside": self.set_aside, "swapped": self.swapped}
+
+    def resume(self, state: dict) -> None:
+        self.token = state["token"]
+        self.staged, self.set_aside, self.swapped = dict(state["staged"]), dict(state["set_aside"]), \
+            list(state["swapped"])
 
     def _ids(self, chroma: ChromaHTTP) -> dict[str, str]:
         return {c["name"]: c["id"] for c in chroma.collections()}
@@ -239,6 +251,7 @@ class Swap:
                 header, records = read_export(self.folder / f"{name}.jsonl.gz")
                 staged = STAGED.format(token=self.token, name=name)
                 self.staged[name] = staged
+                self.before()
                 import_collection(chroma, header, records, name=staged)
                 problems = compare(name, records, read_collection(chroma, staged))
                 if problems:
@@ -250,18 +263,21 @@ class Swap:
             ids = self._ids(chroma)
             for name, collection_id in sorted(ids.items()):
                 if name not in self.staged.values():
-                    aside = SET_ASIDE.format(token=self.token, name=name)
-                    chroma.rename(collection_id, aside)
-                    self.set_aside[name] = aside
+                    self.set_aside[name] = SET_ASIDE.format(token=self.token, name=name)
+                    self.before()
+                    chroma.rename(collection_id, self.set_aside[name])
             for name, staged in sorted(self.staged.items()):
-                chroma.rename(ids[staged], name)
                 self.swapped.append(name)
+                self.before()
+                chroma.rename(ids[staged], name)
 
     def swap_back(self) -> None:
         """Delete what the restore added (staged or swapped in), give the set-aside collections their names.
 
-        Each step is forgotten once done, so a retry after a failure (the server
-        restarting) never deletes a collection that already has its old name back.
+        A name in ``swapped`` is only ever the backup's: every live collection is
+        set aside before the first staged one is renamed in. Each step is
+        forgotten once done, so a retry after a failure (the server restarting)
+        never deletes a collection that already has its old name back.
         """
         with ChromaHTTP(self.url) as chroma:
             ids = self._ids(chroma)
@@ -269,7 +285,6 @@ class Swap:
                 if name in ids:
                     chroma.delete(name)
                 self.swapped.remove(name)
-                self.staged.pop(name, None)
             for name, staged in list(self.staged.items()):
                 if staged in ids:
                     chroma.delete(staged)
@@ -280,9 +295,12 @@ class Swap:
                 del self.set_aside[name]
 
     def discard(self) -> None:
+        """The restore is complete: delete the set-aside collections (those still there: safe to retry)."""
         with ChromaHTTP(self.url) as chroma:
+            ids = self._ids(chroma)
             for aside in self.set_aside.values():
-                chroma.delete(aside)
+                if aside in ids:
+                    chroma.delete(aside)
         self.set_aside = {}
 
 

@@ -178,13 +178,25 @@ def flush_to_disk(settings: Settings) -> None:
         conn.close()
 
 
-def swap_in(settings: Settings, incoming: str) -> str | None:
-    """Rename the live database aside and ``incoming`` to its name; the name it was set aside as.
+def database_exists(settings: Settings, name: str) -> bool:
+    conn = _admin(settings)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return cursor.fetchone() is not None
+    finally:
+        conn.close()
 
-    The old database is kept (connections refused) until ``discard`` or ``swap_back``.
+
+def swap_in(settings: Settings, incoming: str, old: str) -> None:
+    """Rename the live database to ``old`` and ``incoming`` to the live name.
+
+    ``old`` is chosen (and journaled) by the caller before anything is renamed,
+    so a restore killed half-way can still find the live database. It is kept
+    (connections refused) until the restore deletes it or ``swap_back`` renames
+    it back. On an error the live database has its name back before this raises.
     """
     live = settings.postgres_db
-    old = scratch_name(live, "pre_restore")
     conn = _admin(settings)
     moved = False
     try:
@@ -205,31 +217,32 @@ def swap_in(settings: Settings, incoming: str) -> str | None:
                           fix="the live database is unchanged; fix the cause and run the restore again") from error
     finally:
         conn.close()
-    return old if moved else None
 
 
-def swap_back(settings: Settings, old: str | None) -> None:
-    """Undo ``swap_in`` (safe to retry): drop the restored database, give ``old`` the live name back.
+def swap_back(settings: Settings, incoming: str, old: str, *, live_existed: bool = True) -> None:
+    """Undo ``swap_in`` from whatever point it reached; safe to retry, also after the restore was killed.
 
-    While ``old`` exists, the database under the live name is the restored one;
-    once ``old`` has been renamed back, a retry only re-enables connections.
+    While ``old`` exists the live name holds the restored database, or nothing:
+    that is dropped and ``old`` renamed back. An ``incoming`` still under its
+    own name was never swapped in: it is dropped. Without ``old``, the live
+    database is the original one (it never moved, or has been renamed back),
+    unless there was no live database before the restore.
     """
     live = settings.postgres_db
     conn = _admin(settings)
     try:
         with conn.cursor() as cursor:
-            if old is not None:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (old,))
+            if cursor.fetchone() or not live_existed:
+                cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(live)))
+            if live_existed:
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (old,))
-                if not cursor.fetchone():  # already renamed back by an earlier attempt
-                    cursor.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true")
-                                   .format(sql.Identifier(live)))
-                    return
-            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(live)))
-            if old is not None:
-                cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
-                               .format(sql.Identifier(old), sql.Identifier(live)))
+                if cursor.fetchone():
+                    cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
+                                   .format(sql.Identifier(old), sql.Identifier(live)))
                 cursor.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true")
                                .format(sql.Identifier(live)))
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(incoming)))
     finally:
         conn.close()
 

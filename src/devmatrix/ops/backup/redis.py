@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -185,15 +186,29 @@ def keyspace(settings: Settings) -> dict[str, int]:
 
 
 class Swap:
-    """The live RDB replaced by a backup's, reversibly: stage, swap_in, then discard or swap_back."""
+    """The live RDB replaced by a backup's, reversibly: stage, swap_in, then discard or swap_back.
 
-    def __init__(self, settings: Settings, rdb: Path, provider) -> None:
+    ``before`` runs before every step that changes the live files or server (the
+    restore journals ``state()`` there), so a restore killed at any point can be
+    undone by a new ``Swap`` given that state.
+    """
+
+    def __init__(self, settings: Settings, rdb: Path | None, provider,
+                 before: Callable[[], None] = lambda: None, *, target: Path | None = None) -> None:
         _require_native(provider)
-        self.settings, self.rdb, self.provider = settings, rdb, provider
-        self.target = rdb_path(settings)
+        self.settings, self.rdb, self.provider, self.before = settings, rdb, provider, before
+        # A resumed swap is given the journaled path: Redis may be stopped, so it cannot be asked.
+        self.target = target or rdb_path(settings)
         self.incoming = self.target.with_name(self.target.name + ".incoming")
         self.previous = self.target.with_name(self.target.name + ".pre-restore")
         self.stopped = self.swapped = self.had_previous = False
+
+    def state(self) -> dict[str, object]:
+        return {"target": str(self.target), "stopped": self.stopped, "swapped": self.swapped,
+                "had_previous": self.had_previous}
+
+    def resume(self, state: dict) -> None:
+        self.stopped, self.swapped, self.had_previous = state["stopped"], state["swapped"], state["had_previous"]
 
     def stage(self) -> None:
         """Copy the backup's RDB beside the live one, on disk (fails here when the disk is full)."""
@@ -206,23 +221,25 @@ class Swap:
     def swap_in(self) -> None:
         """Stop Redis (it saves on the way down), set that RDB aside, put ours in place, start."""
         self.stopped = True
+        self.before()
         self.provider.down(("redis",))
         self.had_previous = self.target.exists()
+        self.swapped = True  # from here the live RDB may have moved: swap_back looks at the files
+        self.before()
         if self.had_previous:
             durable_rename(self.target, self.previous)
-        self.swapped = True
         durable_rename(self.incoming, self.target)
         self.provider.up(("redis",))
 
     def swap_back(self) -> None:
-        """Undo ``swap_in`` (safe to retry): stop, put the RDB set aside back, start."""
+        """Undo ``swap_in`` from whatever point it reached (safe to retry): stop, old RDB back, start."""
         self.incoming.unlink(missing_ok=True)
         if self.swapped:
             self.stopped = True
             self.provider.down(("redis",))
-            if self.had_previous:
+            if self.previous.exists():
                 durable_rename(self.previous, self.target)
-            else:
+            elif not self.had_previous:
                 self.target.unlink(missing_ok=True)  # there was no dataset before: none after
             self.swapped = False
         if self.stopped:

@@ -20,6 +20,10 @@ removed). A failure in 3 swaps back every store already swapped, in reverse
 order, waiting up to ``ROLLBACK_WAIT_S`` for a server the supervisor is
 restarting, and the error says what was rolled back, or what could not be and
 where the old copy is.
+
+A restore that is killed cannot roll itself back, so every step that changes a
+store is first written to a journal (``journal``); ``recover`` (`invoke restore
+--recover`) reads it and runs the same rollback, or finishes the commit.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 
 from devmatrix.config import Settings
 from devmatrix.errors import BackupError, DevMatrixError
-from devmatrix.ops.backup import chroma, postgres
+from devmatrix.ops.backup import chroma, journal, postgres
 from devmatrix.ops.backup import redis as redis_backup
 from devmatrix.ops.backup._compare import redis_counts_problems, tables_problems
 from devmatrix.ops.checks import CheckResult, Status, timed
@@ -125,6 +129,11 @@ def preflight(settings: Settings, folder: Path, body: dict, provider, echo: Echo
                 raise BackupError(f"{path}: its records differ from the manifest's digest", fix="use another backup")
         return f"{len(body['chroma']['collections'])} Chroma export(s) read back to the manifest's digests"
 
+    def not_interrupted() -> str:
+        journal.refuse_if_pending(settings)
+        return "no interrupted restore left a journal"
+
+    check("no interrupted restore", not_interrupted)
     pg_dir = check("postgres answers", lambda: f"data directory {postgres.data_directory(settings)}")
     rdb_target = check("redis answers", lambda: f"RDB {redis_backup.rdb_path(settings)}")
     check("chroma answers", lambda: f"version {_chroma_version(settings)}")
@@ -162,20 +171,48 @@ def _native(provider) -> str:
 
 # --- 2-4. stage, swap, commit ---------------------------------------------------
 class _Transaction:
-    """The three stores' swaps, with what to undo if a later step fails."""
+    """The three stores' swaps, with what to undo if a later step fails.
 
-    def __init__(self, settings: Settings, folder: Path, body: dict, provider, echo: Echo) -> None:
+    Every step that changes a store is journaled first (``journal.Journal``), so
+    a restore killed at any point is undone by ``recover``, which rebuilds this
+    object from the journal and runs the same ``swap_back`` or ``commit``.
+    """
+
+    def __init__(self, settings: Settings, provider, echo: Echo, folder: Path | None = None,
+                 body: dict | None = None, *, redis_target: Path | None = None) -> None:
         self.settings, self.folder, self.body, self.echo = settings, folder, body, echo
-        self.incoming: str | None = None  # staged database
-        self.old: str | None = None  # the live database, renamed aside
-        self.pg_swapped = False
-        self.redis = redis_backup.Swap(settings, folder / body["redis"]["file"], provider)
-        self.chroma = chroma.Swap(settings.chroma_url, folder / CHROMA_DIR, body["chroma"]["collections"])
+        self.journal = journal.Journal(settings, folder or Path())
+        live = settings.postgres_db
+        self.incoming = postgres.scratch_name(live, "restoring")  # named (and journaled) before it exists
+        self.old = postgres.scratch_name(live, "pre_restore")  # the live database's name while set aside
+        self.live_existed = True
+        self.redis = redis_backup.Swap(settings, folder / body["redis"]["file"] if body else None, provider,
+                                       before=self._record, target=redis_target)
+        self.chroma = chroma.Swap(settings.chroma_url, folder / CHROMA_DIR if folder else None,
+                                  body["chroma"]["collections"] if body else {}, before=self._record)
         self.swapped: list[str] = []
 
+    @classmethod
+    def resume(cls, settings: Settings, state: dict, provider, echo: Echo) -> _Transaction:
+        """The transaction a killed restore journaled, ready to ``swap_back`` or ``commit``."""
+        tx = cls(settings, provider, echo, redis_target=Path(state["redis"]["target"]))
+        tx.journal.state = state
+        tx.incoming, tx.old = state["postgres"]["incoming"], state["postgres"]["old"]
+        tx.live_existed = state["postgres"]["live_existed"]
+        tx.redis.resume(state["redis"])
+        tx.chroma.resume(state["chroma"])
+        tx.swapped = list(state["swapped"])
+        return tx
+
+    def _record(self, phase: str | None = None) -> None:
+        self.journal.record(
+            **({"phase": phase} if phase else {}), swapped=self.swapped, redis=self.redis.state(),
+            chroma=self.chroma.state(),
+            postgres={"incoming": self.incoming, "old": self.old, "live_existed": self.live_existed})
+
     def stage(self) -> dict:
+        self._record(journal.STAGING)
         self.echo("postgres: restoring into a new database beside the live one …")
-        self.incoming = postgres.scratch_name(self.settings.postgres_db, "restoring")  # named before it exists
         tables = postgres.restore_into(self.settings, self.folder / self.body["postgres"]["file"], self.incoming)
         problems = tables_problems(self.body["postgres"]["tables"], tables)
         if problems:
@@ -197,17 +234,19 @@ class _Transaction:
                 _retrying(undo)
             except Exception as error:  # noqa: BLE001 - reported, the other stores still cleaned
                 left.append(f"{what}: staged copy not removed ({error})")
+        if not left:
+            self.journal.close()
         return left
 
     def _drop_incoming(self) -> None:
-        if self.incoming and not self.pg_swapped:
-            postgres.drop_database(self.settings, self.incoming)
+        postgres.drop_database(self.settings, self.incoming)
 
     def swap(self) -> None:
-        self.echo(f"postgres: swapping the restored database in for {self.settings.postgres_db} …")
-        self.old = postgres.swap_in(self.settings, self.incoming)
-        self.pg_swapped = True
+        self.live_existed = postgres.database_exists(self.settings, self.settings.postgres_db)
         self.swapped.append("postgres")
+        self._record(journal.SWAPPING)
+        self.echo(f"postgres: swapping the restored database in for {self.settings.postgres_db} …")
+        postgres.swap_in(self.settings, self.incoming, self.old)
         self.echo("redis: stop, put the RDB in place, start …")
         self.swapped.append("redis")  # a failed start is swapped back too
         self.redis.swap_in()
@@ -216,8 +255,13 @@ class _Transaction:
         self.chroma.swap_in()
 
     def swap_back(self) -> tuple[list[str], list[str]]:
-        """Undo every swap, newest first; (rolled back, could not be rolled back)."""
-        undo = {"postgres": (lambda: postgres.swap_back(self.settings, self.old),
+        """Undo every swap, newest first; (rolled back, could not be rolled back).
+
+        The journal is removed only when every store is back: otherwise
+        `invoke restore --recover` can try again.
+        """
+        undo = {"postgres": (lambda: postgres.swap_back(self.settings, self.incoming, self.old,
+                                                        live_existed=self.live_existed),
                              f"database {self.settings.postgres_db} is the one from before the restore",
                              f"the old database is {self.old!r}: ALTER DATABASE … RENAME it to"
                              f" {self.settings.postgres_db!r}"),
@@ -242,18 +286,22 @@ class _Transaction:
                 done.append(f"{store} ({ok})")
             except Exception as error:  # noqa: BLE001 - every store is tried; each failure is reported
                 failed.append(f"{store}: {error} — fix: {fix}")
+        if not failed:
+            self.journal.close()
         return done, failed
 
     def commit(self) -> list[str]:
         """Delete the set-aside copies; what could not be deleted (the restore itself is complete)."""
+        self._record(journal.COMMITTING)
         left = []
-        steps = (("postgres", lambda: self.old and postgres.drop_database(self.settings, self.old)),
+        steps = (("postgres", lambda: postgres.drop_database(self.settings, self.old)),
                  ("redis", self.redis.discard), ("chroma", self.chroma.discard))
         for store, step in steps:
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - the data is restored; leftovers are named
                 left.append(f"{store}: the pre-restore copy was not deleted ({error})")
+        self.journal.close()  # every store holds the backup: nothing to roll back, leftovers are named
         return left
 
 
@@ -272,7 +320,8 @@ def _retrying(step: Callable[[], object]) -> None:
 
 def run(settings: Settings, folder: Path, body: dict, provider, echo: Echo = _quiet) -> list[CheckResult]:
     """Stage, swap and commit (after a passing preflight); BackupError saying what was rolled back."""
-    tx = _Transaction(settings, folder, body, provider, echo)
+    journal.refuse_if_pending(settings)
+    tx = _Transaction(settings, provider, echo, folder, body)
     with timed() as elapsed:
         try:
             tables = tx.stage()
@@ -314,6 +363,30 @@ def run(settings: Settings, folder: Path, body: dict, provider, echo: Echo = _qu
     if left:
         results.append(CheckResult("cleanup", Status.FAIL, "; ".join(left), critical=False))
     return results
+
+
+def recover(settings: Settings, provider, echo: Echo = _quiet) -> list[CheckResult]:
+    """Finish what a killed restore journaled: roll every store back, or finish deleting the old copies."""
+    state = journal.pending(settings)
+    if state is None:
+        return [CheckResult("recover", Status.PASS, "no interrupted restore: nothing to do")]
+    what = journal.describe(state)
+    echo(f"recover: {what} …")
+    tx = _Transaction.resume(settings, state, provider, echo)
+    if state["phase"] == journal.COMMITTING:
+        left = tx.commit()
+        results = [CheckResult("recover", Status.PASS, f"{what}; every store already held the backup: the"
+                               " old copies are deleted, the restore is complete")]
+        if left:
+            results.append(CheckResult("cleanup", Status.FAIL, "; ".join(left), critical=False))
+        return results
+    done, failed = tx.swap_back()
+    if failed:
+        raise BackupError(f"{what}. Rolled back: {'; '.join(done) or 'nothing'}. COULD NOT roll back:"
+                          f" {'; '.join(failed)}.", fix="follow the fix of each store above, or run"
+                          " `invoke restore --recover` again once the server answers (the journal is kept)")
+    return [CheckResult("recover", Status.PASS, f"{what}; rolled back: {'; '.join(done) or 'nothing was swapped'};"
+                        " the staged copies are removed: every store is as it was before that restore")]
 
 
 def _retrying_keyspace(settings: Settings) -> dict[str, int]:

@@ -66,8 +66,12 @@ class NativeProvider:
         )
 
     def services(self) -> tuple[str, ...]:
-        """The services a bare `up`/`status` means: the core group."""
-        return tuple(name for name, s in self.catalog.items() if s.group == "core")
+        """The services a bare `up`/`status` means: the core group, and the backup scheduler while
+        a schedule is set (`invoke backup.schedule`), so `infra.down` then `infra.up` keeps backing up."""
+        from devmatrix.ops.backup.schedule import SERVICE, read_schedule  # late: ops.backup imports this module
+
+        core = tuple(name for name, s in self.catalog.items() if s.group == "core")
+        return core + ((SERVICE,) if read_schedule(self.settings) else ())
 
     def _select(self, names: tuple[str, ...]) -> list[NativeService]:
         unknown = [n for n in names if n not in self.catalog]
