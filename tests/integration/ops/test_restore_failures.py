@@ -30,6 +30,7 @@ from devmatrix.ops.backup import chroma as chroma_backup
 from devmatrix.ops.backup import journal
 from devmatrix.ops.backup import postgres as pg_backup
 from devmatrix.ops.backup import restore as restore_tx
+from devmatrix.ops.checks import Status
 from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
 
 pytestmark = pytest.mark.integration
@@ -383,3 +384,32 @@ def test_a_killed_restore_is_refused_flagged_and_recovered(clean: Stack, invoke_
     assert leftovers(clean) == NOTHING_LEFT
     again = invoke_cli("restore", "--recover", "--json", env=env, isolated=True)
     assert json.loads(again.stdout)["steps"][0]["detail"] == "no interrupted restore: nothing to do"
+
+
+def test_redis_killed_right_after_starting_on_the_backup_is_restarted_and_the_restore_completes(clean: Stack, monkeypatch):
+    """Redis dies right after it started on the backup's RDB: supervisord starts it again on
+    the same file, and the restore's keyspace check waits for it; the stores hold the backup."""
+    write_known_data(clean)
+    at_backup = snapshot(clean)
+    path = backup.create_backup(clean.settings).path
+    add_rows(clean, 5, "newer")
+    real_up = clean.provider.up
+    killed: list[int] = []
+
+    def up(names=()):
+        states = real_up(names)
+        if names == ("redis",) and not killed:  # the swap's start on the backup's RDB
+            killed.append(pid_of(clean, "redis"))
+            os.kill(killed[0], signal.SIGKILL)
+        return states
+
+    monkeypatch.setattr(clean.provider, "up", up)
+    results = backup.restore_backup(clean.settings, path, confirmed=True, provider=clean.provider)
+    monkeypatch.undo()
+    assert killed
+    steps = {r.name: r for r in results}
+    assert steps["redis"].status is Status.PASS, steps["redis"].detail
+    wait_healthy(clean, "redis")
+    assert pid_of(clean, "redis") != killed[0]
+    assert_same_data(snapshot(clean), at_backup)
+    assert leftovers(clean) == NOTHING_LEFT
