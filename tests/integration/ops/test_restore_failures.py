@@ -386,7 +386,7 @@ def test_a_killed_restore_is_refused_flagged_and_recovered(clean: Stack, invoke_
     assert json.loads(again.stdout)["steps"][0]["detail"] == "no interrupted restore: nothing to do"
 
 
-def test_redis_killed_right_after_starting_on_the_backup_is_restarted_and_the_restore_completes(clean: Stack, monkeypatch):
+def test_redis_killed_after_starting_on_the_backup_restarts_and_the_restore_completes(clean: Stack, monkeypatch):
     """Redis dies right after it started on the backup's RDB: supervisord starts it again on
     the same file, and the restore's keyspace check waits for it; the stores hold the backup."""
     write_known_data(clean)
