@@ -24,14 +24,11 @@ from devmatrix.monitoring import dashboard as grafana
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.monitoring.panels import PANELS, Panel
 from devmatrix.ops.checks import CheckResult, Status, timed
+from devmatrix.ops.services import registry
 
-MONITORING_SERVICES = ("prometheus", "postgres-exporter", "redis-exporter")
+MONITORING_SERVICES = registry.monitoring("native")
 HTTP_TIMEOUT_S = 5.0
 PROMTOOL_TIMEOUT_S = 60
-
-
-def prometheus_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.prometheus_port}"
 
 
 def _promtool(name: str, *args: str) -> CheckResult:
@@ -50,10 +47,15 @@ def _promtool(name: str, *args: str) -> CheckResult:
                        seconds=elapsed())
 
 
+def compose_config() -> str:
+    """infra/prometheus/prometheus.compose.yml as the registry says it must read."""
+    return prometheus_config.compose_config_text(registry.compose_scrape_jobs())
+
+
 def static_checks(settings: Settings, project: Path | None = None) -> list[CheckResult]:
     """What needs no running server: config, rules, rule tests, generated files."""
     root = (project or Path.cwd()).resolve()
-    config = prometheus_config.write_native_config(settings, root)
+    config = prometheus_config.write_native_config(settings, registry.native_scrape_jobs(settings), root)
     rules = sorted(str(p) for p in (root / prometheus_config.RULES_DIR).glob("*.yml"))
     tests = sorted(str(p) for p in (root / prometheus_config.RULE_TESTS_DIR).glob("*.yml"))
     results = [_promtool("prometheus config", "check", "config", str(config)),
@@ -61,21 +63,19 @@ def static_checks(settings: Settings, project: Path | None = None) -> list[Check
                _promtool("alert rule tests", "test", "rules", *tests)]
     stale = [str(path) for path in grafana.stale(root)]
     compose = root / prometheus_config.COMPOSE_CONFIG
-    if not compose.exists() or compose.read_text(encoding="utf-8") != prometheus_config.compose_config_text():
+    if not compose.exists() or compose.read_text(encoding="utf-8") != compose_config():
         stale.append(str(compose))
     results.append(CheckResult(
         "generated files", Status.FAIL if stale else Status.PASS,
         f"stale: {', '.join(stale)}; regenerate with `python -m devmatrix.monitoring.dashboard` and"
-        " `python -m devmatrix.monitoring.prometheus`" if stale
+        " `python -m devmatrix.ops.monitoring`" if stale
         else "Grafana dashboard + provisioning and the compose Prometheus config match the code"))
     return results
 
 
 def metrics_coverage(settings: Settings, project: Path | None = None) -> CheckResult:
     """Every metric a panel or an alert queries is declared by a live scrape."""
-    urls = {"api": f"http://{settings.api_host}:{settings.api_port}{prometheus_config.API_METRICS_PATH}",
-            "postgres-exporter": f"http://127.0.0.1:{settings.postgres_exporter_port}/metrics",
-            "redis-exporter": f"http://127.0.0.1:{settings.redis_exporter_port}/metrics"}
+    urls = {job.job: f"http://{job.target}{job.metrics_path}" for job in registry.native_scrape_jobs(settings)}
     available: set[str] = set()
     with timed() as elapsed:
         for service, url in urls.items():
@@ -103,8 +103,8 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
     Right after a start Prometheus is ready before it has discovered its targets: an
     empty list is "not yet", never "all up".
     """
-    url = f"{prometheus_url(settings)}/api/v1/targets"
-    expected = set(prometheus_config.native_targets(settings))
+    url = f"{settings.prometheus_url}/api/v1/targets"
+    expected = {job.job for job in registry.native_scrape_jobs(settings)}
     deadline = time.monotonic() + wait_s
     with timed() as elapsed:
         while True:
@@ -136,12 +136,12 @@ def check(settings: Settings, project: Path | None = None) -> list[CheckResult]:
 def query_range(settings: Settings, expr: str, minutes: int, step_s: int) -> list[dict]:
     end = time.time()
     try:
-        response = requests.get(f"{prometheus_url(settings)}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
+        response = requests.get(f"{settings.prometheus_url}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
                                 params={"query": expr, "start": end - minutes * 60, "end": end,
                                         "step": step_s})
         body = response.json()
     except (requests.RequestException, ValueError) as error:
-        raise ServiceError("prometheus", f"query_range failed at {prometheus_url(settings)}: {error}",
+        raise ServiceError("prometheus", f"query_range failed at {settings.prometheus_url}: {error}",
                            fix="`invoke monitoring.up`") from error
     if body.get("status") != "success":
         raise ServiceError("prometheus", f"query {expr!r} failed: {body.get('error')}")
@@ -202,3 +202,26 @@ def snapshot(settings: Settings, out_dir: Path, *, minutes: int = 15, step_s: in
                                    seconds=elapsed(), data={"file": str(path), "series": len(series),
                                                             "points": points}))
     return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devmatrix.ops.monitoring [--check]`: write (or check) the compose Prometheus config."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=f"Write (or --check) {prometheus_config.COMPOSE_CONFIG}.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
+    args = parser.parse_args(argv)
+    path, wanted = prometheus_config.COMPOSE_CONFIG, compose_config()
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != wanted:
+            print(f"{path} is stale; regenerate it: python -m devmatrix.ops.monitoring", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(wanted, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,7 @@ from invoke import Exit, task
 
 from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
-from devmatrix.ops.services import get_provider
+from devmatrix.ops.services import get_provider, registry
 from devmatrix.tasks import infra
 from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings
 
@@ -20,14 +20,13 @@ def _provider():
 
 
 def _services(provider) -> tuple[str, ...]:
-    """Prometheus and the exporters; Grafana too where it can run (compose)."""
-    extra = ("grafana",) if provider.name == "compose" else ()
-    return (*ops_monitoring.MONITORING_SERVICES, *extra)
+    """The monitoring group this provider runs (Grafana only under compose)."""
+    return registry.monitoring(provider.name)
 
 
 @task(help={"dry": "print what would start, change nothing"})
 def up(c, dry=False):
-    """Start Prometheus and the postgres and redis exporters (127.0.0.1; + Grafana under compose); wait until ready."""
+    """Start Prometheus, the Pushgateway and the postgres and redis exporters (127.0.0.1; + Grafana under compose)."""
     with reported():
         provider = _provider()
         infra.start(_services(provider), dry, provider)
