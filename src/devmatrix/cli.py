@@ -14,6 +14,7 @@ import uuid
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError
 from devmatrix.observability.logging import configure_logging
+from devmatrix.observability.push import CLI_JOB, push
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings)
-        return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
+        try:
+            return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
+        finally:  # whatever ended the command: what it measured reaches Prometheus
+            push(settings, CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
     except DevMatrixError as error:
         _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),
               fix=error.fix, workflow_id=getattr(error, "workflow_id", None))

@@ -9,20 +9,24 @@ to a PNG, because Grafana cannot run here.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import requests
 
-from devmatrix.config import Settings
+from devmatrix.config import ENV_FILE_VARIABLE, Settings
+from devmatrix.deadlines import GENERATE_DEADLINE_S
 from devmatrix.errors import ServiceError
 from devmatrix.monitoring import coverage
 from devmatrix.monitoring import dashboard as grafana
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.monitoring.panels import PANELS, Panel
+from devmatrix.observability import push
 from devmatrix.ops.checks import CheckResult, Status, timed
 from devmatrix.ops.services import registry
 
@@ -128,8 +132,58 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
                        seconds=elapsed(), data={"targets": health})
 
 
-def check(settings: Settings, project: Path | None = None) -> list[CheckResult]:
-    return [*static_checks(settings, project), metrics_coverage(settings, project), targets(settings)]
+# The counter a CLI generation pushes, as Prometheus sees it through the Pushgateway.
+PUSHED_GENERATIONS = f'sum(code_generation_attempts_total{{job="{push.CLI_JOB}"}})'
+PUSH_PROOF_REQUEST = "a Python function that returns the sum of two integers"
+PUSH_PROOF_WORKSPACE = "monitoring-check"
+
+
+def _instant(settings: Settings, expr: str) -> float:
+    """The value of ``expr`` now (0 when it has no series yet)."""
+    try:
+        body = requests.get(f"{settings.prometheus_url}/api/v1/query", params={"query": expr},
+                            timeout=HTTP_TIMEOUT_S).json()
+    except (requests.RequestException, ValueError) as error:
+        raise ServiceError("prometheus", f"query failed at {settings.prometheus_url}: {error}",
+                           fix="`invoke monitoring.up`") from error
+    result = body.get("data", {}).get("result", [])
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.0) -> CheckResult:
+    """One CLI generation, then its pushed counter seen by Prometheus: batch metrics arrive.
+
+    Writes what any generation writes (a file and commit in workspace `monitoring-check`, a log row).
+    """
+    with timed() as elapsed:
+        try:
+            before = _instant(settings, PUSHED_GENERATIONS)
+        except ServiceError as error:
+            return CheckResult("pushed metrics", Status.FAIL, str(error), seconds=elapsed())
+        command = [sys.executable, "-m", "devmatrix.cli", "generate", PUSH_PROOF_REQUEST,
+                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-cache", "--json"]
+        run = subprocess.run(command, capture_output=True, text=True, check=False,
+                             timeout=GENERATE_DEADLINE_S + 30,
+                             env={**os.environ, ENV_FILE_VARIABLE: str(env_file.resolve())})
+        warning = next((line for line in run.stderr.splitlines() if "metrics not pushed" in line), "")
+        if warning:
+            return CheckResult("pushed metrics", Status.FAIL, warning, seconds=elapsed())
+        deadline = time.monotonic() + wait_s  # a scrape of the gateway happens every SCRAPE_INTERVAL
+        while (after := _instant(settings, PUSHED_GENERATIONS)) <= before and time.monotonic() < deadline:
+            time.sleep(1)
+    outcome = f"`devmatrix generate` exited {run.returncode}"
+    if after <= before:
+        return CheckResult("pushed metrics", Status.FAIL,
+                           f"{outcome}, but {PUSHED_GENERATIONS} stayed at {before:g} for {wait_s:g} s;"
+                           " is the pushgateway job up (`invoke monitoring.check` targets)?", seconds=elapsed())
+    return CheckResult("pushed metrics", Status.PASS,
+                       f"{outcome}; {PUSHED_GENERATIONS} went {before:g} → {after:g} in Prometheus",
+                       seconds=elapsed(), data={"before": before, "after": after})
+
+
+def check(settings: Settings, project: Path | None = None, *, env_file: Path) -> list[CheckResult]:
+    return [*static_checks(settings, project), metrics_coverage(settings, project), targets(settings),
+            pushed_generation(settings, env_file=env_file)]
 
 
 # --- snapshots ---------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from invoke import Exit, task
 
 from devmatrix.config import load_settings
 from devmatrix.observability.logging import configure_logging
+from devmatrix.ops import validate as ops_validate
 from devmatrix.ops.checks import Status
 from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.ops import validate as ops_validate
 from devmatrix.tasks._common import (
     MARK,
     STYLE,

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from devmatrix.config import Settings
 
+
 @dataclass(frozen=True)
 class Probe:
     """A readiness check: returns the server's version, or raises ServiceError."""
