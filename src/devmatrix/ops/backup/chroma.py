@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import requests
 
 from devmatrix.clients import CHROMA_HEARTBEAT, ChromaHTTP
 from devmatrix.errors import BackupError
+from devmatrix.ops.services.system import free_port
 
 PAGE = 1000
 EXPORT_ATTEMPTS = 3
@@ -226,12 +226,6 @@ class Swap:
         self.set_aside = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str, int], list[str]]:
     """Import every export into a scratch Chroma server on a scratch directory; counts and problems."""
     chroma_bin = Path(sys.executable).parent / "chroma"
@@ -240,7 +234,7 @@ def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str
     if not expected:
         return counts, problems  # nothing to import: no scratch server needed
     with tempfile.TemporaryDirectory(prefix="devmatrix-chroma-verify-") as scratch:
-        port = _free_port()
+        port = free_port()
         with (Path(scratch) / "chroma.log").open("w") as log:
             server = subprocess.Popen(
                 [str(chroma_bin), "run", "--host", "127.0.0.1", "--port", str(port),

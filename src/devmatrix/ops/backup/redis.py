@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
 from devmatrix.ops._process import run_bounded
 from devmatrix.ops.backup._durable import durable_copy, durable_rename
+from devmatrix.ops.services.system import free_port
 
 BGSAVE_TIMEOUT_S = 300.0
 SCRATCH_READY_TIMEOUT_S = 60.0
@@ -105,17 +105,11 @@ def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
     return {"server": version, "rdb_source": str(source), **check_rdb(dest)}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def load_count(rdb: Path) -> dict[str, int]:
     """Load ``rdb`` into a scratch redis-server on a free port; keys per database it holds."""
     with tempfile.TemporaryDirectory(prefix="devmatrix-redis-verify-") as scratch:
         shutil.copyfile(rdb, Path(scratch) / "dump.rdb")
-        port = _free_port()
+        port = free_port()
         with (Path(scratch) / "redis.log").open("w") as log:
             server = subprocess.Popen(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", scratch,
