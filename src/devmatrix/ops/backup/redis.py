@@ -145,13 +145,27 @@ def _count_when_loaded(port: int, server: subprocess.Popen, log: Path) -> dict[s
     return {name: int(stats["keys"]) for name, stats in keyspace.items()}
 
 
-def _require_native(provider) -> None:
-    if getattr(provider, "name", "") != "native":
+# Under compose the live RDB is this file of this volume (infra/docker-compose.yml).
+COMPOSE_REDIS_VOLUME, COMPOSE_RDB = "devmatrix-redis-data", "/data/dump.rdb"
+
+
+def require_native(provider, rdb: Path) -> None:
+    """Only the native provider's Redis can be swapped all-or-nothing; the others say why and how."""
+    name = getattr(provider, "name", provider)
+    if name == "native":
+        return
+    if name == "compose":
         raise BackupError(
-            f"restoring Redis replaces the RDB file of a server this machine supervises; the provider"
-            f" is {getattr(provider, 'name', provider)!r}",
-            fix="restore Redis by that provider's means (e.g. copy the RDB into the container's /data)",
+            f"restoring Redis under compose is not automated: the live RDB is {COMPOSE_RDB} in the"
+            f" volume {COMPOSE_REDIS_VOLUME}, which this process cannot set aside and put back if a"
+            " later step fails (and no Docker engine was at hand to prove a `docker cp` swap)",
+            fix="by hand: `docker compose -f infra/docker-compose.yml stop redis`; `docker run --rm"
+                f" -v {COMPOSE_REDIS_VOLUME}:/data -v {rdb.parent.resolve()}:/backup:ro busybox:1.37.0"
+                f" cp /backup/{rdb.name} {COMPOSE_RDB}`; `docker compose -f infra/docker-compose.yml start redis`",
         )
+    raise BackupError(f"restoring Redis replaces its RDB file; under the {name!r} provider that server"
+                      " and its files are not this machine's",
+                      fix=f"load {rdb.resolve()} into that server where it runs")
 
 
 def rdb_path(settings: Settings) -> Path:
@@ -182,7 +196,7 @@ class Swap:
     """The live RDB replaced by a backup's, reversibly: stage, swap_in, then discard or swap_back."""
 
     def __init__(self, settings: Settings, rdb: Path, provider) -> None:
-        _require_native(provider)
+        require_native(provider, rdb)
         self.settings, self.rdb, self.provider = settings, rdb, provider
         self.target = rdb_path(settings)
         self.incoming = self.target.with_name(self.target.name + ".incoming")
