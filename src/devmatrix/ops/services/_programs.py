@@ -153,19 +153,28 @@ def backup_scheduler(ctx: NativeContext) -> NativeProgram:
     return _python_module(ctx, "backup-scheduler", "devmatrix.ops.backup.schedule")
 
 
-def prometheus(ctx: NativeContext) -> NativeProgram:
-    s, data = ctx.settings, ctx.data / "prometheus"
+def _debian(ctx: NativeContext, name: str, program: str, args: list[str], *,
+            prepare: Callable[[], object] | None = None, secrets_env: Path | None = None,
+            more_programs: dict[str, str] | None = None) -> NativeProgram:
+    """A server from the Debian package named after its program, with its own data dir.
+    ``secrets_env``: a 0600 file of variables the program is started with (never on its command line)."""
+    command = [shutil.which(program) or program, *args]
     return NativeProgram(
-        Program(
-            "prometheus",
-            [shutil.which("prometheus") or "prometheus",
-             f"--config.file={prometheus_config.native_config_path(s)}",
-             f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=7d",
-             f"--web.listen-address={MONITORING_HOST}:{s.prometheus_port}", "--web.enable-lifecycle"],
-            directory=data, log_file=ctx.log("prometheus"),
-        ),
+        Program(name, exec_with_env_file(secrets_env, command) if secrets_env else command,
+                directory=ctx.data / name, log_file=ctx.log(name)),
+        prepare=prepare, system_programs={program: program, **(more_programs or {})},
+    )
+
+
+def prometheus(ctx: NativeContext) -> NativeProgram:
+    s = ctx.settings
+    return _debian(
+        ctx, "prometheus", "prometheus",
+        [f"--config.file={prometheus_config.native_config_path(s)}",
+         f"--storage.tsdb.path={ctx.data / 'prometheus'}", "--storage.tsdb.retention.time=7d",
+         f"--web.listen-address={MONITORING_HOST}:{s.prometheus_port}", "--web.enable-lifecycle"],
+        more_programs={"promtool": "prometheus"},
         prepare=lambda: prometheus_config.write_native_config(s, ctx.scrape_jobs, ctx.project),
-        system_programs={"prometheus": "prometheus", "promtool": "prometheus"},
     )
 
 
@@ -176,48 +185,30 @@ def postgres_exporter(ctx: NativeContext) -> NativeProgram:
     source = {"DATA_SOURCE_URI": f"{s.postgres_host}:{s.postgres_port}/{s.postgres_db}?sslmode=disable",
               "DATA_SOURCE_USER": s.postgres_user,
               "DATA_SOURCE_PASS": s.postgres_password.get_secret_value()}
-    return NativeProgram(
-        Program(
-            "postgres-exporter",
-            exec_with_env_file(env, [  # the DSN from a 0600 file, not the command line or config
-                shutil.which("prometheus-postgres-exporter") or "prometheus-postgres-exporter",
-                f"--web.listen-address={MONITORING_HOST}:{s.postgres_exporter_port}",
-                # Debian's exporter (0.11) predates PG 17, which moved the checkpoint
-                # columns out of pg_stat_bgwriter: that collector only logs errors.
-                "--no-collector.bgwriter"]),
-            directory=ctx.data / "postgres-exporter", log_file=ctx.log("postgres-exporter"),
-        ),
-        prepare=lambda: write_private(env, shell_env(source)),
-        system_programs={"prometheus-postgres-exporter": "prometheus-postgres-exporter"},
+    return _debian(
+        ctx, "postgres-exporter", "prometheus-postgres-exporter",
+        [f"--web.listen-address={MONITORING_HOST}:{s.postgres_exporter_port}",
+         # Debian's exporter (0.11) predates PG 17, which moved the checkpoint
+         # columns out of pg_stat_bgwriter: that collector only logs errors.
+         "--no-collector.bgwriter"],
+        secrets_env=env, prepare=lambda: write_private(env, shell_env(source)),
     )
 
 
 def redis_exporter(ctx: NativeContext) -> NativeProgram:
     s, env = ctx.settings, secrets_dir(ctx.state) / "redis-exporter.env"
-    return NativeProgram(
-        Program(
-            "redis-exporter",
-            exec_with_env_file(env, [
-                shutil.which("prometheus-redis-exporter") or "prometheus-redis-exporter",
-                f"-redis.addr=redis://{s.redis_host}:{s.redis_port}",
-                f"-web.listen-address={MONITORING_HOST}:{s.redis_exporter_port}"]),
-            directory=ctx.data / "redis-exporter", log_file=ctx.log("redis-exporter"),
-        ),
+    return _debian(
+        ctx, "redis-exporter", "prometheus-redis-exporter",
+        [f"-redis.addr=redis://{s.redis_host}:{s.redis_port}",
+         f"-web.listen-address={MONITORING_HOST}:{s.redis_exporter_port}"],
+        secrets_env=env,
         prepare=lambda: write_private(env, shell_env({"REDIS_PASSWORD": s.redis_password.get_secret_value()})),
-        system_programs={"prometheus-redis-exporter": "prometheus-redis-exporter"},
     )
 
 
 def pushgateway(ctx: NativeContext) -> NativeProgram:
     """Where batch processes (CLI, workflows, tests) push their metrics; kept across restarts."""
-    s, data = ctx.settings, ctx.data / "pushgateway"
-    return NativeProgram(
-        Program(
-            "pushgateway",
-            [shutil.which("prometheus-pushgateway") or "prometheus-pushgateway",
-             f"--web.listen-address={MONITORING_HOST}:{s.pushgateway_port}",
-             f"--persistence.file={data / 'metrics.store'}", "--persistence.interval=1m"],
-            directory=data, log_file=ctx.log("pushgateway"),
-        ),
-        system_programs={"prometheus-pushgateway": "prometheus-pushgateway"},
-    )
+    s = ctx.settings
+    return _debian(ctx, "pushgateway", "prometheus-pushgateway",
+                   [f"--web.listen-address={MONITORING_HOST}:{s.pushgateway_port}",
+                    f"--persistence.file={ctx.data / 'pushgateway' / 'metrics.store'}", "--persistence.interval=1m"])
