@@ -135,7 +135,7 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
 # The counter a CLI generation pushes, as Prometheus sees it through the Pushgateway.
 PUSHED_GENERATIONS = f'sum(code_generation_attempts_total{{job="{push.CLI_JOB}"}})'
 PUSH_PROOF_REQUEST = "a Python function that returns the sum of two integers"
-PUSH_PROOF_WORKSPACE = "monitoring-check"
+PUSH_PROOF_WORKSPACE = "test-monitoring-check"  # a test workspace: `invoke cleanup` removes what it leaves
 
 
 def _instant(settings: Settings, expr: str) -> float:
@@ -153,7 +153,8 @@ def _instant(settings: Settings, expr: str) -> float:
 def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.0) -> CheckResult:
     """One CLI generation, then its pushed counter seen by Prometheus: batch metrics arrive.
 
-    Writes what any generation writes (a file and commit in workspace `monitoring-check`, a log row).
+    Writes what any generation writes, but no commit: a file in workspace `test-monitoring-check` and a
+    log row, both removed by `invoke cleanup`.
     """
     with timed() as elapsed:
         try:
@@ -161,7 +162,7 @@ def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.
         except ServiceError as error:
             return CheckResult("pushed metrics", Status.FAIL, str(error), seconds=elapsed())
         command = [sys.executable, "-m", "devmatrix.cli", "generate", PUSH_PROOF_REQUEST,
-                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-cache", "--json"]
+                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-git", "--no-cache", "--json"]
         run = subprocess.run(command, capture_output=True, text=True, check=False,
                              timeout=GENERATE_DEADLINE_S + 30,
                              env={**os.environ, ENV_FILE_VARIABLE: str(env_file.resolve())})
