@@ -61,3 +61,15 @@ def test_a_gateway_that_does_not_answer_is_one_warning_within_the_deadline(reque
     assert len(warnings) == 1
     assert "metrics not pushed" in warnings[0] and settings.pushgateway_url in warnings[0]
     assert "invoke monitoring.up" in warnings[0]
+
+
+def test_the_llm_calls_and_success_rate_panels_read_metrics_that_batch_processes_push():
+    from devmatrix.monitoring.coverage import metric_names
+    from devmatrix.monitoring.panels import PANELS
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    pushed = {family.name + suffix for metric in push.BATCH_METRICS for family in metric.collect()
+              for suffix in suffixes[family.type]}
+    for panel in PANELS:
+        if panel.id in (3, 4):
+            assert metric_names(panel.expr) <= pushed, panel.title
