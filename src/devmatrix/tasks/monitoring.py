@@ -44,8 +44,7 @@ def down(c, dry=False):
             "static": "only what needs no server: promtool config/rules/tests and the generated files"
                       " (no generation)"})
 def check(c, json=False, static=False):
-    """Prove the monitoring: promtool, rule tests, generated files, metrics on live scrapes, targets up,
-    and one CLI generation's pushed counter seen by Prometheus."""
+    """Prove the monitoring: promtool, rule tests, generated files, live scrapes, targets, one pushed generation."""
     with reported():
         s = settings()
         results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s, env_file=env_file())
