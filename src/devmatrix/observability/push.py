@@ -121,7 +121,7 @@ def push(settings: Settings, job: str, *, registry: CollectorRegistry = metrics.
                            grouping_key=key, timeout=PUSHGATEWAY_TIMEOUT_S)
     except (OSError, urllib.error.URLError, requests.RequestException, ValueError) as error:
         message = (f"metrics not pushed: no Pushgateway answered at {settings.pushgateway_url} within"
-                   f" {PUSHGATEWAY_TIMEOUT_S:g} s ({type(error).__name__}: {error}); this run's results are"
+                   f" {PUSHGATEWAY_TIMEOUT_S:g} s ({type(error).__name__}); this run's results are"
                    " unaffected, but Prometheus will not count them — fix: `invoke monitoring.up`")
         log.warning("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
         if warn is not None:
