@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -23,16 +22,11 @@ from devmatrix.ops import backup, db, git
 from devmatrix.ops.backup.chroma import ChromaHTTP
 from devmatrix.ops.bench_report import write_section
 from devmatrix.ops.services.native import NativeProvider
+from devmatrix.ops.services.system import free_port
 
 ROOT = Path(".devmatrix/bench") / f"backup-{uuid.uuid4().hex[:8]}"  # devmatrix-pg can reach it
 SIZES = [(1_000, 1_000, 1_000), (100_000, 10_000, 10_000)]  # rows, vectors, redis keys
 DIM = 384
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wipe(settings) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ import uuid
 from pathlib import Path
 
 from devmatrix.ops.bench_report import write_section
+from devmatrix.ops.services.system import free_port
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 ROOT = Path(".devmatrix/bench") / uuid.uuid4().hex[:8]  # under the project: devmatrix-pg can reach it
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scratch_env() -> dict[str, str]:

@@ -1,28 +1,37 @@
 #!/usr/bin/env python3
-"""Seed §5.1's validation script, kept as a thin wrapper: same as `invoke validate`.
+"""Seed §5.1's validation script: the same checks as `invoke validate`, as plain text.
 
-Usage: python scripts/validate_local_production.py [--json]
+Usage: python scripts/validate_local_production.py [--json] [--env-file PATH]
 Exit codes: 0 ready, 1 a critical check failed, 2 the checks could not run.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 
-from invoke import Exit
-
-from devmatrix.tasks.phases import validate
+from devmatrix.config import env_file_path
+from devmatrix.ops.validate import validate
 
 
 def main() -> int:
-    if "-h" in sys.argv or "--help" in sys.argv:
-        print(__doc__)
-        return 0
-    try:
-        validate.body(None, json="--json" in sys.argv[1:])
-    except Exit as stop:
-        return stop.code
-    return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
+    parser.add_argument("--env-file", default=None, help="settings file (default: DEVMATRIX_ENV_FILE or .env.test)")
+    args = parser.parse_args()
+    report = validate(env_file_path(args.env_file))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        if not report.error:
+            print(report.title)
+            for r in report.results:
+                print(f"  {r.status.value:11} {r.name}{'' if r.critical else ' (non-critical)'}"
+                      f" [{r.seconds:.2f}s] {r.detail}")
+            print(report.summary)
+        print(report.verdict)
+    return report.exit_code
 
 
 if __name__ == "__main__":

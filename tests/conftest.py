@@ -11,6 +11,7 @@ import pytest
 
 from devmatrix.config import Settings, load_settings
 from devmatrix.observability.metrics import REGISTRY
+from devmatrix.observability.push import TESTS_JOB, push
 
 # The seed's §2.1 fixtures, for every tier: a conftest.py under tests/<tier>/ is not seen by
 # the other tiers. `nox -s unit` checks every tier's wiring (`pytest --setup-plan`).
@@ -19,6 +20,7 @@ pytest_plugins = ["_fixtures.real_services"]
 TIERS = {"unit", "integration", "smoke", "real_api", "chaos"}
 COST_REPORT = Path(".devmatrix/reports/llm_costs.json")
 _costs: dict[str, dict[str, float]] = {}
+_tiers_run: set[str] = set()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -55,6 +57,7 @@ def _llm_totals() -> tuple[float, float, float]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    _tiers_run.update(tier for tier in TIERS if item.get_closest_marker(tier))
     before, start = _llm_totals(), time.perf_counter()
     try:
         return (yield)
@@ -66,6 +69,10 @@ def pytest_runtest_call(item: pytest.Item):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    # A tier on the real stack pushes what it measured, like any batch process (the unit
+    # tier's numbers come from fakes and stay out of Prometheus).
+    if _tiers_run - {"unit"}:
+        push(load_settings(), TESTS_JOB, warn=terminalreporter.write_line)
     if not _costs:
         return
     write = terminalreporter.write_line

@@ -14,6 +14,7 @@ import uuid
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError
 from devmatrix.observability.logging import configure_logging
+from devmatrix.observability.push import CLI_JOB, push
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,6 +121,7 @@ EXIT_CODES = ("exit codes: 0 done, 1 the generation or a task failed, 2 bad sett
 def main(argv: list[str] | None = None) -> int:
     """The CLI's one error boundary: every error ends as `FAIL: what — fix: how` and an exit code."""
     args = _parser().parse_args(argv)
+    settings = None
     try:
         settings = load_settings()
         configure_logging(settings)
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         _fail(args, f"internal error ({type(error).__name__}: {error})", 1,
               fix="this is a bug: report it with the command you ran; LOG_LEVEL=DEBUG shows more")
         return 1
+    finally:  # whatever ended the command (after its FAIL line): what it measured reaches Prometheus
+        if settings is not None:
+            push(settings, CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
 
 
 def _fail(args: argparse.Namespace, message: str, code: int, **details: object) -> None:

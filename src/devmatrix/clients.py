@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg2
 import psycopg2.extensions
 import redis
+import requests
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -193,6 +194,13 @@ def chroma_error(settings: Settings, what: str, error: Exception, *,
     return ServiceError("chroma", problem, fix=fix_for("chroma", "CHROMADB"))
 
 
+# Chroma's v2 REST paths (the seed's v1 paths no longer exist in Chroma 1.x)
+CHROMA_HEARTBEAT = "/api/v2/heartbeat"
+CHROMA_VERSION = "/api/v2/version"
+CHROMA_PREFLIGHT = "/api/v2/pre-flight-checks"
+CHROMA_COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
+
+
 def chroma_client(settings: Settings) -> ClientAPI:
     """A chromadb client on CHROMADB_HOST:PORT whose every HTTP call has a deadline.
 
@@ -206,7 +214,7 @@ def chroma_client(settings: Settings) -> ClientAPI:
 
     _give_chroma_sessions_a_deadline()
     try:
-        httpx.get(f"{settings.chroma_url}/api/v2/heartbeat", timeout=deadlines.PROBE_TIMEOUT_S).raise_for_status()
+        httpx.get(f"{settings.chroma_url}{CHROMA_HEARTBEAT}", timeout=deadlines.PROBE_TIMEOUT_S).raise_for_status()
     except httpx.HTTPError as error:
         raise chroma_error(settings, "heartbeat", error, timeout_s=deadlines.PROBE_TIMEOUT_S) from None
     try:
@@ -240,3 +248,71 @@ def chroma_sessions(client: ClientAPI) -> list:
     owners = (client, getattr(client, "_admin_client", None))
     sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
     return [s for s in sessions if s is not None]
+
+
+class ChromaHTTP:
+    """The few v2 REST calls that backup, restore, cleanup and validate need, on one session.
+
+        Plain HTTP rather than chromadb.HttpClient: that client keeps an admin session it
+        never closes, and these callers must leave nothing behind.
+        """
+
+    def __init__(self, url: str, *, timeout_s: float = deadlines.CHROMA_BULK_TIMEOUT_S) -> None:
+        self.url = url
+        self.base = f"{url}{CHROMA_COLLECTIONS}"
+        self.timeout_s = timeout_s
+        self.http = requests.Session()
+
+    def __enter__(self) -> ChromaHTTP:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()
+
+    def _call(self, method: str, url: str, **kwargs) -> object:
+        try:
+            response = self.http.request(method, url, timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as error:
+            raise ServiceError("chroma", f"{method} {url} failed: {error}",
+                               fix="`invoke infra.up -s chroma`, and check CHROMADB_* in .env.test") from error
+        if not response.ok:
+            raise ServiceError("chroma", f"{method} {url} answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def version(self) -> str:
+        return str(self._call("GET", f"{self.url}{CHROMA_VERSION}"))
+
+    def max_batch(self) -> int:
+        return int(self._call("GET", f"{self.url}{CHROMA_PREFLIGHT}")["max_batch_size"])
+
+    def collections(self) -> list[dict]:
+        found: list[dict] = []
+        while page := self._call("GET", self.base, params={"limit": 100, "offset": len(found)}):
+            found.extend(page)
+        return sorted(found, key=lambda c: c["name"])
+
+    def count(self, collection_id: str) -> int:
+        return int(self._call("GET", f"{self.base}/{collection_id}/count"))
+
+    def get(self, collection_id: str, offset: int, limit: int) -> dict:
+        return self._call("POST", f"{self.base}/{collection_id}/get",
+                          json={"offset": offset, "limit": limit, "include": ["embeddings", "documents", "metadatas"]})
+
+    def create(self, name: str, metadata: dict | None, configuration: dict | None) -> str:
+        body: dict[str, object] = {"name": name, "metadata": metadata}
+        if configuration:
+            body["configuration"] = configuration
+        return self._call("POST", self.base, json=body)["id"]
+
+    def add(self, collection_id: str, batch: dict) -> None:
+        self._call("POST", f"{self.base}/{collection_id}/add", json=batch)
+
+    def query(self, collection_id: str, embeddings: list[list[float]], n_results: int) -> dict:
+        return self._call("POST", f"{self.base}/{collection_id}/query",
+                          json={"query_embeddings": embeddings, "n_results": n_results})
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"{self.base}/{name}")
+
+    def rename(self, collection_id: str, new_name: str) -> None:
+        self._call("PUT", f"{self.base}/{collection_id}", json={"new_name": new_name})

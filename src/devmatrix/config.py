@@ -33,6 +33,8 @@ DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ENV_FILE_VARIABLE = "DEVMATRIX_ENV_FILE"
 
 Port = int
+# Where Prometheus, the exporters, the Pushgateway and Grafana listen (no setting: never exposed).
+MONITORING_HOST = "127.0.0.1"
 _PORT = Field(ge=1, le=65535)
 # Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
 # lower-case names are accepted so no quoting trick can reach the server.
@@ -124,6 +126,7 @@ class Settings(BaseSettings):
     grafana_port: Port = Field(default=3001, ge=1, le=65535)
     postgres_exporter_port: Port = Field(default=9187, ge=1, le=65535)
     redis_exporter_port: Port = Field(default=9121, ge=1, le=65535)
+    pushgateway_port: Port = Field(default=9091, ge=1, le=65535)
 
     # --- logging ---------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -228,6 +231,31 @@ class Settings(BaseSettings):
     def resolved_llm_base_url(self) -> str:
         """Where LLM calls go: the local server, or ANTHROPIC_BASE_URL for the paid backend."""
         return self.llm_base_url if self.resolved_llm_backend == "local" else self.anthropic_base_url
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    # The monitoring servers always bind to loopback (they have no *_HOST setting).
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.prometheus_port}"
+
+    @property
+    def pushgateway_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.pushgateway_port}"
+
+    @property
+    def grafana_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.grafana_port}"
+
+    @property
+    def postgres_exporter_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.postgres_exporter_port}"
+
+    @property
+    def redis_exporter_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.redis_exporter_port}"
 
     @property
     def services_file(self) -> Path:

@@ -56,6 +56,14 @@ REDIS_CHECK_RDB_TIMEOUT_S = 120.0
 # A query on 100k vectors answers in tens of milliseconds; a batch upsert of a few
 # hundred documents in well under a second. No answer for 10 s is a frozen server.
 CHROMA_READ_TIMEOUT_S = 10.0
+# A backup or restore reads and writes pages of 1000 records with their embeddings.
+CHROMA_BULK_TIMEOUT_S = 60.0
+
+# --- the Pushgateway ----------------------------------------------------------------
+# A batch process pushes its metrics once when it ends; a gateway that does not answer
+# in this time is reported (a warning) and the process goes on: monitoring being off
+# never fails a generation.
+PUSHGATEWAY_TIMEOUT_S = 2.0
 
 # --- the LLM -------------------------------------------------------------------
 # Replies are streamed, so the read deadline is the longest silence between two

@@ -11,6 +11,7 @@ class DevMatrixError(Exception):
     """Base of every error DevMatrix raises on purpose."""
 
     exit_code = 1
+    http_status = 500  # what the API answers when this error ends a request
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
         self.message = message
@@ -42,6 +43,7 @@ class ServiceError(DevMatrixError):
     """
 
     exit_code = 3
+    http_status = 503  # a dependency is down, frozen or fenced off (CircuitOpen): retry later
 
     def __init__(self, service: str, message: str, *, fix: str | None = None) -> None:
         self.service = service
@@ -87,6 +89,12 @@ class ConfirmationRequired(DevMatrixError):
 
 class LLMError(DevMatrixError):
     """A call to the language model failed."""
+
+    http_status = 502  # the model's server answered badly
+
+
+class ReviewError(LLMError):
+    """The reviewer's reply held no score; the generation is not approved."""
 
 
 class BudgetExceeded(LLMError):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from devmatrix.config import ENV_FILE_VARIABLE, Settings
+from devmatrix.ops.services.system import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,4 @@ def silent_port() -> Iterator[int]:
 @pytest.fixture
 def closed_port() -> int:
     """A port where nothing listens: connections are refused, as during a restart."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()

@@ -13,6 +13,14 @@ from devmatrix.errors import ServiceError
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def pushes(monkeypatch) -> list[str]:
+    """The jobs the CLI pushed metrics for (recorded: the unit tier reaches no Pushgateway)."""
+    pushed: list[str] = []
+    monkeypatch.setattr(cli, "push", lambda settings, job, **_: pushed.append(job))
+    return pushed
+
+
 def _agent_raising(error: BaseException):
     class Agent:
         def __init__(self, *args, **kwargs) -> None:
@@ -46,6 +54,15 @@ def test_a_bug_is_reported_in_one_line_never_as_a_traceback(monkeypatch, capsys)
     assert cli.main(["generate", "Write add(a, b)"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("FAIL: internal error (KeyError: 'boom')") and "Traceback" not in err
+
+
+def test_the_metrics_are_pushed_once_after_the_command_even_when_it_fails(monkeypatch, capsys, pushes):
+    down = ServiceError("redis", "cannot reach Redis", fix="`invoke infra.up -s redis`")
+    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(down))
+    monkeypatch.setattr(cli, "push", lambda settings, job, **_: pushes.append(
+        (job, capsys.readouterr().err.startswith("FAIL: redis"))))
+    assert cli.main(["generate", "Write add(a, b)"]) == 3
+    assert pushes == [("devmatrix-cli", True)]  # one push, after the FAIL line
 
 
 def test_help_lists_the_exit_codes(capsys):

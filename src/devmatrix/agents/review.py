@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devmatrix.agents._extract import parse_score
-from devmatrix.errors import LLMError
+from devmatrix.errors import ReviewError
 
 if TYPE_CHECKING:
     from devmatrix.llm import AnthropicClient
@@ -20,10 +20,6 @@ PROMPT = (
     " clarity, error handling. Reply with only the number.\n\nRequest: {request}\n\n"
     "```python\n{code}```"
 )
-
-
-class ReviewError(LLMError):
-    """The reviewer's reply held no score; the generation is not approved."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from devmatrix.api.schemas import ErrorBody, FieldProblem
-from devmatrix.errors import DevMatrixError, LLMError, ServiceError
+from devmatrix.errors import DevMatrixError, ServiceError
 
 log = structlog.get_logger("devmatrix.api")
 
@@ -86,16 +86,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(request, status, message, fix=fix, headers=exc.headers)
 
 
-def _status_for(error: DevMatrixError) -> int:
-    if isinstance(error, ServiceError):
-        return 503  # a dependency is down, frozen or fenced off (CircuitOpen): retry later
-    if isinstance(error, LLMError):
-        return 502  # the model's server answered badly
-    return 500
-
-
 async def _devmatrix(request: Request, exc: DevMatrixError) -> JSONResponse:
-    status = _status_for(exc)
+    status = exc.http_status
     headers = {"Retry-After": "30"} if status == 503 else None
     service = exc.service if isinstance(exc, ServiceError) else None
     if service:

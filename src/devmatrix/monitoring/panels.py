@@ -22,6 +22,11 @@ class Panel:
     why: str = ""
 
 
+# Panels 3 and 4 sum over every job: the API's scrape and what batch processes (the CLI,
+# workflows, the test tiers) pushed to the Pushgateway, kept under their own job labels.
+_EVERY_PROCESS = ("summed over every process: the API's own series and those the CLI, workflows and test"
+                  " tiers push (Pushgateway, jobs devmatrix-cli and devmatrix-tests)")
+
 PANELS: tuple[Panel, ...] = (
     Panel(1, "API Request Rate", "timeseries",
           "sum by (method, route) (rate(http_requests_total[5m]))", "{{method}} {{route}}", "reqps",
@@ -29,10 +34,11 @@ PANELS: tuple[Panel, ...] = (
     Panel(2, "API Response Time (p95)", "timeseries",
           "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))", "p95", "s",
           why="buckets are summed by le first: a quantile per label set is not the API's p95"),
-    Panel(3, "LLM API Calls", "stat", "sum(llm_requests_total)", "Total Calls"),
+    Panel(3, "LLM API Calls", "stat", "sum(llm_requests_total)", "Total Calls",
+          why=_EVERY_PROCESS),
     Panel(4, "Code Generation Success Rate", "gauge",
           "100 * sum(rate(code_generation_success_total[5m])) / sum(rate(code_generation_attempts_total[5m]))",
-          "success %", "percent"),
+          "success %", "percent", why=_EVERY_PROCESS),
     Panel(5, "PostgreSQL Connections", "stat", "sum(pg_stat_database_numbackends)", "connections",
           why="summed over databases: the seed's bare selector shows one number per database"),
     Panel(6, "Redis Memory Usage", "timeseries", "redis_memory_used_bytes", "used", "bytes"),

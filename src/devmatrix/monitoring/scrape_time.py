@@ -13,6 +13,7 @@ import contextlib
 import redis
 import requests
 
+from devmatrix.clients import CHROMA_COLLECTIONS
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError
 from devmatrix.llm.ledger import LEDGER
@@ -26,7 +27,6 @@ from devmatrix.observability.metrics import (
 )
 
 PROBE_TIMEOUT_S = 1.0
-COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 
 
 def refresh(settings: Settings) -> None:
@@ -35,7 +35,7 @@ def refresh(settings: Settings) -> None:
     # the shared budget of today (every process on this Redis); Redis down: its own alerts say so
     with contextlib.suppress(DevMatrixError, redis.RedisError):
         LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings)["spent_usd"])
-    base = f"{settings.chroma_url}{COLLECTIONS}"
+    base = f"{settings.chroma_url}{CHROMA_COLLECTIONS}"
     try:
         response = requests.get(base, timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()

@@ -9,29 +9,30 @@ to a PNG, because Grafana cannot run here.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import requests
 
-from devmatrix.config import Settings
+from devmatrix.config import ENV_FILE_VARIABLE, Settings
+from devmatrix.deadlines import GENERATE_DEADLINE_S
 from devmatrix.errors import ServiceError
 from devmatrix.monitoring import coverage
 from devmatrix.monitoring import dashboard as grafana
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.monitoring.panels import PANELS, Panel
+from devmatrix.observability import push
 from devmatrix.ops.checks import CheckResult, Status, timed
+from devmatrix.ops.services import registry
 
-MONITORING_SERVICES = ("prometheus", "postgres-exporter", "redis-exporter")
+MONITORING_SERVICES = registry.monitoring("native")
 HTTP_TIMEOUT_S = 5.0
 PROMTOOL_TIMEOUT_S = 60
-
-
-def prometheus_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.prometheus_port}"
 
 
 def _promtool(name: str, *args: str) -> CheckResult:
@@ -50,10 +51,15 @@ def _promtool(name: str, *args: str) -> CheckResult:
                        seconds=elapsed())
 
 
+def compose_config() -> str:
+    """infra/prometheus/prometheus.compose.yml as the registry says it must read."""
+    return prometheus_config.compose_config_text(registry.compose_scrape_jobs())
+
+
 def static_checks(settings: Settings, project: Path | None = None) -> list[CheckResult]:
     """What needs no running server: config, rules, rule tests, generated files."""
     root = (project or Path.cwd()).resolve()
-    config = prometheus_config.write_native_config(settings, root)
+    config = prometheus_config.write_native_config(settings, registry.native_scrape_jobs(settings), root)
     rules = sorted(str(p) for p in (root / prometheus_config.RULES_DIR).glob("*.yml"))
     tests = sorted(str(p) for p in (root / prometheus_config.RULE_TESTS_DIR).glob("*.yml"))
     results = [_promtool("prometheus config", "check", "config", str(config)),
@@ -61,21 +67,19 @@ def static_checks(settings: Settings, project: Path | None = None) -> list[Check
                _promtool("alert rule tests", "test", "rules", *tests)]
     stale = [str(path) for path in grafana.stale(root)]
     compose = root / prometheus_config.COMPOSE_CONFIG
-    if not compose.exists() or compose.read_text(encoding="utf-8") != prometheus_config.compose_config_text():
+    if not compose.exists() or compose.read_text(encoding="utf-8") != compose_config():
         stale.append(str(compose))
     results.append(CheckResult(
         "generated files", Status.FAIL if stale else Status.PASS,
         f"stale: {', '.join(stale)}; regenerate with `python -m devmatrix.monitoring.dashboard` and"
-        " `python -m devmatrix.monitoring.prometheus`" if stale
+        " `python -m devmatrix.ops.monitoring`" if stale
         else "Grafana dashboard + provisioning and the compose Prometheus config match the code"))
     return results
 
 
 def metrics_coverage(settings: Settings, project: Path | None = None) -> CheckResult:
     """Every metric a panel or an alert queries is declared by a live scrape."""
-    urls = {"api": f"http://{settings.api_host}:{settings.api_port}{prometheus_config.API_METRICS_PATH}",
-            "postgres-exporter": f"http://127.0.0.1:{settings.postgres_exporter_port}/metrics",
-            "redis-exporter": f"http://127.0.0.1:{settings.redis_exporter_port}/metrics"}
+    urls = {job.job: f"http://{job.target}{job.metrics_path}" for job in registry.native_scrape_jobs(settings)}
     available: set[str] = set()
     with timed() as elapsed:
         for service, url in urls.items():
@@ -103,8 +107,8 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
     Right after a start Prometheus is ready before it has discovered its targets: an
     empty list is "not yet", never "all up".
     """
-    url = f"{prometheus_url(settings)}/api/v1/targets"
-    expected = set(prometheus_config.native_targets(settings))
+    url = f"{settings.prometheus_url}/api/v1/targets"
+    expected = {job.job for job in registry.native_scrape_jobs(settings)}
     deadline = time.monotonic() + wait_s
     with timed() as elapsed:
         while True:
@@ -128,20 +132,71 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
                        seconds=elapsed(), data={"targets": health})
 
 
-def check(settings: Settings, project: Path | None = None) -> list[CheckResult]:
-    return [*static_checks(settings, project), metrics_coverage(settings, project), targets(settings)]
+# The counter a CLI generation pushes, as Prometheus sees it through the Pushgateway.
+PUSHED_GENERATIONS = f'sum(code_generation_attempts_total{{job="{push.CLI_JOB}"}})'
+PUSH_PROOF_REQUEST = "a Python function that returns the sum of two integers"
+PUSH_PROOF_WORKSPACE = "test-monitoring-check"  # a test workspace: `invoke cleanup` removes what it leaves
+
+
+def _instant(settings: Settings, expr: str) -> float:
+    """The value of ``expr`` now (0 when it has no series yet)."""
+    try:
+        body = requests.get(f"{settings.prometheus_url}/api/v1/query", params={"query": expr},
+                            timeout=HTTP_TIMEOUT_S).json()
+    except (requests.RequestException, ValueError) as error:
+        raise ServiceError("prometheus", f"query failed at {settings.prometheus_url}: {error}",
+                           fix="`invoke monitoring.up`") from error
+    result = body.get("data", {}).get("result", [])
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.0) -> CheckResult:
+    """One CLI generation, then its pushed counter seen by Prometheus: batch metrics arrive.
+
+    Writes what any generation writes, but no commit: a file in workspace `test-monitoring-check` and a
+    log row, both removed by `invoke cleanup`.
+    """
+    with timed() as elapsed:
+        try:
+            before = _instant(settings, PUSHED_GENERATIONS)
+        except ServiceError as error:
+            return CheckResult("pushed metrics", Status.FAIL, str(error), seconds=elapsed())
+        command = [sys.executable, "-m", "devmatrix.cli", "generate", PUSH_PROOF_REQUEST,
+                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-git", "--no-cache", "--json"]
+        run = subprocess.run(command, capture_output=True, text=True, check=False,
+                             timeout=GENERATE_DEADLINE_S + 30,
+                             env={**os.environ, ENV_FILE_VARIABLE: str(env_file.resolve())})
+        warning = next((line for line in run.stderr.splitlines() if "metrics not pushed" in line), "")
+        if warning:
+            return CheckResult("pushed metrics", Status.FAIL, warning, seconds=elapsed())
+        deadline = time.monotonic() + wait_s  # a scrape of the gateway happens every SCRAPE_INTERVAL
+        while (after := _instant(settings, PUSHED_GENERATIONS)) <= before and time.monotonic() < deadline:
+            time.sleep(1)
+    outcome = f"`devmatrix generate` exited {run.returncode}"
+    if after <= before:
+        return CheckResult("pushed metrics", Status.FAIL,
+                           f"{outcome}, but {PUSHED_GENERATIONS} stayed at {before:g} for {wait_s:g} s;"
+                           " is the pushgateway job up (`invoke monitoring.check` targets)?", seconds=elapsed())
+    return CheckResult("pushed metrics", Status.PASS,
+                       f"{outcome}; {PUSHED_GENERATIONS} went {before:g} → {after:g} in Prometheus",
+                       seconds=elapsed(), data={"before": before, "after": after})
+
+
+def check(settings: Settings, project: Path | None = None, *, env_file: Path) -> list[CheckResult]:
+    return [*static_checks(settings, project), metrics_coverage(settings, project), targets(settings),
+            pushed_generation(settings, env_file=env_file)]
 
 
 # --- snapshots ---------------------------------------------------------------------------
 def query_range(settings: Settings, expr: str, minutes: int, step_s: int) -> list[dict]:
     end = time.time()
     try:
-        response = requests.get(f"{prometheus_url(settings)}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
+        response = requests.get(f"{settings.prometheus_url}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
                                 params={"query": expr, "start": end - minutes * 60, "end": end,
                                         "step": step_s})
         body = response.json()
     except (requests.RequestException, ValueError) as error:
-        raise ServiceError("prometheus", f"query_range failed at {prometheus_url(settings)}: {error}",
+        raise ServiceError("prometheus", f"query_range failed at {settings.prometheus_url}: {error}",
                            fix="`invoke monitoring.up`") from error
     if body.get("status") != "success":
         raise ServiceError("prometheus", f"query {expr!r} failed: {body.get('error')}")
@@ -202,3 +257,26 @@ def snapshot(settings: Settings, out_dir: Path, *, minutes: int = 15, step_s: in
                                    seconds=elapsed(), data={"file": str(path), "series": len(series),
                                                             "points": points}))
     return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m devmatrix.ops.monitoring [--check]`: write (or check) the compose Prometheus config."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=f"Write (or --check) {prometheus_config.COMPOSE_CONFIG}.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
+    args = parser.parse_args(argv)
+    path, wanted = prometheus_config.COMPOSE_CONFIG, compose_config()
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != wanted:
+            print(f"{path} is stale; regenerate it: python -m devmatrix.ops.monitoring", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(wanted, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,7 +6,6 @@ already there. With ``dry`` every step only says what it would do.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,10 +90,7 @@ def _db(settings: Settings, env_file: Path, dry: bool, echo) -> list[CheckResult
 
 
 def _rag(settings: Settings, env_file: Path, dry: bool, echo) -> list[CheckResult]:
-    if importlib.util.find_spec("devmatrix.ops.rag") is None:
-        return [CheckResult("rag", Status.NOT_CHECKED, "RAG is not yet available in this build",
-                            critical=False)]
-    from devmatrix.ops import rag
+    from devmatrix.ops import rag  # late: it loads the embedding model's libraries
 
     return rag.phase_step(settings, dry=dry)
 

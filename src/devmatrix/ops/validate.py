@@ -8,25 +8,27 @@ could not run (bad settings).
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
 from devmatrix import clients
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import PROBE_TIMEOUT_S
-from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.errors import ConfigError, DevMatrixError, ServiceError
+from devmatrix.observability.logging import configure_logging
 from devmatrix.ops import git
 from devmatrix.ops.checks import CheckResult, Status, timed
 from devmatrix.ops.db import pending_migrations
 from devmatrix.ops.env import check_llm_backend
-from devmatrix.ops.services import readiness
+from devmatrix.ops.services import readiness, registry, resolve_provider
 
 READY_BANNER = "System is PRODUCTION READY (Local)"
-HTTP_TIMEOUT_S = PROBE_TIMEOUT_S
+CANNOT_RUN = 2  # exit code: the checks could not run (a bad .env.test)
 
 
 def _postgres(s: Settings) -> CheckResult:
@@ -61,31 +63,18 @@ def _redis(s: Settings) -> CheckResult:
 
 
 def _chroma(s: Settings) -> CheckResult:
-    """Heartbeat, then add and query a vector in a scratch collection, over Chroma's v2 REST API.
-
-    Plain HTTP rather than chromadb.HttpClient: the client keeps an internal admin
-    session it never closes, and this check must leave nothing behind.
-    """
+    """Heartbeat, then add and query a vector in a scratch collection, removed before returning."""
     readiness.chroma(s)
-    base = f"{s.chroma_url}/api/v2/tenants/default_tenant/databases/default_database/collections"
     name = f"validate_scratch_{uuid.uuid4().hex[:12]}"
-    with requests.Session() as http:
-        created = http.post(base, json={"name": name, "metadata": {"hnsw:space": "cosine"}},
-                            timeout=HTTP_TIMEOUT_S)
-        created.raise_for_status()
-        collection = f"{base}/{created.json()['id']}"
+    with clients.ChromaHTTP(s.chroma_url, timeout_s=PROBE_TIMEOUT_S) as chroma:
+        collection = chroma.create(name, {"hnsw:space": "cosine"}, None)
         try:
-            http.post(f"{collection}/add", timeout=HTTP_TIMEOUT_S, json={
-                "ids": ["probe"], "embeddings": [[1.0, 0.0, 0.0]], "documents": ["probe"],
-            }).raise_for_status()
-            hits = http.post(f"{collection}/query", timeout=HTTP_TIMEOUT_S, json={
-                "query_embeddings": [[1.0, 0.0, 0.0]], "n_results": 1,
-            })
-            hits.raise_for_status()
+            chroma.add(collection, {"ids": ["probe"], "embeddings": [[1.0, 0.0, 0.0]], "documents": ["probe"]})
+            ids = chroma.query(collection, [[1.0, 0.0, 0.0]], 1)["ids"]
         finally:
-            http.delete(f"{base}/{name}", timeout=HTTP_TIMEOUT_S)
-    if hits.json()["ids"] != [["probe"]]:
-        return CheckResult("chroma", Status.FAIL, f"scratch query returned {hits.json()['ids']!r}")
+            chroma.delete(name)
+    if ids != [["probe"]]:
+        return CheckResult("chroma", Status.FAIL, f"scratch query returned {ids!r}")
     return CheckResult("chroma", Status.PASS, "heartbeat ok; add/query in a scratch collection ok")
 
 
@@ -109,45 +98,66 @@ def _restore_state(s: Settings) -> CheckResult:
 
 
 def _rag(s: Settings) -> list[CheckResult]:
-    if importlib.util.find_spec("devmatrix.ops.rag") is None:
-        return [CheckResult("rag", Status.NOT_CHECKED, "RAG is not yet available in this build",
-                            critical=False)]
-    from devmatrix.ops import rag
+    from devmatrix.ops import rag  # late: it loads the embedding model's libraries
 
     return rag.check(s)
 
 
-def _monitoring(s: Settings) -> list[CheckResult]:
-    """Non-critical: Prometheus' targets all up and every dashboard/alert metric on a live scrape."""
+def _probe(spec: registry.ServiceSpec) -> Callable[[Settings], CheckResult]:
+    """A service with no deeper check: its readiness probe, against its URL."""
+    def check(s: Settings) -> CheckResult:
+        return CheckResult(spec.name, Status.PASS, f"ready at {spec.url(s)}; {spec.probe(s)}")
+
+    return check
+
+
+def _grafana(s: Settings, provider: str) -> CheckResult:
+    if "grafana" not in registry.monitoring(provider):
+        return CheckResult("grafana", Status.NOT_CHECKED,
+                           f"runs only under the compose provider (this is {provider}); its dashboard"
+                           " is code, checked by `invoke monitoring.check`", critical=False)
+    try:
+        return CheckResult("grafana", Status.PASS, f"/api/health ok; version {readiness.grafana(s)}",
+                           critical=False)
+    except ServiceError as error:
+        return CheckResult("grafana", Status.FAIL, str(error), critical=False)
+
+
+def _monitoring(s: Settings, provider: str) -> list[CheckResult]:
+    """Non-critical: Prometheus' targets all up, every dashboard/alert metric on a live scrape, Grafana."""
     from devmatrix.ops import monitoring
 
-    grafana = CheckResult("grafana", Status.NOT_CHECKED,
-                          "runs only under the compose provider (not installable natively); its dashboard"
-                          " is code, checked by `invoke monitoring.check`", critical=False)
-    url = f"{monitoring.prometheus_url(s)}/-/ready"
+    grafana = _grafana(s, provider)
     try:
-        requests.get(url, timeout=HTTP_TIMEOUT_S).raise_for_status()
-    except requests.RequestException:
+        readiness.prometheus(s)
+    except ServiceError:
         return [CheckResult("prometheus", Status.NOT_CHECKED,
-                            f"not running at {url}; start it with `invoke monitoring.up`", critical=False),
-                grafana]
+                            f"not running at {s.prometheus_url}; start it with `invoke monitoring.up`",
+                            critical=False), grafana]
     results = [monitoring.targets(s, wait_s=0), monitoring.metrics_coverage(s)]
     for result in results:
         result.critical = False
     return [*results, grafana]
 
 
-CHECKS: dict[str, Callable[[Settings], CheckResult | list[CheckResult]]] = {
-    "postgres": _postgres,
-    "pgvector + schema": _pgvector,
-    "redis": _redis,
-    "chroma": _chroma,
-    "llm": _llm,
-    "git workspace": _git,
-    "restore state": _restore_state,
-    "rag": _rag,
-    "monitoring": _monitoring,
+# Services whose check goes deeper than their readiness probe (a round trip, a scratch write).
+DEEP_CHECKS: dict[str, Callable[[Settings], CheckResult]] = {
+    "postgres": _postgres, "redis": _redis, "chroma": _chroma, "llm": _llm,
 }
+
+
+def checks(provider: registry.ProviderName) -> dict[str, Callable[[Settings], CheckResult | list[CheckResult]]]:
+    """Every core service the provider runs (critical), then what lies on top of them.
+
+    The LLM is checked whatever the backend (the paid API is not a service of ours, but
+    generation needs it), so it is named even where the registry leaves the local server out.
+    """
+    services: dict[str, Callable[[Settings], CheckResult | list[CheckResult]]] = {
+        name: DEEP_CHECKS.get(name) or _probe(registry.spec(name)) for name in registry.names("core", provider)
+    }
+    return {**services, "pgvector + schema": _pgvector, "git workspace": _git, "restore state": _restore_state,
+            "rag": _rag,
+            "monitoring": lambda s: _monitoring(s, provider)}
 
 
 def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
@@ -168,12 +178,71 @@ def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
     return results
 
 
-def run_validation(settings: Settings) -> list[CheckResult]:
+def run_validation(settings: Settings, provider: registry.ProviderName | None = None) -> list[CheckResult]:
     """Every check, in parallel (they are independent and mostly wait on I/O)."""
-    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
-        futures = [pool.submit(_run, name, check, settings) for name, check in CHECKS.items()]
+    todo = checks(provider or resolve_provider(settings))
+    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+        futures = [pool.submit(_run, name, check, settings) for name, check in todo.items()]
         return [result for future in futures for result in future.result()]
 
 
 def exit_code(results: list[CheckResult]) -> int:
     return 1 if any(r.failed and r.critical for r in results) else 0
+
+
+@dataclass
+class Report:
+    """What `invoke validate` and scripts/validate_local_production.py print and exit with."""
+
+    settings: Settings | None
+    provider: str
+    results: list[CheckResult] = field(default_factory=list)
+    error: str = ""  # why the checks could not run (exit 2)
+
+    @property
+    def exit_code(self) -> int:
+        return CANNOT_RUN if self.error else exit_code(self.results)
+
+    @property
+    def critical(self) -> list[CheckResult]:
+        return [r for r in self.results if r.critical]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.critical if r.status is Status.PASS)
+
+    @property
+    def title(self) -> str:
+        backend = self.settings.resolved_llm_backend if self.settings else "?"
+        return f"DevMatrix validation — provider {self.provider}, LLM backend {backend}"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.passed}/{len(self.critical)} critical checks passed"
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return f"FAIL: cannot validate: {self.error}"
+        if self.exit_code == 0:
+            return READY_BANNER
+        return "NOT READY: failed: " + ", ".join(r.name for r in self.critical if r.failed)
+
+    def to_dict(self) -> dict[str, object]:
+        if self.error:
+            return {"ready": False, "error": self.error, "exit_code": self.exit_code}
+        assert self.settings is not None
+        return {"ready": self.exit_code == 0, "passed": self.passed, "total": len(self.critical),
+                "provider": self.provider, "llm_backend": self.settings.resolved_llm_backend,
+                "checks": [r.to_dict() for r in self.results]}
+
+
+def validate(env_file: Path) -> Report:
+    """Load the settings (a bad file: exit 2, nothing checked) and run every check."""
+    try:
+        settings = load_settings(env_file, require_file=True)
+    except ConfigError as error:
+        return Report(None, "?", error=str(error))
+    configure_logging(settings)
+    provider = resolve_provider(settings)
+    return Report(settings, provider, run_validation(settings, provider))

@@ -7,20 +7,12 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from devmatrix.tasks import chaos, cleanup, db, env, git, infra, phases, restore
+from devmatrix.tasks import backup, chaos, cleanup, db, env, git, infra, monitoring, phases, rag, restore
 
 
 def _build() -> Collection:
     ns = Collection()
-    for module in (infra, env, db, git):
-        ns.add_collection(Collection.from_module(module))
-    for optional in ("rag", "monitoring", "backup"):
-        try:
-            module = __import__(f"devmatrix.tasks.{optional}", fromlist=["_"])
-        except ModuleNotFoundError as error:
-            if error.name != f"devmatrix.tasks.{optional}":
-                raise  # a real import error inside the module must not be hidden
-            continue
+    for module in (infra, env, db, rag, git, monitoring, backup):
         ns.add_collection(Collection.from_module(module))
     for task in (phases.phase1, phases.validate, restore.restore, cleanup.cleanup, chaos.chaos):
         ns.add_task(task)

@@ -6,12 +6,11 @@ from dataclasses import asdict
 
 from invoke import Exit, task
 
-from devmatrix.ops.services import get_provider
+from devmatrix.ops.services import get_provider, registry
 from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
 
-SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
-                " (default: every core service; monitoring ones start with `invoke monitoring.up`)")
+SERVICE_HELP = registry.service_help()
 
 
 def _names(service: str) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from invoke import Exit, task
 
 from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
-from devmatrix.ops.services import get_provider
+from devmatrix.ops.services import get_provider, registry
 from devmatrix.tasks import infra
 from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings
 
@@ -20,14 +20,13 @@ def _provider():
 
 
 def _services(provider) -> tuple[str, ...]:
-    """Prometheus and the exporters; Grafana too where it can run (compose)."""
-    extra = ("grafana",) if provider.name == "compose" else ()
-    return (*ops_monitoring.MONITORING_SERVICES, *extra)
+    """The monitoring group this provider runs (Grafana only under compose)."""
+    return registry.monitoring(provider.name)
 
 
 @task(help={"dry": "print what would start, change nothing"})
 def up(c, dry=False):
-    """Start Prometheus and the postgres and redis exporters (127.0.0.1; + Grafana under compose); wait until ready."""
+    """Start Prometheus, the Pushgateway and the postgres and redis exporters (127.0.0.1; + Grafana under compose)."""
     with reported():
         provider = _provider()
         infra.start(_services(provider), dry, provider)
@@ -42,12 +41,13 @@ def down(c, dry=False):
 
 
 @task(help={"json": "print the results as JSON",
-            "static": "only what needs no server: promtool config/rules/tests and the generated files"})
+            "static": "only what needs no server: promtool config/rules/tests and the generated files"
+                      " (no generation)"})
 def check(c, json=False, static=False):
-    """Prove the monitoring code: promtool, rule tests, generated files, metrics on live scrapes, targets up."""
+    """Prove the monitoring: promtool, rule tests, generated files, live scrapes, targets, one pushed generation."""
     with reported():
         s = settings()
-        results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s)
+        results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s, env_file=env_file())
     if json:
         print_json([r.to_dict() for r in results])
     else:

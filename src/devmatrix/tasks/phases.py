@@ -7,12 +7,11 @@ from contextlib import nullcontext
 from invoke import Exit, task
 
 from devmatrix.config import load_settings
-from devmatrix.errors import ConfigError
 from devmatrix.observability.logging import configure_logging
+from devmatrix.ops import validate as ops_validate
 from devmatrix.ops.checks import Status
 from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.ops.validate import READY_BANNER, exit_code, run_validation
 from devmatrix.tasks._common import (
     MARK,
     STYLE,
@@ -66,29 +65,14 @@ def phase1(c, dry=False, json=False):
 @task(help={"json": "print the checks as JSON (for scripts)"})
 def validate(c, json=False):
     """Read-only check of every component. Exit 0 ready, 1 a critical check failed, 2 cannot run."""
-    try:
-        settings = load_settings(env_file(), require_file=True)
-    except ConfigError as error:
-        err_console.print(f"[red]FAIL:[/red] cannot validate: {error}")
-        raise Exit(code=2) from None
-    configure_logging(settings)
     with reported():
-        results = run_validation(settings)
-    code = exit_code(results)
-    critical = [r for r in results if r.critical]
-    passed = sum(1 for r in critical if r.status is Status.PASS)
+        report = ops_validate.validate(env_file())
     if json:
-        print_json({"ready": code == 0, "passed": passed, "total": len(critical),
-                    "llm_backend": settings.resolved_llm_backend,
-                    "checks": [r.to_dict() for r in results]})
+        print_json(report.to_dict())
+    elif report.error:
+        err_console.print(f"[red]{report.verdict}[/red]")
     else:
-        console.print(checks_table(results, f"DevMatrix validation — provider"
-                                            f" {settings.devmatrix_provider}, LLM backend"
-                                            f" {settings.resolved_llm_backend}"))
-        console.print(f"{passed}/{len(critical)} critical checks passed")
-        if code == 0:
-            console.print(f"[bold green]{READY_BANNER}[/]")
-        else:
-            failed = ", ".join(r.name for r in critical if r.failed)
-            console.print(f"[bold red]NOT READY: failed: {failed}[/]")
-    raise Exit(code=code)
+        console.print(checks_table(report.results, report.title))
+        console.print(report.summary)
+        console.print(f"[bold {'green' if report.exit_code == 0 else 'red'}]{report.verdict}[/]")
+    raise Exit(code=report.exit_code)

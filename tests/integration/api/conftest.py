@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from devmatrix.api import create_app
 from devmatrix.config import Settings
+from devmatrix.ops.services.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 START_TIMEOUT_S = 10.0
@@ -38,16 +39,10 @@ class LiveAPI:
         return {"Authorization": f"Bearer {self.settings.api_token.get_secret_value()}"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def closed_port() -> Callable[[], int]:
     """closed_port() → a loopback port nothing listens on (bound, then released)."""
-    return _closed_port
+    return free_port
 
 
 @contextmanager

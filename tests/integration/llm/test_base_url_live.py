@@ -4,8 +4,6 @@ naming it). Nothing is spent: a failed call settles at $0."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from pydantic import SecretStr
 
@@ -14,15 +12,14 @@ from devmatrix.api.routes.health import ready_checks
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import AnthropicClient, check_backend
+from devmatrix.ops.services.system import free_port
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def gateway() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}/anthropic"
+    return f"http://127.0.0.1:{free_port()}/anthropic"
 
 
 @pytest.fixture

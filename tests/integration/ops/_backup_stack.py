@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,17 +25,12 @@ from devmatrix.config import Settings
 from devmatrix.ops import db, git
 from devmatrix.ops.backup.chroma import EMBEDDING_TOLERANCE, ChromaHTTP, read_collection
 from devmatrix.ops.services.native import NativeProvider
+from devmatrix.ops.services.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 CORE = ("postgres", "redis", "chroma")
 DIM = 384
 _ROW_COLUMNS = "id, timestamp, workspace_id, user_request, generated_code, approval_status, quality_score, metadata"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _quoted(value: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,14 +15,9 @@ from _backup_stack import clean, stack  # noqa: F401 - scratch-stack fixtures, s
 from devmatrix.config import Settings, env_file_path
 from devmatrix.ops.services import get_provider
 from devmatrix.ops.services.native import NativeProvider
+from devmatrix.ops.services.system import free_port
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

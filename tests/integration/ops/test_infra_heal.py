@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from devmatrix.config import Settings, load_settings
 from devmatrix.ops.backup.chroma import ChromaHTTP
 from devmatrix.ops.services import system
 from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
+from devmatrix.ops.services.system import free_ports
 from devmatrix.state.postgres import PostgresManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -122,17 +122,6 @@ class HealStack:
             return row["n"], chroma.count(collection["id"])
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def heal(settings: Settings) -> Iterator[HealStack]:
     root = (Path(".devmatrix/test-heal") / uuid.uuid4().hex[:8]).resolve()
@@ -142,7 +131,7 @@ def heal(settings: Settings) -> Iterator[HealStack]:
         "WORKSPACE_DIR": root / "workspace_test", "BACKUP_DIR": root / "backups",
         "RAG_CACHE_DIR": settings.rag_cache_dir.resolve(),  # the session's warm embedding cache
         "LOG_LEVEL": "INFO",
-        **{setting.upper(): port for setting, port in zip(PORTS, _free_ports(len(PORTS)), strict=True)},
+        **{setting.upper(): port for setting, port in zip(PORTS, free_ports(len(PORTS)), strict=True)},
     }
     env_file = root / ".env.test"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))

@@ -53,9 +53,9 @@ def test_check_passes_and_snapshot_draws_every_panel_with_data(monitoring_stack,
     results = {r["name"]: r for r in json.loads(checked.stdout)}
     assert {name: r["status"] for name, r in results.items()} == dict.fromkeys(
         ["prometheus config", "alert rules", "alert rule tests", "generated files", "metrics coverage",
-         "prometheus targets"], "PASS")
+         "prometheus targets", "pushed metrics"], "PASS")
     assert set(results["prometheus targets"]["data"]["targets"]) == {"devmatrix-api", "postgres", "redis",
-                                                                     "prometheus"}
+                                                                     "prometheus", "pushgateway"}
 
     # rate() needs two scrapes after the generation: poll until every panel has data (scrapes are 10 s apart)
     deadline = time.monotonic() + 60

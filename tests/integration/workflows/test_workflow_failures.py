@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import redis
 
 from devmatrix.agents.orchestrator import OrchestratorAgent
 from devmatrix.errors import WorkflowError
+from devmatrix.ops.services.system import free_port
 from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
@@ -23,17 +23,11 @@ from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services, pytest.mark.timeout(300)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateRedis:
     """A real redis-server of this test's own, so killing it disturbs nobody else."""
 
     def __init__(self, tmp_path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tmp_path
         self.proc: subprocess.Popen | None = None
 

@@ -5,12 +5,11 @@ send one live in tests/integration/llm/test_base_url_live.py; these need no serv
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
 from devmatrix.llm import AnthropicClient
+from devmatrix.ops.services.system import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -18,9 +17,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def gateway() -> str:
     """A gateway address where nothing listens: a call that reaches for it fails naming it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}/anthropic"
+    return f"http://127.0.0.1:{free_port()}/anthropic"
 
 
 def paid(**values: object) -> Settings:

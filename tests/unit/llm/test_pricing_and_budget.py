@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from devmatrix.config import Settings
@@ -13,6 +11,7 @@ from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.cache import cache_key
 from devmatrix.llm.ledger import FREE, Ledger
 from devmatrix.llm.pricing import PRICES, price_for
+from devmatrix.ops.services.system import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -87,16 +86,10 @@ def test_cache_key_changes_with_anything_that_changes_the_reply():
         assert cache_key(**{**base, field: other}) != key, field
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_breaker_opens_after_repeated_failures_then_fails_fast():
     # the failure is injected: a local endpoint where nothing listens
     client = AnthropicClient(settings=Settings(), enable_cache=False, enable_retry=False,
-                             base_url=f"http://127.0.0.1:{_closed_port()}")
+                             base_url=f"http://127.0.0.1:{free_port()}")
     for _ in range(BREAKER_FAIL_MAX - 1):
         with pytest.raises(ServiceError, match="llm: cannot reach the local backend"):
             client.complete("hi", max_tokens=5)

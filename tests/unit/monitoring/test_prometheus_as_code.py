@@ -14,6 +14,7 @@ from devmatrix.monitoring import coverage, prometheus, scrape_time
 from devmatrix.observability.metrics import REGISTRY
 from devmatrix.ops import monitoring
 from devmatrix.ops.checks import Status
+from devmatrix.ops.services import registry
 
 pytestmark = pytest.mark.unit
 PROJECT = Path.cwd()
@@ -22,7 +23,7 @@ PROJECT = Path.cwd()
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(devmatrix_state_dir=tmp_path / "state", api_port=18000, prometheus_port=19090,
-                    postgres_exporter_port=19187, redis_exporter_port=19121)
+                    postgres_exporter_port=19187, redis_exporter_port=19121, pushgateway_port=19091)
 
 
 def test_promtool_passes_the_config_the_rules_the_rule_tests_and_the_generated_files(settings):
@@ -33,14 +34,16 @@ def test_promtool_passes_the_config_the_rules_the_rule_tests_and_the_generated_f
 
 
 def test_the_native_config_scrapes_the_configured_ports_and_the_compose_one_the_service_names(settings):
-    native = yaml.safe_load(prometheus.write_native_config(settings, PROJECT).read_text())
+    native_jobs = registry.native_scrape_jobs(settings)
+    native = yaml.safe_load(prometheus.write_native_config(settings, native_jobs, PROJECT).read_text())
     jobs = {j["job_name"]: j for j in native["scrape_configs"]}
     assert {name: j["static_configs"][0]["targets"] for name, j in jobs.items()} == {
         "devmatrix-api": ["127.0.0.1:18000"], "postgres": ["127.0.0.1:19187"],
-        "redis": ["127.0.0.1:19121"], "prometheus": ["127.0.0.1:19090"]}
+        "redis": ["127.0.0.1:19121"], "prometheus": ["127.0.0.1:19090"], "pushgateway": ["127.0.0.1:19091"]}
     assert jobs["devmatrix-api"]["metrics_path"] == "/api/v1/metrics/prometheus"
+    assert jobs["pushgateway"]["honor_labels"] is True
     assert native["rule_files"] == [f"{PROJECT / 'infra/prometheus/rules'}/*.yml"]
-    compose = yaml.safe_load(prometheus.compose_config_text())
+    compose = yaml.safe_load(monitoring.compose_config())
     assert [j["job_name"] for j in compose["scrape_configs"]] == list(jobs)
     assert compose["rule_files"] == ["/etc/prometheus/rules/*.yml"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import requests
 import structlog
@@ -18,7 +19,7 @@ from devmatrix.api.schemas import BreakerStatus, CheckOutcome, ErrorBody, Live, 
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import breaker as breakers
-from devmatrix.ops.services import readiness
+from devmatrix.ops.services import readiness, registry
 
 router = APIRouter(prefix=f"{API_PREFIX}/health", tags=["health"])
 log = structlog.get_logger("devmatrix.api")
@@ -50,13 +51,19 @@ def _llm_backend(settings: Settings) -> str:
 
 
 def ready_checks(settings: Settings) -> dict[str, Callable[[], str]]:
-    """What /ready checks: each returns a version or raises ServiceError saying what failed."""
-    return {
+    """What /ready checks: every core service of the registry but the API itself, each by its
+    probe, except Postgres (the DevMatrix database, not only the server) and the LLM (whichever
+    backend is in force). Each returns a version or raises ServiceError saying what failed."""
+    special: dict[str, Callable[[], str]] = {
         "postgres": lambda: readiness.postgres(settings, database=settings.postgres_db),
-        "redis": lambda: readiness.redis_ping(settings),
-        "chroma": lambda: str(readiness.chroma(settings)),
         "llm": lambda: _llm_backend(settings),
     }
+    return {spec.name: special.get(spec.name) or partial(_as_text, spec.probe, settings)
+            for spec in registry.SERVICES if spec.group == "core" and spec.name != "api"}
+
+
+def _as_text(probe: Callable[[Settings], object], settings: Settings) -> str:
+    return str(probe(settings))  # Chroma's version is a JSON value
 
 
 def _run(check: Callable[[], str]) -> CheckOutcome:

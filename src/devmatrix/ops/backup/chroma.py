@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,73 +30,14 @@ from pathlib import Path
 
 import requests
 
-from devmatrix.errors import BackupError, ServiceError
+from devmatrix.clients import CHROMA_HEARTBEAT, ChromaHTTP
+from devmatrix.errors import BackupError
+from devmatrix.ops.services.system import free_port
 
-HTTP_TIMEOUT_S = 60.0
 PAGE = 1000
 EXPORT_ATTEMPTS = 3
 EMBEDDING_TOLERANCE = 1e-6
 SCRATCH_READY_TIMEOUT_S = 60.0
-_INCLUDE = ["embeddings", "documents", "metadatas"]
-
-
-class ChromaHTTP:
-    """The few v2 REST calls a backup needs, on one closed-after-use session."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.base = f"{url}/api/v2/tenants/default_tenant/databases/default_database/collections"
-        self.http = requests.Session()
-
-    def __enter__(self) -> ChromaHTTP:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.http.close()
-
-    def _call(self, method: str, url: str, **kwargs) -> object:
-        try:
-            response = self.http.request(method, url, timeout=HTTP_TIMEOUT_S, **kwargs)
-        except requests.RequestException as error:
-            raise ServiceError("chroma", f"{method} {url} failed: {error}",
-                               fix="`invoke infra.up -s chroma`, and check CHROMADB_* in .env.test") from error
-        if not response.ok:
-            raise ServiceError("chroma", f"{method} {url} answered {response.status_code}: {response.text[:300]}")
-        return response.json()
-
-    def version(self) -> str:
-        return str(self._call("GET", f"{self.url}/api/v2/version"))
-
-    def max_batch(self) -> int:
-        return int(self._call("GET", f"{self.url}/api/v2/pre-flight-checks")["max_batch_size"])
-
-    def collections(self) -> list[dict]:
-        found: list[dict] = []
-        while page := self._call("GET", self.base, params={"limit": 100, "offset": len(found)}):
-            found.extend(page)
-        return sorted(found, key=lambda c: c["name"])
-
-    def count(self, collection_id: str) -> int:
-        return int(self._call("GET", f"{self.base}/{collection_id}/count"))
-
-    def get(self, collection_id: str, offset: int, limit: int) -> dict:
-        return self._call("POST", f"{self.base}/{collection_id}/get",
-                          json={"offset": offset, "limit": limit, "include": _INCLUDE})
-
-    def create(self, name: str, metadata: dict | None, configuration: dict | None) -> str:
-        body: dict[str, object] = {"name": name, "metadata": metadata}
-        if configuration:
-            body["configuration"] = configuration
-        return self._call("POST", self.base, json=body)["id"]
-
-    def add(self, collection_id: str, batch: dict) -> None:
-        self._call("POST", f"{self.base}/{collection_id}/add", json=batch)
-
-    def delete(self, name: str) -> None:
-        self._call("DELETE", f"{self.base}/{name}")
-
-    def rename(self, collection_id: str, new_name: str) -> None:
-        self._call("PUT", f"{self.base}/{collection_id}", json={"new_name": new_name})
 
 
 def _records(page: dict) -> Iterator[dict]:
@@ -304,12 +244,6 @@ class Swap:
         self.set_aside = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str, int], list[str]]:
     """Import every export into a scratch Chroma server on a scratch directory; counts and problems."""
     chroma_bin = Path(sys.executable).parent / "chroma"
@@ -318,7 +252,7 @@ def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str
     if not expected:
         return counts, problems  # nothing to import: no scratch server needed
     with tempfile.TemporaryDirectory(prefix="devmatrix-chroma-verify-") as scratch:
-        port = _free_port()
+        port = free_port()
         with (Path(scratch) / "chroma.log").open("w") as log:
             server = subprocess.Popen(
                 [str(chroma_bin), "run", "--host", "127.0.0.1", "--port", str(port),
@@ -350,7 +284,7 @@ def _wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
                 raise BackupError(f"a scratch Chroma server exited:\n{log.read_text()[-800:]}",
                                   fix="check that chromadb is installed in this environment")
             try:
-                if http.get(f"{url}/api/v2/heartbeat", timeout=2).ok:
+                if http.get(f"{url}{CHROMA_HEARTBEAT}", timeout=2).ok:
                     return
             except requests.RequestException:
                 pass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
 from devmatrix.ops._process import run_bounded
 from devmatrix.ops.backup._durable import durable_copy, durable_rename
+from devmatrix.ops.services.system import free_port
 
 BGSAVE_TIMEOUT_S = 300.0
 SCRATCH_READY_TIMEOUT_S = 60.0
@@ -106,17 +106,11 @@ def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
     return {"server": version, "rdb_source": str(source), **check_rdb(dest)}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def load_count(rdb: Path) -> dict[str, int]:
     """Load ``rdb`` into a scratch redis-server on a free port; keys per database it holds."""
     with tempfile.TemporaryDirectory(prefix="devmatrix-redis-verify-") as scratch:
         shutil.copyfile(rdb, Path(scratch) / "dump.rdb")
-        port = _free_port()
+        port = free_port()
         with (Path(scratch) / "redis.log").open("w") as log:
             server = subprocess.Popen(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", scratch,
@@ -152,13 +146,27 @@ def _count_when_loaded(port: int, server: subprocess.Popen, log: Path) -> dict[s
     return {name: int(stats["keys"]) for name, stats in keyspace.items()}
 
 
-def _require_native(provider) -> None:
-    if getattr(provider, "name", "") != "native":
+# Under compose the live RDB is this file of this volume (infra/docker-compose.yml).
+COMPOSE_REDIS_VOLUME, COMPOSE_RDB = "devmatrix-redis-data", "/data/dump.rdb"
+
+
+def require_native(provider, rdb: Path) -> None:
+    """Only the native provider's Redis can be swapped all-or-nothing; the others say why and how."""
+    name = getattr(provider, "name", provider)
+    if name == "native":
+        return
+    if name == "compose":
         raise BackupError(
-            f"restoring Redis replaces the RDB file of a server this machine supervises; the provider"
-            f" is {getattr(provider, 'name', provider)!r}",
-            fix="restore Redis by that provider's means (e.g. copy the RDB into the container's /data)",
+            f"restoring Redis under compose is not automated: the live RDB is {COMPOSE_RDB} in the"
+            f" volume {COMPOSE_REDIS_VOLUME}, which this process cannot set aside and put back if a"
+            " later step fails (and no Docker engine was at hand to prove a `docker cp` swap)",
+            fix="by hand: `docker compose -f infra/docker-compose.yml stop redis`; `docker run --rm"
+                f" -v {COMPOSE_REDIS_VOLUME}:/data -v {rdb.parent.resolve()}:/backup:ro busybox:1.37.0"
+                f" cp /backup/{rdb.name} {COMPOSE_RDB}`; `docker compose -f infra/docker-compose.yml start redis`",
         )
+    raise BackupError(f"restoring Redis replaces its RDB file; under the {name!r} provider that server"
+                      " and its files are not this machine's",
+                      fix=f"load {rdb.resolve()} into that server where it runs")
 
 
 def rdb_path(settings: Settings) -> Path:
@@ -195,7 +203,7 @@ class Swap:
 
     def __init__(self, settings: Settings, rdb: Path | None, provider,
                  before: Callable[[], None] = lambda: None, *, target: Path | None = None) -> None:
-        _require_native(provider)
+        require_native(provider, rdb or target or Path("dump.rdb"))
         self.settings, self.rdb, self.provider, self.before = settings, rdb, provider, before
         # A resumed swap is given the journaled path: Redis may be stopped, so it cannot be asked.
         self.target = target or rdb_path(settings)

@@ -137,7 +137,7 @@ def preflight(settings: Settings, folder: Path, body: dict, provider, echo: Echo
     pg_dir = check("postgres answers", lambda: f"data directory {postgres.data_directory(settings)}")
     rdb_target = check("redis answers", lambda: f"RDB {redis_backup.rdb_path(settings)}")
     check("chroma answers", lambda: f"version {_chroma_version(settings)}")
-    check("redis runs here", lambda: _native(provider))
+    check("redis runs here", lambda: _native(provider, rdb))
     check("redis backup loads", redis_loads)
     check("chroma exports read", exports_read)
     if pg_dir and rdb_target:
@@ -164,8 +164,8 @@ def _chroma_version(settings: Settings) -> str:
         return http.version()
 
 
-def _native(provider) -> str:
-    redis_backup._require_native(provider)
+def _native(provider, rdb: Path) -> str:
+    redis_backup.require_native(provider, rdb)
     return "Redis is supervised by the native provider (its RDB can be swapped)"
 
 

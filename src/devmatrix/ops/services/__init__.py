@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from devmatrix.config import Settings
 from devmatrix.ops.services.base import Provider, ServiceState
+
+
+def resolve_provider(settings: Settings) -> Literal["native", "compose", "external"]:
+    """DEVMATRIX_PROVIDER with `auto` decided: compose when a Docker engine answers, else native."""
+    from devmatrix.ops.services.compose import engine_answers
+
+    if settings.devmatrix_provider != "auto":
+        return settings.devmatrix_provider
+    return "compose" if engine_answers() else "native"
 
 
 def get_provider(
@@ -30,4 +40,4 @@ def get_provider(
     return NativeProvider(settings, env_file=env_file, echo=echo)
 
 
-__all__ = ["Provider", "ServiceState", "get_provider"]
+__all__ = ["Provider", "ServiceState", "get_provider", "resolve_provider"]

@@ -17,10 +17,6 @@ from typing import Protocol
 
 from devmatrix.config import Settings
 
-# The order services start in matters only for humans reading output; they
-# start in parallel. `llm` is present only when the local backend is in force.
-CORE_SERVICES = ("postgres", "redis", "chroma")
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -67,6 +63,18 @@ class StackRecord:
         tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         tmp.chmod(0o600)  # like everything in the state dir: this user's only
         tmp.replace(path)  # atomic: a reader never sees half a file
+
+
+def record(path: Path, provider: str, states: list[ServiceState]) -> None:
+    """Write ``states`` into services.json, keeping the entries of services not touched this
+    time; a record written by another provider is replaced, not mixed in."""
+    record = StackRecord(provider=provider, services={s.name: s for s in states})
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("provider") == provider:
+            for name, entry in old.get("services", {}).items():
+                record.services.setdefault(name, ServiceState(**entry))
+    record.write(path)
 
 
 class Provider(Protocol):

@@ -6,34 +6,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
-from devmatrix.ops.services import readiness
-from devmatrix.ops.services.base import CORE_SERVICES, ServiceState
+from devmatrix.ops.services import registry
+from devmatrix.ops.services.base import ServiceState, record
 
 
 class ExternalProvider:
-    name = "external"
+    name: str
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, runs: registry.ProviderName = "external") -> None:
         self.settings = settings
-        s = settings
-        self.endpoints = {
-            "postgres": (f"postgresql://{s.postgres_host}:{s.postgres_port}", s.postgres_port,
-                         readiness.postgres),
-            "redis": (f"redis://{s.redis_host}:{s.redis_port}", s.redis_port, readiness.redis_ping),
-            "chroma": (s.chroma_url, s.chromadb_port, readiness.chroma),
-        }
-        if s.resolved_llm_backend == "local":
-            self.endpoints["llm"] = (s.llm_base_url, s.llm_port, readiness.llm)
-        self.core = tuple(self.endpoints)
-        # the monitoring group: checked only when named (`invoke monitoring.up`)
-        self.endpoints.update({
-            "prometheus": (f"http://127.0.0.1:{s.prometheus_port}", s.prometheus_port, readiness.prometheus),
-            "postgres-exporter": (f"http://127.0.0.1:{s.postgres_exporter_port}", s.postgres_exporter_port,
-                                  readiness.postgres_exporter),
-            "redis-exporter": (f"http://127.0.0.1:{s.redis_exporter_port}", s.redis_exporter_port,
-                               readiness.redis_exporter),
-            "grafana": (f"http://127.0.0.1:{s.grafana_port}", s.grafana_port, readiness.grafana),
-        })
+        self.name = runs  # the provider services.json names
+        # which registry entries these servers are (compose reuses this checker for its own)
+        self.specs = {spec.name: spec for spec in registry.SERVICES if spec.runs_on(runs)}
+        self.core = registry.core(settings, runs)
 
     def services(self) -> tuple[str, ...]:
         return self.core
@@ -44,12 +29,12 @@ class ExternalProvider:
             return list(pool.map(self._probe, selected))
 
     def _probe(self, name: str) -> ServiceState:
-        if name not in self.endpoints:
-            raise DevMatrixError(f"{name}: no such service", fix=f"choose from {', '.join(self.endpoints)}")
-        url, port, check = self.endpoints[name]
-        state = ServiceState(name=name, url=url, port=port, running=True)
+        if name not in self.specs:
+            raise DevMatrixError(f"{name}: no such service", fix=f"choose from {', '.join(self.specs)}")
+        spec = self.specs[name]
+        state = ServiceState(name=name, url=spec.url(self.settings), port=spec.port(self.settings), running=True)
         try:
-            state.version, state.healthy = check(self.settings), True
+            state.version, state.healthy = spec.probe(self.settings), True
         except ServiceError as error:
             state.detail = error.message
         return state
@@ -57,6 +42,7 @@ class ExternalProvider:
     def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         """Nothing to start: check each server and fail naming the ones that do not answer."""
         states = self.status(names)
+        record(self.settings.services_file, self.name, states)  # smoke reads it under every provider
         down = [s for s in states if not s.healthy]
         if down:
             raise ServiceError(
@@ -69,11 +55,15 @@ class ExternalProvider:
     def down(self, names: tuple[str, ...] = ()) -> list[str]:
         return []  # not ours to stop
 
+    def record_stopped(self, names: tuple[str, ...]) -> None:
+        """What compose stopped, in services.json (an external server stays as it is)."""
+        record(self.settings.services_file, self.name, [
+            ServiceState(name=n, url=self.specs[n].url(self.settings), port=self.specs[n].port(self.settings),
+                         detail="stopped") for n in names if n in self.specs])
+
     def restart(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         return self.up(names)
 
     def logs(self, name: str, lines: int = 50) -> str:
         return f"{name} is external: read its logs where it runs"
 
-
-__all__ = ["CORE_SERVICES", "ExternalProvider"]

@@ -12,7 +12,6 @@ their name. A supervisord that died or froze leaves its servers running unsuperv
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -30,14 +29,8 @@ from devmatrix.ops.services._constants import SUPERVISORD_STOP_GRACE_S
 from devmatrix.ops.services._ownership import SUPERVISORD, Member, StackIdentity, stale_postmaster_pid
 from devmatrix.ops.services._secrets import make_state_private
 from devmatrix.ops.services._supervisor import Program, Supervisor
-from devmatrix.ops.services.base import ServiceState, StackRecord
-from devmatrix.ops.services.catalog import (
-    POSTGRES_SYSTEM_USER,
-    SYSTEM_PROGRAMS,
-    NativeService,
-    native_services,
-    postgres_bin_dir,
-)
+from devmatrix.ops.services.base import ServiceState, record
+from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER, NativeService, native_services, postgres_bin_dir
 
 READY_POLL_S = 0.1
 LOG_TAIL_LINES = 20
@@ -87,7 +80,7 @@ class NativeProvider:
         make_state_private(self.settings.devmatrix_state_dir.resolve(), traverse_group=self.pg_user)
         self._stop_strays({s.name for s in selected})
         for service in selected:
-            system.ensure_programs(SYSTEM_PROGRAMS.get(service.name, {}), echo=self.echo)
+            system.ensure_programs(service.system_programs, echo=self.echo)
             service.data_dir.mkdir(parents=True, exist_ok=True)
             if service.prepare:
                 service.prepare()
@@ -340,14 +333,7 @@ class NativeProvider:
                                fix=f"remove {data} and run `invoke infra.up -s postgres` again")
 
     def _record(self, states: list[ServiceState]) -> None:
-        path = self.settings.services_file
-        record = StackRecord(provider=self.name)
-        record.services = {s.name: s for s in states}
-        if path.exists():  # keep entries of services not touched this time
-            old = json.loads(path.read_text()).get("services", {})
-            for name, entry in old.items():
-                record.services.setdefault(name, ServiceState(**entry))
-        record.write(path)
+        record(self.settings.services_file, self.name, states)
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -108,11 +108,11 @@ def _get_json(service: str, url: str) -> dict:
 
 def chroma(settings: Settings) -> str:
     """Chroma's v2 heartbeat (the seed's v1 path no longer exists in Chroma 1.x)."""
-    beat = _get_json("chroma", f"{settings.chroma_url}/api/v2/heartbeat")
+    beat = _get_json("chroma", f"{settings.chroma_url}{clients.CHROMA_HEARTBEAT}")
     if "nanosecond heartbeat" not in beat:
         raise ServiceError("chroma", f"unexpected heartbeat payload {beat!r}")
     try:
-        response = requests.get(f"{settings.chroma_url}/api/v2/version", timeout=PROBE_TIMEOUT_S)
+        response = requests.get(f"{settings.chroma_url}{clients.CHROMA_VERSION}", timeout=PROBE_TIMEOUT_S)
         return response.json() if response.ok else "unknown"
     except (requests.RequestException, ValueError):
         return "unknown"  # heartbeat passed; the version is only informative
@@ -128,7 +128,7 @@ def llm(settings: Settings) -> str:
 
 def api(settings: Settings) -> str:
     """The DevMatrix API answers its liveness route (the path is the API's /api/v1/health/live)."""
-    body = _get_json("api", f"http://{settings.api_host}:{settings.api_port}/api/v1/health/live")
+    body = _get_json("api", f"{settings.api_url}/api/v1/health/live")
     if body.get("status") != "ok":
         raise ServiceError("api", f"/api/v1/health/live says {body!r}", fix="`invoke infra.logs api`")
     return str(body.get("version", "unknown"))
@@ -136,7 +136,7 @@ def api(settings: Settings) -> str:
 
 def prometheus(settings: Settings) -> str:
     """Prometheus says it is ready to serve queries; its version from the build-info API."""
-    url = f"http://127.0.0.1:{settings.prometheus_port}"
+    url = settings.prometheus_url
     try:
         response = requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
@@ -147,8 +147,8 @@ def prometheus(settings: Settings) -> str:
     return str(info.get("data", {}).get("version", "unknown"))
 
 
-def _exporter(service: str, port: int, up_metric: str) -> str:
-    url = f"http://127.0.0.1:{port}/metrics"
+def _exporter(service: str, base_url: str, up_metric: str) -> str:
+    url = f"{base_url}/metrics"
     try:
         response = requests.get(url, timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
@@ -163,16 +163,28 @@ def _exporter(service: str, port: int, up_metric: str) -> str:
 
 
 def postgres_exporter(settings: Settings) -> str:
-    return _exporter("postgres-exporter", settings.postgres_exporter_port, "pg_up")
+    return _exporter("postgres-exporter", settings.postgres_exporter_url, "pg_up")
 
 
 def redis_exporter(settings: Settings) -> str:
-    return _exporter("redis-exporter", settings.redis_exporter_port, "redis_up")
+    return _exporter("redis-exporter", settings.redis_exporter_url, "redis_up")
+
+
+def pushgateway(settings: Settings) -> str:
+    """The Pushgateway says it is ready; its version from its status API."""
+    url = settings.pushgateway_url
+    try:
+        requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
+    except requests.RequestException as error:
+        raise ServiceError("pushgateway", f"not ready at {url}: {error}",
+                           fix="`invoke monitoring.up`, then `invoke infra.logs pushgateway`") from error
+    info = _get_json("pushgateway", f"{url}/api/v1/status")
+    return str(info.get("data", {}).get("build_information", {}).get("version", "unknown"))
 
 
 def grafana(settings: Settings) -> str:
     """Grafana's /api/health (compose provider only: Grafana is not installable natively)."""
-    body = _get_json("grafana", f"http://127.0.0.1:{settings.grafana_port}/api/health")
+    body = _get_json("grafana", f"{settings.grafana_url}/api/health")
     if body.get("database") != "ok":
         raise ServiceError("grafana", f"/api/health says {body!r}", fix="`invoke infra.logs grafana`")
     return str(body.get("version", "unknown"))

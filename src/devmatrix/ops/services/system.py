@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,24 @@ from devmatrix.errors import InstallError
 
 APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 APT_TIMEOUT_S = 900
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """``count`` distinct loopback ports that nothing listens on now (bound together, then
+    released): for scratch servers and tests. Another process may take one before the caller
+    binds it, so use them at once."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 def is_root() -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,14 @@ import pytest
 from devmatrix.config import Settings
 from devmatrix.errors import PortInUse, ServiceError
 from devmatrix.ops.services.native import NativeProvider
+from devmatrix.ops.services.system import free_port
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> NativeProvider:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = Settings(devmatrix_state_dir=tmp_path / "state", redis_port=port, llm_backend="local")
+    settings = Settings(devmatrix_state_dir=tmp_path / "state", redis_port=free_port(), llm_backend="local")
     return NativeProvider(settings, env_file=tmp_path / ".env.test", echo=lambda _: None)
 
 
