@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -37,7 +38,7 @@ WIRED_TIERS = ("integration", "smoke", "chaos", "real_api")
 DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent anywhere
 # What the paid tier may spend in one session unless LLM_BUDGET_USD is set in the environment.
 REAL_API_BUDGET_USD = "1.00"
-INTEGRATION_WORKERS = 2  # pytest-xdist: one per core; the groups decide what may overlap
+PYTEST_ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
 
 STAMP = ".devmatrix-installed"  # in a venv: the hash of what was installed into it (scripts/bootstrap.sh too)
@@ -93,10 +94,28 @@ def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
     session.run(_tool(program), *args, external=True, env=env, **kwargs)
 
 
-def _pytest(session: nox.Session, marker: str, path: str, *options: str, env: dict[str, str] | None = None) -> None:
+def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
     """Run one tier. pytest's exit 5 (no test collected) fails the session, as it should."""
-    _run(session, "pytest", "-m", marker, path, *options, *session.posargs,
-         env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
+    _run(session, "pytest", "-m", marker, path, *session.posargs, env={**PYTEST_ENV, **(env or {})})
+
+
+def _pytest_beside(session: nox.Session, marker: str, beside: str, path: str) -> None:
+    """`pytest -m marker` here while `pytest -m beside` runs in the background; each must pass
+    (exit 5, no test collected, fails too). The background run's output follows this one's."""
+    log = Path(".nox") / f"{session.name}-beside.log"
+    env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV}
+    session.log(f"pytest -m {beside!r} {path} in the background (output: {log})")
+    with log.open("w") as out:
+        background = subprocess.Popen([_tool("pytest"), "-m", beside, path, "-p", "no:cacheprovider"],
+                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        try:
+            _pytest(session, marker, path)
+        finally:
+            code = background.wait()
+            print(log.read_text(), flush=True)
+    if code != 0:
+        session.error(f"pytest -m {beside!r} {path} failed with exit code {code} (its output is above)")
 
 
 def _wiring_check(session: nox.Session) -> None:
@@ -134,10 +153,13 @@ def integration(session: nox.Session) -> None:
     """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
     _install(session)
     _run(session, "invoke", "phase1")
-    # Two workers: the shared-stack tests in order on one, the tests with a stack of their
-    # own on the other meanwhile (the groups: tests/integration/conftest.py).
-    _pytest(session, "integration and not real_api", "tests/integration", "-n", str(INTEGRATION_WORKERS),
-            "--dist", "loadgroup")
+    tier = "integration and not real_api"
+    if session.posargs:  # a developer's selection (`-- -k expr`): one process, as asked
+        _pytest(session, tier, "tests/integration")
+        return
+    # The tests on a scratch stack of their own (marked `own_stack` by tests/integration/conftest.py)
+    # run in a second pytest process while the shared-stack tests run in order in this one.
+    _pytest_beside(session, f"{tier} and not own_stack", f"{tier} and own_stack", "tests/integration")
 
 
 @nox.session(**SHARED)

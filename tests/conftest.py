@@ -65,17 +65,6 @@ def pytest_runtest_call(item: pytest.Item):
                                    "seconds": round(time.perf_counter() - start, 2)}
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # a pytest-xdist worker: the controller prints every worker's rows
-        workeroutput["llm_costs"] = _costs
-
-
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, called in the controller
-def pytest_testnodedown(node, error) -> None:
-    _costs.update(getattr(node, "workeroutput", {}).get("llm_costs", {}))
-
-
 def pytest_terminal_summary(terminalreporter) -> None:
     if not _costs:
         return
