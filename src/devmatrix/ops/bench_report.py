@@ -16,7 +16,9 @@ REPORT = Path("docs/benchmarks.md")
 HEADER = (
     "# Benchmarks\n\n"
     "Written by `nox -s bench` (one script: `nox -s bench -- bench_chaos`); each section is replaced by its own "
-    "benchmark. Numbers are from the machine named in the section: compare like with like.\n"
+    "benchmark. Numbers are from the machine named in the section: compare like with like. This machine kind has"
+    " 2 cores and is often shared while a benchmark runs: each section records the load average when it was"
+    " written (above 2, other work was competing for the cores, and latencies are inflated by it).\n"
 )
 
 
