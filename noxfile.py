@@ -103,6 +103,7 @@ def _pytest_beside(session: nox.Session, marker: str, beside: str, path: str) ->
     """`pytest -m marker` here while `pytest -m beside` runs in the background; each must pass
     (exit 5, no test collected, fails too). The background run's output follows this one's."""
     log = Path(".nox") / f"{session.name}-beside.log"
+    log.parent.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
            "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV}
     session.log(f"pytest -m {beside!r} {path} in the background (output: {log})")
