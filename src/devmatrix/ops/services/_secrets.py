@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 SECRETS_DIR = "secrets"
+SCRATCH_STACKS_PREFIX = "test-"  # .devmatrix/test-*: the integration tests' scratch stacks, not this stack's
 # `sh -c SCRIPT ENV_FILE PROGRAM ARGS…`: $0 is the env file, "$@" the program and its arguments.
 _EXEC_WITH_ENV = 'set -a; . "$0"; set +a; exec "$@"'
 
@@ -69,8 +70,10 @@ def make_state_private(state: Path, *, traverse_group: str | None) -> None:
         else:
             directory.chmod(0o700)
     for child in state.iterdir():
-        if child.name in ("data", "test-backup") or child.is_symlink():
-            continue  # data: below; test-backup: scratch stacks of their own, running now
+        if child.name == "data" or child.name.startswith(SCRATCH_STACKS_PREFIX) or child.is_symlink():
+            # data: below. test-*: the tests' scratch stacks (test-backup, test-heal), each with its
+            # own Postgres user traversal, maybe running now beside the tests on this stack.
+            continue
         _strip_group_and_other(child)
     for server_dir in data.iterdir():
         if server_dir.name != "postgres" and not server_dir.is_symlink():

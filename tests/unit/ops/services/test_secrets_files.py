@@ -54,3 +54,15 @@ def test_the_state_dir_becomes_private(tmp_path):
     make_state_private(state, traverse_group=None)
     found = [p for p in (state, *state.rglob("*")) if p.stat().st_mode & 0o077]
     assert found == []
+
+
+def test_the_tests_scratch_stacks_inside_keep_their_modes(tmp_path):
+    """.devmatrix/test-*: the integration tests' scratch stacks, whose own Postgres user must pass
+    through them while they run beside tests that bring this stack up."""
+    state = tmp_path / "state"
+    for name in ("test-backup", "test-heal", "logs"):
+        (state / name).mkdir(parents=True)
+        (state / name).chmod(0o755)
+    make_state_private(state, traverse_group=None)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in state.iterdir() if p.name != "data"}
+    assert modes == {"test-backup": 0o755, "test-heal": 0o755, "logs": 0o700}
