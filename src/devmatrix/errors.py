@@ -89,6 +89,10 @@ class LLMError(DevMatrixError):
     """A call to the language model failed."""
 
 
+class RejectedByReview(LLMError):
+    """The review scored the code below APPROVAL_MIN_SCORE: kept for reading, not committed."""
+
+
 class BudgetExceeded(LLMError):
     """A call budget or dollar budget would be exceeded; nothing was sent."""
 

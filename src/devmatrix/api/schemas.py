@@ -66,7 +66,12 @@ class GenerateRequest(BaseModel):
     workspace_id: Annotated[str, Field(pattern=WORKSPACE_ID_PATTERN,
                                        description="the workspace (a git repository under WORKSPACE_DIR)")]
     git_enabled: bool = Field(default=True, strict=True, description="commit the written file")
-    auto_approve: bool = Field(default=True, strict=True, description="write the file whatever the review score")
+    auto_approve: bool = Field(default=True, strict=True, description=(
+        "true: the review gate decides alone, and code scoring below min_score is `rejected`"
+        " (success false); false: it is `pending_review` for a person. Either way code below the"
+        " gate is written under the workspace's .devmatrix-review/ and never committed"))
+    min_score: float | None = Field(default=None, ge=0, le=10, description=(
+        "review score (0-10) needed to commit; null: the server's APPROVAL_MIN_SCORE"))
     enable_rag: bool = Field(default=False, strict=True, description="add retrieved examples to the prompt")
     use_cache: bool = Field(default=True, strict=True,
                             description="serve an identical earlier LLM call from the Redis cache")
@@ -89,7 +94,8 @@ class GenerateResult(BaseModel):
 
     id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
     success: bool
-    approval_status: str
+    approval_status: Literal["approved", "rejected", "pending_review", "error"]
+    approval_min_score: float = Field(description="the review gate this generation passed or failed")
     file_written: bool
     file_path: str | None
     generated_code: str

@@ -34,6 +34,16 @@ def redact(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
+class _StderrLogger:
+    """Prints each event to the ``sys.stderr`` of the moment, not the one at configure time
+    (a redirected or captured stream may have been replaced, or closed, since)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def configure_logging(settings: Settings, *, force: bool = False) -> None:
     global _configured
     if _configured and not force:
@@ -41,7 +51,10 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     as_json = settings.log_format == "json" or (
         settings.log_format == "auto" and not sys.stderr.isatty())
     renderer = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
-    stream = open(settings.log_file, "a", encoding="utf-8") if settings.log_file else sys.stderr  # noqa: SIM115
+    if settings.log_file:
+        factory = structlog.PrintLoggerFactory(file=open(settings.log_file, "a", encoding="utf-8"))  # noqa: SIM115
+    else:
+        factory = lambda *_: _StderrLogger()  # noqa: E731
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -51,7 +64,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, settings.log_level)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     _configured = True

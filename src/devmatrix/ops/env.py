@@ -7,6 +7,7 @@ import re
 import secrets
 from pathlib import Path
 
+from devmatrix.agents.approval import gate_line
 from devmatrix.config import Settings, load_settings
 from devmatrix.ops.checks import CheckResult, Status, timed
 
@@ -42,7 +43,8 @@ def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
         settings = load_settings(env_file, require_file=True)
     backend = settings.resolved_llm_backend
     return settings, CheckResult(
-        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}", seconds=elapsed()
+        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}; {gate_line(settings)}",
+        seconds=elapsed()
     )
 
 

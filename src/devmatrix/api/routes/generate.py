@@ -59,7 +59,8 @@ def _run_agent(resources, body: GenerateRequest) -> dict:
                                 llm_client=resources.llm(),
                                 retriever=resources.retriever() if body.enable_rag else None)
     return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
-                          auto_approve=body.auto_approve, enable_rag=body.enable_rag)
+                          auto_approve=body.auto_approve, enable_rag=body.enable_rag,
+                          min_score=body.min_score)
 
 
 @router.get("/generations/{log_id}", response_model=GenerationRecord,
