@@ -81,7 +81,7 @@ class CodeGenerationAgent:
             "git_committed": False, "git_commit_hash": None, "error": None,
             "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": 0.0,
             "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
-            "rag_examples": 0, "log_id": None, "workspace_id": workspace_id,
+            "rag_examples": 0, "rag_example_ids": [], "log_id": None, "workspace_id": workspace_id,
             "approval_min_score": min_score,
         }
         self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
@@ -129,7 +129,11 @@ class CodeGenerationAgent:
             workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call
         prompt = request
         if enable_rag:
-            result["rag_examples"], examples = self._examples(request)
+            if not self.settings.rag_enabled:
+                raise RAGError("retrieval was asked for (--rag / enable_rag) but RAG_ENABLED=false",
+                               fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or drop --rag")
+            result["rag_example_ids"], examples = self._examples(request)
+            result["rag_examples"] = len(result["rag_example_ids"])
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
         reply = self._call(result, prompt, SYSTEM)
         code = extract_code(reply)
@@ -196,8 +200,8 @@ class CodeGenerationAgent:
         result["generated_code"] = repaired
         return repaired
 
-    def _examples(self, request: str) -> tuple[int, str]:
-        """(how many examples, the prompt section) from the RAG corpus; an empty store is an error."""
+    def _examples(self, request: str) -> tuple[list[str], str]:
+        """(the examples' ids, the prompt section) from the RAG corpus; an empty store is an error."""
         from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 
         if self._retriever is None:
@@ -206,7 +210,7 @@ class CodeGenerationAgent:
         if not retrieval.results and self._retriever.store.count() == 0:
             raise RAGError(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
                            " is empty", fix="`invoke rag.seed` (phase1 does it), or run without --rag")
-        return len(retrieval.results), format_examples_prompt(retrieval)
+        return [hit.id for hit in retrieval.results], format_examples_prompt(retrieval)
 
     def _remaining(self) -> float:
         """Seconds left of this generation's deadline, for the next LLM call."""
@@ -235,7 +239,9 @@ class CodeGenerationAgent:
                 " RETURNING id",
                 (result["workspace_id"], request, result["generated_code"],
                  result["approval_status"], result["quality_score"],
-                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"]}),
+                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"],
+                             "rag_example_ids": result["rag_example_ids"],
+                             "approval_min_score": result["approval_min_score"]}),
                  result["success"], result["error"], result["model"], result["backend"],
                  result["usage"]["input_tokens"], result["usage"]["output_tokens"],
                  result["cost_usd"], result["latency_s"], result["file_path"],

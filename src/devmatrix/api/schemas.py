@@ -110,6 +110,7 @@ class GenerateResult(BaseModel):
     backend: str | None
     cache_hit: bool
     rag_examples: int
+    rag_example_ids: list[str] = Field(description="the corpus examples put in the prompt, best first")
     workspace_id: str
     logging_error: str | None = None
 

@@ -135,3 +135,12 @@ def test_a_score_at_the_gate_is_committed_as_approved(tmp_path):
 def test_min_score_per_call_overrides_the_setting(tmp_path):
     result, _ = _generate(tmp_path, "2", min_score=2.0)
     assert result["approval_status"] == "approved" and result["approval_min_score"] == 2.0
+
+
+def test_rag_enabled_false_refuses_retrieval_before_any_llm_call(tmp_path):
+    llm = ScriptedLLM([CODE, "Score (0-10): 9"])
+    agent = CodeGenerationAgent(settings=Settings(workspace_dir=tmp_path, rag_enabled=False),
+                                postgres_manager=LogTable(), llm_client=llm)  # type: ignore[arg-type]
+    result = agent.generate("Write add(a, b)", "ws", enable_rag=True)
+    assert result["success"] is False and "RAG_ENABLED=false" in result["error"]
+    assert len(llm.script) == 2  # the model was never asked
