@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = _with_gate(load_settings(), args)
-        configure_logging(settings)
+        configure_logging(settings, report=True)
         return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
     except DevMatrixError as error:
         _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),

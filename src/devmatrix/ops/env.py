@@ -49,7 +49,7 @@ def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
 
 
 def check_llm_backend(settings: Settings) -> CheckResult:
-    """One "Reply with: OK" round trip to the configured backend."""
+    """One known-answer round trip (2 + 2) to the configured backend; the answer is checked."""
     from devmatrix.llm import check_backend  # the SDK is heavy: only when checking
 
     backend = settings.resolved_llm_backend

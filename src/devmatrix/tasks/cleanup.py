@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.cleanup import SCOPES
 from devmatrix.ops.cleanup import cleanup as run_cleanup
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import echo, print_json, print_result, reported, settings
+from devmatrix.tasks._common import echo, print_json, print_result, reported, settings, task
 
 
 @task(name="cleanup", help={

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.services import get_provider
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
+from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings, task
 
-SERVICE_HELP = ("service name(s), comma-separated: postgres,redis,chroma,llm,api"
-                " (default: every core service; monitoring ones start with `invoke monitoring.up`)")
+_NAMES = "service name(s), comma-separated: postgres,redis,chroma,llm,api (or a monitoring one)"
+SERVICE_HELP = {
+    "up": f"{_NAMES}; default: the core services (the monitoring ones start with `invoke monitoring.up`)",
+    "down": f"{_NAMES}; default: every service, the monitoring ones too, and the supervisor",
+    "restart": f"{_NAMES}; default: the core services, each stopped, then started until ready",
+    "status": f"{_NAMES}; default: the core services (`invoke monitoring.check` for the monitoring ones)",
+}
 
 
 def _names(service: str) -> tuple[str, ...]:
@@ -59,21 +64,21 @@ def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
 
 
 @task(default=True,
-      help={"service": SERVICE_HELP, "dry": "print what would start, change nothing"})
+      help={"service": SERVICE_HELP["up"], "dry": "print what would start, change nothing"})
 def up(c, service="", dry=False):
     """Start services and wait until each passes its readiness check."""
     with reported():
         start(_names(service), dry)
 
 
-@task(help={"service": SERVICE_HELP, "dry": "print what would stop"})
+@task(help={"service": SERVICE_HELP["down"], "dry": "print what would stop"})
 def down(c, service="", dry=False):
     """Stop services (all: also the supervisor). Nothing running is not an error."""
     with reported():
         stop(_names(service), dry)
 
 
-@task(help={"service": SERVICE_HELP, "dry": "print what would restart"})
+@task(help={"service": SERVICE_HELP["restart"], "dry": "print what would restart"})
 def restart(c, service="", dry=False):
     """Stop then start services, waiting for readiness."""
     with reported():
@@ -86,7 +91,7 @@ def restart(c, service="", dry=False):
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
-@task(help={"service": SERVICE_HELP, "json": "print JSON for scripts"})
+@task(help={"service": SERVICE_HELP["status"], "json": "print JSON for scripts"})
 def status(c, service="", json=False):
     """Show each service: running, healthy, pid, version. Exit 1 if any is unhealthy."""
     with reported():

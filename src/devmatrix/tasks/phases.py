@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.config import load_settings
 from devmatrix.errors import ConfigError
@@ -24,6 +24,7 @@ from devmatrix.tasks._common import (
     print_json,
     print_result,
     reported,
+    task,
 )
 
 
@@ -45,7 +46,7 @@ def phase1(c, dry=False, json=False):
 
     with reported():
         loaded = load_settings(env_file())
-        configure_logging(loaded)
+        configure_logging(loaded, report=True)
         # a dry run changes nothing, so it needs no lock
         with nullcontext() if dry else stack_lock(loaded.devmatrix_state_dir, "phase1", echo=echo):
             steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
@@ -71,7 +72,7 @@ def validate(c, json=False):
     except ConfigError as error:
         err_console.print(f"[red]FAIL:[/red] cannot validate: {error}")
         raise Exit(code=2) from None
-    configure_logging(settings)
+    configure_logging(settings, report=True)
     with reported():
         results = run_validation(settings)
     code = exit_code(results)

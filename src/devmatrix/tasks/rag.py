@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import task
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from devmatrix.ops import rag as ops_rag
-from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings, task
 
 
 @task(default=True, help={

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.backup import manifest, restore_backup
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings, task
 
 
 def _confirm(folder: str) -> bool:
