@@ -90,9 +90,10 @@ class Usage(BaseModel):
 
 
 class GenerateResult(BaseModel):
-    """The agent's result (the seed's keys) and the id of its row in code_generation_logs."""
+    """The agent's result: the seed's keys, and ``log_id``, its row in code_generation_logs (the
+    same key as `devmatrix generate --json` and GET /generations/{log_id})."""
 
-    id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
+    log_id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
     success: bool
     approval_status: Literal["approved", "rejected", "pending_review", "error"]
     approval_min_score: float = Field(description="the review gate this generation passed or failed")
@@ -116,13 +117,13 @@ class GenerateResult(BaseModel):
 
     @classmethod
     def from_agent(cls, result: dict[str, Any]) -> GenerateResult:
-        return cls(id=result["log_id"], **{k: v for k, v in result.items() if k != "log_id"})
+        return cls(**result)
 
 
 class GenerationRecord(BaseModel):
-    """One row of code_generation_logs."""
+    """One row of code_generation_logs (its ``id`` column is ``log_id`` here, as everywhere)."""
 
-    id: int
+    log_id: int = Field(validation_alias="id")
     timestamp: datetime
     workspace_id: str | None
     user_request: str | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from invoke import Exit
+from rich.markup import escape
 
 from devmatrix.config import load_settings
 from devmatrix.errors import ConfigError
@@ -70,7 +71,10 @@ def validate(c, json=False):
     try:
         settings = load_settings(env_file(), require_file=True)
     except ConfigError as error:
-        err_console.print(f"[red]FAIL:[/red] cannot validate: {error}")
+        err_console.print(f"[red]FAIL:[/red] cannot validate: {escape(str(error))}")
+        if json:  # scripts get JSON on every exit code, this one too
+            print_json({"ready": False, "exit_code": 2, "error": f"cannot validate: {error.message}",
+                        "problems": error.problems, "fix": error.fix})
         raise Exit(code=2) from None
     configure_logging(settings, report=True)
     with reported():

@@ -13,10 +13,11 @@ from devmatrix.ops.services.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings, task
 
 
-def _confirm(folder: str) -> bool:
+def _confirm(plan: str) -> bool:
+    """Asked by restore_backup after the backup's checksums passed."""
     if not sys.stdin.isatty():
         return False  # never guess a yes: restore_backup refuses and names --yes
-    answer = input(f"Replace ALL live DevMatrix data with backup {folder}? Type 'restore' to confirm: ")
+    answer = input(f"The checksums match. {plan[0].upper()}{plan[1:]}? Type 'restore' to confirm: ")
     return answer.strip() == "restore"
 
 
@@ -31,9 +32,8 @@ def restore(c, from_, yes=False, dry=False, json=False):
     with reported():
         s = settings()
         folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
-        confirmed = yes or dry or _confirm(str(folder))
         with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-            results = restore_backup(s, folder, confirmed=confirmed, dry=dry,
+            results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry,
                                      echo=(lambda _: None) if json else echo)
     failed = [r for r in results if r.failed and r.critical]
     if json:
