@@ -37,7 +37,7 @@ from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
-from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation
+from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation, usd
 from devmatrix.llm.pricing import price_for
 from devmatrix.observability.metrics import (
     LLM_COST_USD,
@@ -365,7 +365,7 @@ def check_backend(settings: Settings) -> tuple[bool, str]:
     ok = bool(CHECK_ANSWER.search(result.text))
     detail = (f"{client.backend} backend, model {client.model} at {client.base_url}: asked 2 + 2,"
               f" replied {result.text.strip()[:40]!r} in {result.latency_s:.2f} s"
-              f" ({result.input_tokens}+{result.output_tokens} tokens, ${result.cost_usd})")
+              f" ({result.input_tokens}+{result.output_tokens} tokens, {usd(result.cost_usd)})")
     if not ok:
         detail += (" — not the answer 4: the server replies, but not to what was asked; fix: check"
                    " ANTHROPIC_MODEL / the local model file (`invoke infra.logs llm`)")
