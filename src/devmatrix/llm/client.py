@@ -348,7 +348,7 @@ def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClien
 # The backend check asks a question with one right answer and checks the answer: a server
 # that replies "I'm sorry…" (SmolLM2 does, to "Reply with: OK") is not answering.
 CHECK_PROMPT = "What is 2 + 2? Answer with the number only."
-CHECK_ANSWER = re.compile(r"(?<![\d.])4(?![\d.])")
+CHECK_ANSWER = re.compile(r"(?<![\d.])4(?!\.?\d)")  # 4, not 42 or 4.5
 
 
 def check_backend(settings: Settings) -> tuple[bool, str]:
