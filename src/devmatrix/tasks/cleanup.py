@@ -23,7 +23,7 @@ from devmatrix.tasks._common import echo, print_json, print_result, reported, se
     "json": "print the results as JSON",
 })
 def cleanup(c, dry=False, yes=False, postgres=False, redis=False, chroma=False, workspace=False, json=False):
-    """Remove test data (listed first; every workspace made with ENVIRONMENT=test counts); no scope flag: every scope."""
+    """Remove test data, listed first (every workspace made with ENVIRONMENT=test counts); no scope: all."""
     flags = {"postgres": postgres, "redis": redis, "chroma": chroma, "workspace": workspace}
     scopes = [name for name in SCOPES if flags[name]] or list(SCOPES)
     with reported():
