@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from invoke import Exit
 from rich.markup import escape
 
+from devmatrix.agents.approval import gate_line
 from devmatrix.config import load_settings
 from devmatrix.errors import ConfigError
 from devmatrix.observability.logging import configure_logging
@@ -85,11 +86,13 @@ def validate(c, json=False):
     if json:
         print_json({"ready": code == 0, "passed": passed, "total": len(critical),
                     "llm_backend": settings.resolved_llm_backend,
+                    "approval_min_score": settings.approval_min_score,
                     "checks": [r.to_dict() for r in results]})
     else:
         console.print(checks_table(results, f"DevMatrix validation — provider"
                                             f" {settings.devmatrix_provider}, LLM backend"
                                             f" {settings.resolved_llm_backend}"))
+        console.print(gate_line(settings))
         console.print(f"{passed}/{len(critical)} critical checks passed")
         if code == 0:
             console.print(f"[bold green]{READY_BANNER}[/]")
