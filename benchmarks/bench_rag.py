@@ -10,12 +10,15 @@
    - MMR (4× top_k candidates with their vectors) on the warm path, for reference;
 2. embedding cache hit vs miss (target ≥ 100×);
 3. seeding throughput in docs/s: the corpus and 1k texts with a cold cache (embedding +
-   upsert), and the collections above (precomputed vectors: upsert only).
+   upsert), and the collections above (precomputed vectors: upsert only);
+4. retrieval quality on the labelled query set (rag/eval_queries.toml): recall@1, recall@3,
+   MRR, and precision/recall at each threshold, the one in force marked (its own section).
 
 The large collections hold synthetic documents with random unit vectors: the server's
 search cost depends on the count and the dimension, not on what the text says. Every
 collection is a scratch one, dropped at the end; the embedding cache is a temp dir.
-Usage: python benchmarks/bench_rag.py [SIZE ...]   (default 30 1000 10000 100000)
+Usage: python benchmarks/bench_rag.py [--quality] [SIZE ...]   (default sizes 30 1000 10000 100000;
+       --quality: only section 4, in seconds)
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import chromadb
 import numpy as np
 
 from devmatrix.config import load_settings
+from devmatrix.ops import rag as ops_rag
 from devmatrix.ops.bench_report import write_section
 from devmatrix.rag import RetrievalStrategy, Retriever, VectorStore, create_embedding_model
 from devmatrix.rag.corpus import load_corpus
@@ -171,9 +175,47 @@ def seeding_throughput(settings) -> dict:
     return out
 
 
+def retrieval_quality(settings) -> None:
+    """Section 4: the labelled query set against the seeded collection (`invoke rag.eval`)."""
+    result = ops_rag.evaluate(settings)
+    at = result.at_threshold
+    rows = "\n".join(
+        f"| {row.threshold:.2f}{' (in force)' if row.threshold == at.threshold else ''}"
+        f" | {'-' if row.precision is None else f'{row.precision:.3f}'} | {row.recall:.3f} | {row.f1:.3f}"
+        f" | {row.negatives_clean:.0%} | {row.retrieved} |" for row in result.sweep)
+    misses = "\n".join(f"- ({m['kind']}) {m['query']!r}: expected {', '.join(m['expected'])}, got "
+                        + ", ".join(f"{g['id']} {g['similarity']:.2f}" for g in m["got"])
+                        for m in result.misses) or "- none"
+    body = f"""
+`invoke rag.eval` on the seeded collection `{settings.chromadb_collection}`: {result.queries} labelled
+queries written by hand (`src/devmatrix/rag/eval_queries.toml`): {result.positives} with expected
+examples (direct and paraphrased), {result.negatives} off-topic that should retrieve nothing.
+Top {result.top_k} (RAG_TOP_K), similarity strategy.
+
+| recall@1 | recall@3 | MRR |
+| ---: | ---: | ---: |
+| {result.recall_at_1:.3f} | {result.recall_at_3:.3f} | {result.mrr:.3f} |
+
+| threshold | precision | recall | F1 | negatives clean | retrieved |
+| ---: | ---: | ---: | ---: | ---: | ---: |
+{rows}
+
+The default `RAG_SIMILARITY_THRESHOLD` is the sweep's best F1 ({result.best_threshold:.2f} here);
+precision counts every result the agent would put in a prompt, so top 3 with one expected
+example caps it. Queries whose expected example is not ranked first:
+
+{misses}
+"""
+    write_section("rag_quality", "RAG retrieval quality (labelled queries)", body)
+    print(body)
+
+
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or list(SIZES)
+    sizes = [int(arg) for arg in sys.argv[1:] if arg != "--quality"] or list(SIZES)
     settings = load_settings()
+    retrieval_quality(settings)
+    if "--quality" in sys.argv[1:]:
+        return
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_rag_cache_") as cache_dir:
         bench_settings = settings.model_copy(update={"rag_cache_dir": Path(cache_dir)})

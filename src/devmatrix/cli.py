@@ -1,7 +1,9 @@
 """`devmatrix`: the product's command line. Thin: parse, call, print, exit.
 
-  devmatrix generate "Write fibonacci(n) with memoization" [--workspace ID] [--rag] [--json]
-  devmatrix workflow "Create a REST API for a todo list" [--workspace ID] [--resume ID] [--json]
+  devmatrix generate "Write fibonacci(n) with memoization" [--workspace ID] [--rag]
+                     [--min-score N] [--review | --auto-approve] [--json]
+  devmatrix workflow "Create a REST API for a todo list" [--workspace ID] [--resume ID]
+                     [--min-score N] [--json]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import sys
 import uuid
 
+from devmatrix.agents.approval import gate_line
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError
 from devmatrix.observability.logging import configure_logging
@@ -35,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
     gen.add_argument("--no-cache", action="store_true",
                      help="ask the model afresh instead of serving an identical earlier call from Redis")
+    _gate_flags(gen)
+    approval = gen.add_mutually_exclusive_group()
+    approval.add_argument("--review", dest="auto_approve", action="store_false",
+                          help="below the gate, keep the code as pending_review for a person"
+                               " (exit 0, not committed)")
+    approval.add_argument("--auto-approve", dest="auto_approve", action="store_true", default=True,
+                          help="the gate decides alone: below it the code is rejected (exit 1, not"
+                               " committed); the default")
     gen.add_argument("--json", action="store_true", help="print the whole result as JSON")
     flow = commands.add_parser("workflow", help="plan tasks and run them with specialists",
                                description="Split a request into typed tasks (implementation,"
@@ -48,28 +59,59 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("--concurrency", type=int, default=2, help="tasks run at once (default 2)")
     flow.add_argument("--no-cache", action="store_true",
                       help="ask the model afresh instead of serving identical earlier calls from Redis")
+    _gate_flags(flow)
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
     return parser
+
+
+def _score(text: str) -> float:
+    try:
+        score = float(text)
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a score from 0 to 10")
+    return score
+
+
+def _gate_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--min-score", type=_score, metavar="N", default=None,
+                         help="review score (0-10) needed to commit; default APPROVAL_MIN_SCORE")
+
+
+def _with_gate(settings: Settings, args: argparse.Namespace) -> Settings:
+    """--min-score overrides APPROVAL_MIN_SCORE for this run (already range-checked by _score)."""
+    if args.min_score is None:
+        return settings
+    return settings.model_copy(update={"approval_min_score": args.min_score})
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from devmatrix.agents.codegen import CodeGenerationAgent
 
     result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache).generate(
-        args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag)
+        args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
+        auto_approve=args.auto_approve)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
-    elif result["success"]:
-        print(f"✓ {result['approval_status']}: {result['file_path'] or '(not written)'}")
+    else:
+        _print_generation(result, settings)
+    if result.get("logging_error"):
+        print(f"WARNING: {result['logging_error']}", file=sys.stderr)
+    return 0 if result["success"] else 1
+
+
+def _print_generation(result: dict, settings: Settings) -> None:
+    print(gate_line(settings))
+    if result["success"]:
+        mark = "✓" if result["approval_status"] == "approved" else "…"
+        print(f"{mark} {result['approval_status']}: {result['file_path'] or '(not written)'}")
         print(f"  commit {result['git_commit_hash'] or '-'} · score {result['quality_score']}"
               f" · {result['usage']['input_tokens']}+{result['usage']['output_tokens']} tokens"
               f" · ${result['cost_usd']:.6f} · {result['latency_s']:.1f} s"
               f" · {result['backend']}/{result['model']} · log id {result['log_id']}")
     else:
         print(f"FAIL: {result['error']}", file=sys.stderr)
-    if result.get("logging_error"):
-        print(f"WARNING: {result['logging_error']}", file=sys.stderr)
-    return 0 if result["success"] else 1
 
 
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
@@ -103,6 +145,7 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
+        print(gate_line(settings))
         state = "✓ completed" if result["success"] else "✗ failed"
         print(f"{state}: workflow {result['workflow_id']} in {result['duration_s']:.1f} s"
               f" (plan: {result['plan_source']}, workspace {result['workspace_id']})")
@@ -123,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = None
     try:
-        settings = load_settings()
-        configure_logging(settings)
+        settings = _with_gate(load_settings(), args)
+        configure_logging(settings, report=True)
         return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
     except DevMatrixError as error:
         _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),

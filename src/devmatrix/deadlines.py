@@ -80,7 +80,7 @@ LLM_RETRY_MAX_WAIT_S = 4.0
 # One call, retries included. 512 tokens at 50-70 tok/s is ~10 s on the local server,
 # 3x that on two busy cores; the paid API streams faster.
 LLM_CALL_DEADLINE_S = 90.0
-# validate's "Reply with: OK" round trip: 16 tokens take 0.4 s; a frozen server is
+# validate's "What is 2 + 2?" round trip: 16 tokens take 0.4 s; a frozen server is
 # reported well inside validate's 10 s.
 LLM_CHECK_TIMEOUT_S = 6.0
 

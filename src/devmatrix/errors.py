@@ -97,6 +97,10 @@ class ReviewError(LLMError):
     """The reviewer's reply held no score; the generation is not approved."""
 
 
+class RejectedByReview(LLMError):
+    """The review scored the code below APPROVAL_MIN_SCORE: kept for reading, not committed."""
+
+
 class BudgetExceeded(LLMError):
     """A call budget or dollar budget would be exceeded; nothing was sent."""
 

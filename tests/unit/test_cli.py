@@ -69,3 +69,38 @@ def test_help_lists_the_exit_codes(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "3 a service is down or frozen" in capsys.readouterr().out
+
+
+def _agent_recording(calls: list):
+    class Agent:
+        def __init__(self, *args, settings, **kwargs) -> None:
+            self.settings = settings
+
+        def generate(self, *args, **kwargs):
+            calls.append((self.settings.approval_min_score, kwargs["auto_approve"]))
+            return {"success": False, "error": "rejected: …", "approval_status": "rejected"}
+
+    return Agent
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ([], (7.0, True)),
+    (["--min-score", "4.5"], (4.5, True)),
+    (["--review"], (7.0, False)),
+    (["--review", "--min-score", "0"], (0.0, False)),
+    (["--auto-approve"], (7.0, True)),
+])
+def test_the_gate_flags_reach_the_agent(monkeypatch, capsys, flags, expected):
+    monkeypatch.setenv("APPROVAL_MIN_SCORE", "7")
+    calls: list = []
+    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_recording(calls))
+    assert cli.main(["generate", "Write add(a, b)", *flags]) == 1
+    assert calls == [expected]
+    assert f"review gate: commit at score ≥ {expected[0]:g}/10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags", [["--min-score", "11"], ["--min-score", "x"], ["--review", "--auto-approve"]])
+def test_a_bad_gate_flag_is_a_usage_error(capsys, flags):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["generate", "Write add(a, b)", *flags])
+    assert caught.value.code == 2

@@ -60,6 +60,8 @@ def test_a_dead_redis_names_its_address(closed_port):
 
 
 def test_a_frozen_chroma_fails_the_heartbeat_within_the_probe_deadline(silent_port):
+    import chromadb  # noqa: F401 - imported before the clock starts: the deadline is the probe's, not the import's
+
     start = time.monotonic()
     with pytest.raises(ServiceError) as caught:
         clients.chroma_client(Settings(chromadb_port=silent_port))

@@ -1,8 +1,9 @@
 """CodeGenerationAgent: one request, end to end (seed §2.2).
 
 request → (RAG examples) → LLM → code block → ast check (one bounded repair) →
-review score → approval → file in the workspace → git commit → a row in
-code_generation_logs → metrics and one log line → the seed's result dict.
+review score → the review gate (approval.py: approved, rejected, pending_review) →
+file in the workspace → git commit (approved only) → a row in code_generation_logs →
+metrics and one log line → the seed's result dict.
 A failure of the request or of the model's output returns a result (success
 False, the error named) and logs its row. A service that is down or frozen is a
 ServiceError raised to the caller, after the attempt is logged where Postgres
@@ -21,10 +22,11 @@ from typing import Any
 import structlog
 
 from devmatrix.agents._extract import extract_code, module_name, requested_path
+from devmatrix.agents.approval import Approval, decide
 from devmatrix.agents.review import review_code
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
-from devmatrix.errors import DevMatrixError, LLMError, RAGError, ServiceError
+from devmatrix.errors import DevMatrixError, LLMError, RAGError, RejectedByReview, ServiceError
 from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.workspace import WorkspaceManager
@@ -33,7 +35,6 @@ log = structlog.get_logger("devmatrix.agent")
 
 MAX_REQUEST_CHARS = 20_000
 GENERATE_MAX_TOKENS = 512
-APPROVAL_THRESHOLD = 7.0
 SYSTEM = (
     "You are an expert Python developer. Reply with one complete, runnable Python module"
     " in a single ```python code block, with type hints and docstrings. No text outside it."
@@ -67,8 +68,12 @@ class CodeGenerationAgent:
 
     def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
                  auto_approve: bool = True, enable_rag: bool = False,
-                 base_path: str | None = None) -> dict[str, Any]:
+                 base_path: str | None = None, min_score: float | None = None) -> dict[str, Any]:
+        """``auto_approve``: the gate decides alone (below ``min_score``: rejected); False: a
+        person does (below it: pending_review). ``min_score`` defaults to APPROVAL_MIN_SCORE."""
         CODE_GENERATION_ATTEMPTS.inc()
+        if min_score is None:
+            min_score = self.settings.approval_min_score
         start = time.perf_counter()
         result: dict[str, Any] = {
             "success": False, "approval_status": "error", "file_written": False,
@@ -76,7 +81,8 @@ class CodeGenerationAgent:
             "git_committed": False, "git_commit_hash": None, "error": None,
             "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": 0.0,
             "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
-            "rag_examples": 0, "log_id": None, "workspace_id": workspace_id,
+            "rag_examples": 0, "rag_example_ids": [], "log_id": None, "workspace_id": workspace_id,
+            "approval_min_score": min_score,
         }
         self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
         try:
@@ -123,7 +129,11 @@ class CodeGenerationAgent:
             workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call
         prompt = request
         if enable_rag:
-            result["rag_examples"], examples = self._examples(request)
+            if not self.settings.rag_enabled:
+                raise RAGError("retrieval was asked for (--rag / enable_rag) but RAG_ENABLED=false",
+                               fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or drop --rag")
+            result["rag_example_ids"], examples = self._examples(request)
+            result["rag_examples"] = len(result["rag_example_ids"])
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
         reply = self._call(result, prompt, SYSTEM)
         code = extract_code(reply)
@@ -136,12 +146,22 @@ class CodeGenerationAgent:
                              use_cache=self.enable_cache)
         self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
         result["quality_score"] = review.score
-        approved = auto_approve or review.score >= APPROVAL_THRESHOLD
-        result["approval_status"] = "approved" if approved else "pending_review"
-        if not approved:
-            return  # a person decides; nothing is written
+        min_score = result["approval_min_score"]
+        approval = decide(review.score, min_score, auto_approve=auto_approve)
+        result["approval_status"] = approval.value
         fallback = "generated_" + hashlib.sha256(request.encode()).hexdigest()[:8]
         target = hinted or module_name(code, fallback)
+        if approval is not Approval.APPROVED:
+            # Written where a person can read it, never committed (.devmatrix-review/ is git-excluded).
+            path = workspace.write_for_review(approval.value, target, code)
+            result["file_written"], result["file_path"] = True, str(path)
+            if approval is Approval.REJECTED:
+                raise RejectedByReview(
+                    f"rejected: the review scored the code {review.score:g}/10, below"
+                    f" APPROVAL_MIN_SCORE={min_score:g}; not committed, kept at {path}",
+                    fix="read it and commit it yourself, retry, lower the gate with --min-score,"
+                        " or ask for a person's review with --review")
+            return  # pending_review: a person decides
         if git_enabled:  # one workspace lock for the write and its commit
             path, result["git_commit_hash"] = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
             result["git_committed"] = True
@@ -180,8 +200,8 @@ class CodeGenerationAgent:
         result["generated_code"] = repaired
         return repaired
 
-    def _examples(self, request: str) -> tuple[int, str]:
-        """(how many examples, the prompt section) from the RAG corpus; an empty store is an error."""
+    def _examples(self, request: str) -> tuple[list[str], str]:
+        """(the examples' ids, the prompt section) from the RAG corpus; an empty store is an error."""
         from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 
         if self._retriever is None:
@@ -190,7 +210,7 @@ class CodeGenerationAgent:
         if not retrieval.results and self._retriever.store.count() == 0:
             raise RAGError(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
                            " is empty", fix="`invoke rag.seed` (phase1 does it), or run without --rag")
-        return len(retrieval.results), format_examples_prompt(retrieval)
+        return [hit.id for hit in retrieval.results], format_examples_prompt(retrieval)
 
     def _remaining(self) -> float:
         """Seconds left of this generation's deadline, for the next LLM call."""
@@ -219,7 +239,9 @@ class CodeGenerationAgent:
                 " RETURNING id",
                 (result["workspace_id"], request, result["generated_code"],
                  result["approval_status"], result["quality_score"],
-                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"]}),
+                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"],
+                             "rag_example_ids": result["rag_example_ids"],
+                             "approval_min_score": result["approval_min_score"]}),
                  result["success"], result["error"], result["model"], result["backend"],
                  result["usage"]["input_tokens"], result["usage"]["output_tokens"],
                  result["cost_usd"], result["latency_s"], result["file_path"],

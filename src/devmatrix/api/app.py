@@ -8,7 +8,7 @@
 | GET  /api/v1/metrics/prometheus           | the one metrics registry                     |
 | POST /api/v1/generate                     | CodeGenerationAgent (bearer token)           |
 | GET  /api/v1/generations/{log_id}         | a row of code_generation_logs                |
-| GET  /openapi.json, /docs                 | the schema                                   |
+| GET  /openapi.json, /docs                 | the schema; Swagger UI from a packaged copy (offline) |
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from devmatrix.api import error_handlers
 from devmatrix.api._constants import MAX_BODY_BYTES
 from devmatrix.api.middleware import BodySizeLimit, ObservedRequests
 from devmatrix.api.resources import Resources
-from devmatrix.api.routes import generate, health, metrics
+from devmatrix.api.routes import docs, generate, health, metrics
 from devmatrix.config import Settings
 
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, max_body_bytes: int = MAX_BODY_BYTES) -> F
 
     app = FastAPI(
         title="DevMatrix Local API", version=__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs is served offline by routes/docs.py
         description="Code generation with an LLM into git workspaces, logged in Postgres; health and"
                     " metrics of the stack. Routes that spend or change state need"
                     " `Authorization: Bearer <API_TOKEN>`.",
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, max_body_bytes: int = MAX_BODY_BYTES) -> F
     app.state.settings = settings
     app.state.resources = resources
     error_handlers.install(app)
+    docs.install(app)
     for module in (health, metrics, generate):
         app.include_router(module.router)  # each router carries its full /api/v1/... prefix
     # the last added is the outermost: every request, even a refused body, is counted and logged

@@ -66,7 +66,12 @@ class GenerateRequest(BaseModel):
     workspace_id: Annotated[str, Field(pattern=WORKSPACE_ID_PATTERN,
                                        description="the workspace (a git repository under WORKSPACE_DIR)")]
     git_enabled: bool = Field(default=True, strict=True, description="commit the written file")
-    auto_approve: bool = Field(default=True, strict=True, description="write the file whatever the review score")
+    auto_approve: bool = Field(default=True, strict=True, description=(
+        "true: the review gate decides alone, and code scoring below min_score is `rejected`"
+        " (success false); false: it is `pending_review` for a person. Either way code below the"
+        " gate is written under the workspace's .devmatrix-review/ and never committed"))
+    min_score: float | None = Field(default=None, ge=0, le=10, description=(
+        "review score (0-10) needed to commit; null: the server's APPROVAL_MIN_SCORE"))
     enable_rag: bool = Field(default=False, strict=True, description="add retrieved examples to the prompt")
     use_cache: bool = Field(default=True, strict=True,
                             description="serve an identical earlier LLM call from the Redis cache")
@@ -85,11 +90,13 @@ class Usage(BaseModel):
 
 
 class GenerateResult(BaseModel):
-    """The agent's result (the seed's keys) and the id of its row in code_generation_logs."""
+    """The agent's result: the seed's keys, and ``log_id``, its row in code_generation_logs (the
+    same key as `devmatrix generate --json` and GET /generations/{log_id})."""
 
-    id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
+    log_id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
     success: bool
-    approval_status: str
+    approval_status: Literal["approved", "rejected", "pending_review", "error"]
+    approval_min_score: float = Field(description="the review gate this generation passed or failed")
     file_written: bool
     file_path: str | None
     generated_code: str
@@ -104,18 +111,19 @@ class GenerateResult(BaseModel):
     backend: str | None
     cache_hit: bool
     rag_examples: int
+    rag_example_ids: list[str] = Field(description="the corpus examples put in the prompt, best first")
     workspace_id: str
     logging_error: str | None = None
 
     @classmethod
     def from_agent(cls, result: dict[str, Any]) -> GenerateResult:
-        return cls(id=result["log_id"], **{k: v for k, v in result.items() if k != "log_id"})
+        return cls(**result)
 
 
 class GenerationRecord(BaseModel):
-    """One row of code_generation_logs."""
+    """One row of code_generation_logs (its ``id`` column is ``log_id`` here, as everywhere)."""
 
-    id: int
+    log_id: int = Field(validation_alias="id")
     timestamp: datetime
     workspace_id: str | None
     user_request: str | None

@@ -11,6 +11,7 @@ The same client talks to the paid API or to the local server
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
-from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation
+from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation, usd
 from devmatrix.llm.pricing import price_for
 from devmatrix.observability.metrics import (
     LLM_COST_USD,
@@ -344,18 +345,28 @@ def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClien
     return AnthropicClient(settings=settings, **overrides)  # type: ignore[arg-type]
 
 
+# The backend check asks a question with one right answer and checks the answer: a server
+# that replies "I'm sorry…" (SmolLM2 does, to "Reply with: OK") is not answering.
+CHECK_PROMPT = "What is 2 + 2? Answer with the number only."
+CHECK_ANSWER = re.compile(r"(?<![\d.])4(?!\.?\d)")  # 4, not 42 or 4.5
+
+
 def check_backend(settings: Settings) -> tuple[bool, str]:
-    """One "Reply with: OK" round trip; (ok, what happened)."""
+    """One known-answer round trip (2 + 2); (ok, what happened)."""
     from devmatrix.ops.services import readiness
 
     try:
         if settings.resolved_llm_backend == "local":
             readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
         with AnthropicClient(settings=settings, enable_cache=False) as client:
-            result = client.complete("Reply with: OK", max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
+            result = client.complete(CHECK_PROMPT, max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
     except (LLMError, ServiceError) as error:
         return False, str(error)
-    ok = result.output_tokens > 0 and bool(result.text.strip())
-    return ok, (f"{client.backend} backend, model {client.model} at {client.base_url}: replied"
-                f" {result.text.strip()[:40]!r} in {result.latency_s:.2f} s"
-                f" ({result.input_tokens}+{result.output_tokens} tokens, ${result.cost_usd:.6f})")
+    ok = bool(CHECK_ANSWER.search(result.text))
+    detail = (f"{client.backend} backend, model {client.model} at {client.base_url}: asked 2 + 2,"
+              f" replied {result.text.strip()[:40]!r} in {result.latency_s:.2f} s"
+              f" ({result.input_tokens}+{result.output_tokens} tokens, {usd(result.cost_usd)})")
+    if not ok:
+        detail += (" — not the answer 4: the server replies, but not to what was asked; fix: check"
+                   " ANTHROPIC_MODEL / the local model file (`invoke infra.logs llm`)")
+    return ok, detail

@@ -164,10 +164,16 @@ class Ledger:
             return {"spent_usd": round(self._spent_here, 6)}
 
 
+def usd(amount: float) -> str:
+    """Dollars to the micro-dollar, trailing zeros dropped: a $0.000043 call is never "$0.0000"."""
+    text = f"{amount:.6f}".rstrip("0").rstrip(".")
+    return f"${text}" if text not in ("", "-0") else "$0"
+
+
 def _dollars_exceeded(spent: float, reserved: float, worst: float, budget: float) -> BudgetExceeded:
     return BudgetExceeded(
-        f"dollar budget would be exceeded: spent ${spent:.4f} today and ${reserved:.4f} reserved by calls in"
-        f" flight (every process on this Redis); this call may cost up to ${worst:.4f},"
+        f"dollar budget would be exceeded: spent {usd(spent)} today and {usd(reserved)} reserved by calls in"
+        f" flight (every process on this Redis); this call may cost up to {usd(worst)},"
         f" LLM_BUDGET_USD={budget}; this call was not sent",
         fix="raise LLM_BUDGET_USD in .env.test, or lower max_tokens")
 

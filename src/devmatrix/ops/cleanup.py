@@ -1,4 +1,4 @@
-"""`invoke cleanup` (seed §5.2): remove test data, and only test data, scoped by proof.
+"""`invoke cleanup` (seed §5.2): remove test data, scoped by proof.
 
 What counts as test data is fixed here and nowhere else:
 
@@ -12,6 +12,7 @@ What counts as test data is fixed here and nowhere else:
 | workspace | folders directly inside WORKSPACE_DIR that hold a ``.devmatrix-workspace``      |
 |           | marker naming that folder, written by DevMatrix when it created the workspace   |
 |           | with ENVIRONMENT=test; nothing else in WORKSPACE_DIR, whatever its name         |
+|           | (so with ENVIRONMENT=test, the CLI's `default` workspace is test data too)     |
 
 Proof of ownership: the servers' test data is removed without ``confirmed`` only
 when the native provider of this state dir runs that server (its supervisor has

@@ -7,6 +7,7 @@ import re
 import secrets
 from pathlib import Path
 
+from devmatrix.agents.approval import gate_line
 from devmatrix.config import Settings, load_settings
 from devmatrix.ops.checks import CheckResult, Status, timed
 
@@ -42,12 +43,13 @@ def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
         settings = load_settings(env_file, require_file=True)
     backend = settings.resolved_llm_backend
     return settings, CheckResult(
-        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}", seconds=elapsed()
+        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}; {gate_line(settings)}",
+        seconds=elapsed()
     )
 
 
 def check_llm_backend(settings: Settings) -> CheckResult:
-    """One "Reply with: OK" round trip to the configured backend."""
+    """One known-answer round trip (2 + 2) to the configured backend; the answer is checked."""
     from devmatrix.llm import check_backend  # the SDK is heavy: only when checking
 
     backend = settings.resolved_llm_backend

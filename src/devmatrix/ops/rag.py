@@ -16,6 +16,7 @@ from devmatrix.ops.checks import CheckResult, Status, timed
 from devmatrix.ops.services import readiness
 from devmatrix.rag.corpus import Example, load_corpus
 from devmatrix.rag.embeddings import create_embedding_model
+from devmatrix.rag.evaluation import Quality, load_queries, quality, rank
 from devmatrix.rag.retriever import RetrievalStrategy, create_retriever
 from devmatrix.rag.store import VectorStore
 
@@ -117,6 +118,15 @@ def query(settings: Settings, text: str, *, strategy: str = "similarity", top_k:
         retrieval = create_retriever(store, settings).retrieve(
             text, RetrievalStrategy(strategy), top_k=top_k, threshold=threshold)
         return retrieval.to_dict()
+
+
+def evaluate(settings: Settings, *, threshold: float | None = None) -> Quality:
+    """Retrieval quality of the seeded collection on the labelled query set (rag/evaluation.py)."""
+    queries = load_queries()
+    with open_store(settings, create=False) as store:
+        ranked = rank(create_retriever(store, settings), queries)
+    return quality(ranked, top_k=settings.rag_top_k,
+                   threshold=settings.rag_similarity_threshold if threshold is None else threshold)
 
 
 def stats(settings: Settings) -> dict:

@@ -230,11 +230,11 @@ class Report:
 
     def to_dict(self) -> dict[str, object]:
         if self.error:
-            return {"ready": False, "error": self.error, "exit_code": self.exit_code}
+            return {"ready": False, "error": f"cannot validate: {self.error}", "exit_code": self.exit_code}
         assert self.settings is not None
         return {"ready": self.exit_code == 0, "passed": self.passed, "total": len(self.critical),
                 "provider": self.provider, "llm_backend": self.settings.resolved_llm_backend,
-                "checks": [r.to_dict() for r in self.results]}
+                "approval_min_score": self.settings.approval_min_score, "checks": [r.to_dict() for r in self.results]}
 
 
 def validate(env_file: Path) -> Report:
@@ -243,6 +243,6 @@ def validate(env_file: Path) -> Report:
         settings = load_settings(env_file, require_file=True)
     except ConfigError as error:
         return Report(None, "?", error=str(error))
-    configure_logging(settings)
+    configure_logging(settings, report=True)  # warnings only on stderr: nothing inside the table
     provider = resolve_provider(settings)
     return Report(settings, provider, run_validation(settings, provider))

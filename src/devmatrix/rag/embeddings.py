@@ -66,7 +66,10 @@ class EmbeddingModel:
                 os.environ["HF_HUB_OFFLINE"] = "1"  # before the import: never reach for the Hub
                 os.environ["TRANSFORMERS_OFFLINE"] = "1"
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                # its "Loading weights" bar would land in the middle of a report on stderr
+                transformers_logging.disable_progress_bar()
                 start = time.perf_counter()
                 self._model = SentenceTransformer(str(model_dir()), device="cpu")
                 size = self._model.get_embedding_dimension()

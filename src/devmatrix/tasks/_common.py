@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import invoke
 from invoke import Exit
 from rich.console import Console
 from rich.markup import escape
@@ -18,14 +20,41 @@ from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
-# soft_wrap: a message is never cut into lines at the terminal's (or a pipe's 80) columns,
-# so `FAIL: … — fix: …` stays one line for scripts and logs.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# soft_wrap: a message is never cut into lines at the terminal's columns, so `FAIL: … — fix: …`
+# stays one line. Off a terminal (a pipe, a file) rich would also lay tables out at 80 columns:
+# it gets room to spare instead, so `invoke infra.logs | jq` and grep see whole lines.
+UNWRAPPED_WIDTH = 100_000
+
+
+def _console(stream) -> Console:
+    return Console(stderr=stream is sys.stderr, highlight=False, soft_wrap=True,
+                   width=None if stream.isatty() else UNWRAPPED_WIDTH)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr)
 
 STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NOT_CHECKED: "yellow",
          Status.SKIPPED: "dim"}
 MARK = {Status.PASS: "✓", Status.FAIL: "✗", Status.NOT_CHECKED: "?", Status.SKIPPED: "·"}
+
+
+# The only short flags, one meaning each in every task; every other option is long only.
+# (invoke's automatic ones took the first free letter: `rag.query -h` meant --threshold.)
+SHORT_FLAGS = {"dry": "d", "json": "j", "service": "s", "yes": "y", "recreate": "r", "lines": "l",
+               "from_": "f"}
+
+
+class _Task(invoke.Task):
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict:
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short and short not in taken_names:
+            opts["names"].append(short)
+        return opts
+
+
+task = functools.partial(invoke.task, klass=_Task, auto_shortflags=False)
 
 
 def env_file() -> Path:
@@ -35,7 +64,7 @@ def env_file() -> Path:
 def settings() -> Settings:
     """The settings of this command; logging is configured from them, once."""
     loaded = load_settings(env_file())
-    configure_logging(loaded)
+    configure_logging(loaded, report=True)
     return loaded
 
 

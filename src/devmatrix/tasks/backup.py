@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.backup import create_backup, manifest, verify_backup
 from devmatrix.tasks._common import (
@@ -16,6 +16,7 @@ from devmatrix.tasks._common import (
     print_result,
     reported,
     settings,
+    task,
 )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from invoke import Exit, task
+from invoke import Exit
 from rich.table import Table
 
 from devmatrix.ops import chaos as drill
 from devmatrix.ops.chaos.faults import FAULTS
 from devmatrix.ops.chaos.work import WORKLOADS
-from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings
+from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings, task
 
 
 @task(help={

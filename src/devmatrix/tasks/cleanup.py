@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.cleanup import SCOPES
 from devmatrix.ops.cleanup import cleanup as run_cleanup
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import echo, print_json, print_result, reported, settings
+from devmatrix.tasks._common import echo, print_json, print_result, reported, settings, task
 
 
 @task(name="cleanup", help={
@@ -23,7 +23,7 @@ from devmatrix.tasks._common import echo, print_json, print_result, reported, se
     "json": "print the results as JSON",
 })
 def cleanup(c, dry=False, yes=False, postgres=False, redis=False, chroma=False, workspace=False, json=False):
-    """Remove test data and only test data (listed first); no scope flag means every scope."""
+    """Remove test data, listed first (every workspace made with ENVIRONMENT=test counts); no scope: all."""
     flags = {"postgres": postgres, "redis": redis, "chroma": chroma, "workspace": workspace}
     scopes = [name for name in SCOPES if flags[name]] or list(SCOPES)
     with reported():

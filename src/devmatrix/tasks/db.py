@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from invoke import task
-
 from devmatrix.ops import db as ops_db
-from devmatrix.tasks._common import console, print_result, reported, settings
+from devmatrix.tasks._common import console, print_result, reported, settings, task
 
 
 def _confirm(name: str) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops import env as ops_env
 from devmatrix.ops.checks import Status
-from devmatrix.tasks._common import env_file, print_result, reported
+from devmatrix.tasks._common import env_file, print_result, reported, task
 
 
 @task(default=True, help={"dry": "print what would be created, change nothing"})

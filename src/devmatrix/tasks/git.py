@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from invoke import task
-
 from devmatrix.ops import git as ops_git
-from devmatrix.tasks._common import print_result, reported, settings
+from devmatrix.tasks._common import print_result, reported, settings, task
 
 
 @task(default=True, help={"dry": "print the plan, change nothing"})

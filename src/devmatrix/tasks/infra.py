@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops.services import get_provider, registry
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings
+from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings, task
 
-SERVICE_HELP = registry.service_help()
+SERVICE_HELP = {task: registry.service_help(task) for task in ("up", "down", "restart", "status")}
 
 
 def _names(service: str) -> tuple[str, ...]:
@@ -58,21 +58,21 @@ def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
 
 
 @task(default=True,
-      help={"service": SERVICE_HELP, "dry": "print what would start, change nothing"})
+      help={"service": SERVICE_HELP["up"], "dry": "print what would start, change nothing"})
 def up(c, service="", dry=False):
     """Start services and wait until each passes its readiness check."""
     with reported():
         start(_names(service), dry)
 
 
-@task(help={"service": SERVICE_HELP, "dry": "print what would stop"})
+@task(help={"service": SERVICE_HELP["down"], "dry": "print what would stop"})
 def down(c, service="", dry=False):
     """Stop services (all: also the supervisor). Nothing running is not an error."""
     with reported():
         stop(_names(service), dry)
 
 
-@task(help={"service": SERVICE_HELP, "dry": "print what would restart"})
+@task(help={"service": SERVICE_HELP["restart"], "dry": "print what would restart"})
 def restart(c, service="", dry=False):
     """Stop then start services, waiting for readiness."""
     with reported():
@@ -85,7 +85,7 @@ def restart(c, service="", dry=False):
             console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
-@task(help={"service": SERVICE_HELP, "json": "print JSON for scripts"})
+@task(help={"service": SERVICE_HELP["status"], "json": "print JSON for scripts"})
 def status(c, service="", json=False):
     """Show each service: running, healthy, pid, version. Exit 1 if any is unhealthy."""
     with reported():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services import get_provider, registry
 from devmatrix.tasks import infra
-from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings
+from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings, task
 
 SNAPSHOT_DIR = ".devmatrix/monitoring/snapshots"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
+from devmatrix.agents.approval import gate_line
 from devmatrix.config import load_settings
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops import validate as ops_validate
@@ -23,6 +24,7 @@ from devmatrix.tasks._common import (
     print_json,
     print_result,
     reported,
+    task,
 )
 
 
@@ -44,7 +46,7 @@ def phase1(c, dry=False, json=False):
 
     with reported():
         loaded = load_settings(env_file())
-        configure_logging(loaded)
+        configure_logging(loaded, report=True)
         # a dry run changes nothing, so it needs no lock
         with nullcontext() if dry else stack_lock(loaded.devmatrix_state_dir, "phase1", echo=echo):
             steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
@@ -73,6 +75,7 @@ def validate(c, json=False):
         err_console.print(f"[red]{report.verdict}[/red]")
     else:
         console.print(checks_table(report.results, report.title))
+        console.print(gate_line(report.settings))
         console.print(report.summary)
         console.print(f"[bold {'green' if report.exit_code == 0 else 'red'}]{report.verdict}[/]")
     raise Exit(code=report.exit_code)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from invoke import task
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from devmatrix.ops import rag as ops_rag
-from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings, task
 
 
 @task(default=True, help={
@@ -69,3 +69,38 @@ def stats(c, json=False):
     console.print(f"  topics: {', '.join(f'{t} {n}' for t, n in sorted(info['topics'].items()))}")
     console.print(f"  model {info['embedding_model']} ({info['dimension']}-d); cache: "
                   + (f"{cache['entries']} entries at {cache['path']}" if isinstance(cache, dict) else cache))
+
+
+@task(name="eval", help={
+    "threshold": "similarity floor to score at, 0-1 (default RAG_SIMILARITY_THRESHOLD)",
+    "json": "print the metrics, the sweep and the misses as JSON",
+})
+def evaluate(c, threshold=-1.0, json=False):
+    """Retrieval quality on the labelled query set: recall@1, recall@3, MRR, precision/recall at the threshold."""
+    with reported():
+        result = ops_rag.evaluate(settings(), threshold=None if threshold < 0 else threshold)
+    if json:
+        print_json(result.to_dict())
+        return
+    at = result.at_threshold
+    console.print(f"  {result.queries} labelled queries ({result.positives} with expected examples,"
+                  f" {result.negatives} off-topic); top {result.top_k}")
+    console.print(f"  recall@1 {result.recall_at_1:.3f} · recall@3 {result.recall_at_3:.3f}"
+                  f" · MRR {result.mrr:.3f}")
+    table = Table(title="at each similarity threshold (top RAG_TOP_K results)", title_justify="left")
+    for column in ("threshold", "precision", "recall", "F1", "negatives clean", "retrieved"):
+        table.add_column(column, justify="right")
+    for row in result.sweep:
+        marks = [m for m, hit in (("in force", row.threshold == at.threshold),
+                                  ("best F1", row.threshold == result.best_threshold)) if hit]
+        table.add_row(f"{row.threshold:.2f}" + (f" ({', '.join(marks)})" if marks else ""),
+                      "-" if row.precision is None else f"{row.precision:.3f}", f"{row.recall:.3f}",
+                      f"{row.f1:.3f}", f"{row.negatives_clean:.0%}", str(row.retrieved))
+    console.print(table)
+    if at.threshold not in {row.threshold for row in result.sweep}:
+        console.print(f"  at {at.threshold:g} (in force): precision {at.precision}, recall {at.recall:.3f},"
+                      f" negatives clean {at.negatives_clean:.0%}")
+    for miss in result.misses:
+        got = ", ".join(f"{g['id']} {g['similarity']:.2f}" for g in miss["got"])
+        console.print(f"  miss ({miss['kind']}): {miss['query']!r} expected {', '.join(miss['expected'])};"
+                      f" got {got}", markup=False)

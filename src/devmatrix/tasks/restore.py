@@ -5,19 +5,20 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 
-from invoke import Exit, task
+from invoke import Exit
 
 from devmatrix.errors import UsageError
 from devmatrix.ops.backup import manifest, recover_restore, restore_backup
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings
+from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings, task
 
 
-def _confirm(folder: str) -> bool:
+def _confirm(plan: str) -> bool:
+    """Asked by restore_backup after the backup's checksums passed."""
     if not sys.stdin.isatty():
         return False  # never guess a yes: restore_backup refuses and names --yes
-    answer = input(f"Replace ALL live DevMatrix data with backup {folder}? Type 'restore' to confirm: ")
+    answer = input(f"The checksums match. {plan[0].upper()}{plan[1:]}? Type 'restore' to confirm: ")
     return answer.strip() == "restore"
 
 
@@ -44,9 +45,8 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
                                  fix="`invoke restore --from DIR` (or `--from latest`); after a killed restore,"
                                      " `invoke restore --recover`")
             folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
-            confirmed = yes or dry or _confirm(str(folder))
             with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-                results = restore_backup(s, folder, confirmed=confirmed, dry=dry, echo=quiet)
+                results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet)
     failed = [r for r in results if r.failed and r.critical]
     if json:
         print_json({"path": None if recover else str(folder), "recover": recover, "dry": dry, "ok": not failed,

@@ -44,6 +44,11 @@ def read_marker(folder: Path) -> dict | None:
     return marker if isinstance(marker, dict) and marker.get("workspace_id") == folder.name else None
 
 
+# Code the review gate did not approve is written here, by status (rejected/, pending_review/),
+# for a person to read; git-excluded in every workspace, so no commit ever takes it.
+REVIEW_DIR = ".devmatrix-review"
+
+
 # Beside the repository's own files: held while a file is written and committed, so
 # another process (the API, the CLI, a workflow) writing the same workspace waits.
 LOCK_FILE = ".git/devmatrix.lock"
@@ -164,6 +169,18 @@ class WorkspaceManager:
         with self.locked():
             path = self.write_file(relative_path, content)
             return path, self._commit(message, [path])
+
+    def write_for_review(self, status: str, relative_path: str | Path, content: str) -> Path:
+        """Write unapproved code to ``.devmatrix-review/<status>/<relative_path>``, uncommitted."""
+        target = self.resolve(Path(REVIEW_DIR) / status / relative_path)
+        with self.locked():
+            exclude = Path(self.repo.git_dir) / "info" / "exclude"
+            excluded = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+            if f"/{REVIEW_DIR}/" not in excluded:
+                exclude.parent.mkdir(parents=True, exist_ok=True)
+                with exclude.open("a", encoding="utf-8") as handle:
+                    handle.write(f"/{REVIEW_DIR}/\n")
+            return self.write_file(target.relative_to(self.root), content)
 
     def write_file(self, relative_path: str | Path, content: str) -> Path:
         target = self.resolve(relative_path)

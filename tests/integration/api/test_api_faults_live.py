@@ -23,15 +23,16 @@ def test_a_generation_after_a_postgres_restart_is_logged(live_api, generation_ro
     body = {"request": "Write a Python function add(a, b) that returns a + b", "workspace_id": workspace,
             "git_enabled": False}
     first = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body, timeout=120).json()
-    assert isinstance(first["id"], int), first  # the pool now holds a connection
+    assert isinstance(first["log_id"], int), first  # the pool now holds a connection
 
     get_provider(settings, env_file=env_file_path(), echo=lambda _: None).restart(("postgres",))
 
     second = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body, timeout=120)
     result = second.json()
-    assert second.status_code == 200 and isinstance(result["id"], int) and result["id"] > first["id"], result
+    assert second.status_code == 200 and isinstance(result["log_id"], int), result
+    assert result["log_id"] > first["log_id"], result
     assert result["logging_error"] is None
-    assert live_api.http.get(f"{live_api.url}/api/v1/generations/{result['id']}", headers=live_api.auth,
+    assert live_api.http.get(f"{live_api.url}/api/v1/generations/{result['log_id']}", headers=live_api.auth,
                              timeout=10).status_code == 200
 
 

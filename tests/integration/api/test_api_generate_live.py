@@ -27,7 +27,7 @@ def test_generate_returns_the_logged_result_and_the_row_reads_back(live_api, gen
                                   json={"request": request, "workspace_id": workspace_id})
     assert response.status_code == 200, response.text
     result = response.json()
-    assert isinstance(result["id"], int) and result["workspace_id"] == workspace_id
+    assert isinstance(result["log_id"], int) and result["workspace_id"] == workspace_id
     assert result["backend"] == "local" and result["usage"]["input_tokens"] > 0
     if result["success"]:  # the small local model sometimes writes no valid code: then the error is named
         assert result["file_written"] and Path(result["file_path"]).read_text() == result["generated_code"]
@@ -36,11 +36,11 @@ def test_generate_returns_the_logged_result_and_the_row_reads_back(live_api, gen
     else:
         assert result["error"]
 
-    row = live_api.http.get(f"{live_api.url}/api/v1/generations/{result['id']}", headers=live_api.auth,
+    row = live_api.http.get(f"{live_api.url}/api/v1/generations/{result['log_id']}", headers=live_api.auth,
                             timeout=10)
     assert row.status_code == 200
     record = row.json()
-    assert record["id"] == result["id"] and record["user_request"] == request
+    assert record["log_id"] == result["log_id"] and record["user_request"] == request
     assert record["generated_code"] == result["generated_code"] and record["success"] is result["success"]
     assert record["git_commit_hash"] == result["git_commit_hash"]
     assert record["input_tokens"] == result["usage"]["input_tokens"]

@@ -61,6 +61,16 @@ def test_validate_with_a_bad_env_file_exits_2_listing_every_problem(invoke_cli, 
         assert expected in result.stderr
 
 
+def test_validate_json_with_a_bad_env_file_is_still_json(invoke_cli, tmp_path):
+    bad = tmp_path / ".env.test"
+    bad.write_text("REDIS_PORT=abc\n")
+    result = invoke_cli("validate", "--json", env={"DEVMATRIX_ENV_FILE": str(bad)}, isolated=True)
+    assert result.returncode == 2
+    payload = json.loads(result.stdout)
+    assert payload["ready"] is False and payload["exit_code"] == 2
+    assert payload["problems"] == ["REDIS_PORT=abc is not a port number (1-65535)"]
+
+
 def test_validate_json_reports_ready(invoke_cli):
     result = invoke_cli("validate", "--json")
     report = json.loads(result.stdout)

@@ -92,7 +92,8 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(settings, scra
     request = ("Write a slugify function, then tests for it, then an API endpoint for it,"
                " then documentation for it")
     workspace = f"resume-{os.getpid()}-{int(time.time())}"
-    proc = subprocess.Popen([DEVMATRIX, "workflow", request, "--workspace", workspace, "--json"],
+    proc = subprocess.Popen([DEVMATRIX, "workflow", request, "--workspace", workspace, "--json",
+                             "--min-score", str(settings.approval_min_score)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         workflow_id, first_done = None, None
@@ -111,7 +112,8 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(settings, scra
         proc.communicate()
     made.append(workflow_id)
     before = pad.completed_tasks(workflow_id)
-    resumed = subprocess.run([DEVMATRIX, "workflow", "--resume", workflow_id, "--json"],
+    resumed = subprocess.run([DEVMATRIX, "workflow", "--resume", workflow_id, "--json",
+                              "--min-score", str(settings.approval_min_score)],
                              capture_output=True, text=True, timeout=110, check=False)
     result = json.loads(resumed.stdout)
     assert result["workflow_id"] == workflow_id

@@ -6,13 +6,16 @@ The model and the log table are not what is tested here, so scripted stand-ins p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import git
 import pytest
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm.client import LLMResult
+from devmatrix.workspace.manager import REVIEW_DIR
 
 pytestmark = pytest.mark.unit
 
@@ -86,3 +89,58 @@ def test_a_log_row_that_cannot_be_written_is_said_not_hidden(tmp_path):
     result = agent.generate("Write add(a, b)", "ws", git_enabled=False)
     assert result["success"] is True and result["log_id"] is None
     assert result["logging_error"].startswith("the generation was not logged: postgres: query failed")
+
+
+# --- the review gate (agents/approval.py): only code at or above it is committed ---------
+def _generate(tmp_path: Path, score: str, **kwargs) -> tuple[dict, LogTable]:
+    table = LogTable()
+    agent = CodeGenerationAgent(settings=Settings(workspace_dir=tmp_path, approval_min_score=7.0),
+                                postgres_manager=table,  # type: ignore[arg-type]
+                                llm_client=ScriptedLLM([CODE, f"Score (0-10): {score}"]))
+    return agent.generate("Write add(a, b)", "ws", **kwargs), table
+
+
+def _commits(tmp_path: Path) -> int:
+    repo = git.Repo(tmp_path / "ws")
+    return len(list(repo.iter_commits())) if repo.head.is_valid() else 0
+
+
+def test_a_score_below_the_gate_is_rejected_kept_to_read_and_never_committed(tmp_path):
+    result, table = _generate(tmp_path, "0")
+    assert result["success"] is False and result["approval_status"] == "rejected"
+    assert "scored the code 0/10, below APPROVAL_MIN_SCORE=7" in result["error"]
+    kept = Path(result["file_path"])
+    assert kept == tmp_path / "ws" / REVIEW_DIR / "rejected" / "add.py"
+    assert kept.read_text() == result["generated_code"]
+    assert result["git_committed"] is False and result["git_commit_hash"] is None
+    assert _commits(tmp_path) == 0
+    assert table.rows[0][3] == "rejected"  # the approval_status column of the log row
+    # the next generation's commit of "everything changed" does not sweep it in either
+    assert git.Repo(tmp_path / "ws").git.status("--porcelain") == ""
+
+
+def test_a_score_below_the_gate_waits_for_a_person_when_review_is_asked_for(tmp_path):
+    result, _ = _generate(tmp_path, "3", auto_approve=False)
+    assert result["success"] is True and result["approval_status"] == "pending_review"
+    assert Path(result["file_path"]).parent == tmp_path / "ws" / REVIEW_DIR / "pending_review"
+    assert result["git_committed"] is False and _commits(tmp_path) == 0
+
+
+def test_a_score_at_the_gate_is_committed_as_approved(tmp_path):
+    result, _ = _generate(tmp_path, "7")
+    assert result["success"] is True and result["approval_status"] == "approved"
+    assert result["file_path"] == str(tmp_path / "ws" / "add.py") and _commits(tmp_path) == 1
+
+
+def test_min_score_per_call_overrides_the_setting(tmp_path):
+    result, _ = _generate(tmp_path, "2", min_score=2.0)
+    assert result["approval_status"] == "approved" and result["approval_min_score"] == 2.0
+
+
+def test_rag_enabled_false_refuses_retrieval_before_any_llm_call(tmp_path):
+    llm = ScriptedLLM([CODE, "Score (0-10): 9"])
+    agent = CodeGenerationAgent(settings=Settings(workspace_dir=tmp_path, rag_enabled=False),
+                                postgres_manager=LogTable(), llm_client=llm)  # type: ignore[arg-type]
+    result = agent.generate("Write add(a, b)", "ws", enable_rag=True)
+    assert result["success"] is False and "RAG_ENABLED=false" in result["error"]
+    assert len(llm.script) == 2  # the model was never asked

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 
 import pytest
 import structlog
@@ -22,14 +20,12 @@ LOCAL_KEY = "local-llm-key-31415926535"
 
 
 @pytest.fixture
-def json_logs(monkeypatch):
-    """structlog configured as at an entry point (JSON, redaction), writing into a buffer."""
-    buffer = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", buffer)
+def json_logs(monkeypatch, capsys):
+    """structlog configured as at an entry point (JSON, redaction); its stderr captured."""
     monkeypatch.setattr(devmatrix_logging, "_configured", False)
     devmatrix_logging.configure_logging(Settings(log_format="json"), force=True)
-    structlog.configure(cache_logger_on_first_use=False)  # no logger keeps this buffer after the test
-    yield buffer.getvalue
+    structlog.configure(cache_logger_on_first_use=False)
+    yield lambda: capsys.readouterr().err
     structlog.reset_defaults()
 
 

@@ -96,3 +96,21 @@ def test_circuit_open_is_a_service_error_of_the_llm():
     error = CircuitOpen("open", fix="wait")
     assert isinstance(error, ServiceError) and isinstance(error, LLMError)
     assert error.service == "llm" and error.exit_code == 3 and str(error) == "llm: open — fix: wait"
+
+
+@pytest.mark.parametrize(("reply", "ok"), [("4", True), ("2 + 2 = 4", True), ("The answer is 4.", True),
+                                           ("I'm sorry for any misunderstanding", False), ("42", False),
+                                           ("5", False), ("", False)])
+def test_the_backend_check_verifies_the_answer_not_just_that_a_reply_came(monkeypatch, reply, ok):
+    from devmatrix.llm import client as client_module
+    from devmatrix.llm.client import LLMResult, check_backend
+
+    def scripted(self, messages, **_):  # plays the model: the reply is what is under test
+        assert messages == client_module.CHECK_PROMPT
+        return LLMResult(reply, "scripted", "anthropic", 20, 3, 0.000043, 0.2, False, "end_turn")
+
+    monkeypatch.setattr(client_module.AnthropicClient, "complete", scripted)
+    passed, detail = check_backend(Settings(llm_backend="anthropic", anthropic_api_key="sk-ant-unit"))
+    assert passed is ok, detail
+    assert f"replied {reply!r}" in detail and "$0.000043" in detail
+    assert ("not the answer 4" in detail) is (not ok)

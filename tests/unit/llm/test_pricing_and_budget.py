@@ -9,7 +9,7 @@ from devmatrix.errors import BudgetExceeded, CircuitOpen, ServiceError, UnknownM
 from devmatrix.llm import AnthropicClient
 from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.cache import cache_key
-from devmatrix.llm.ledger import FREE, Ledger
+from devmatrix.llm.ledger import FREE, Ledger, usd
 from devmatrix.llm.pricing import PRICES, price_for
 from devmatrix.ops.services.system import free_port
 
@@ -106,3 +106,9 @@ def test_client_repr_never_shows_the_key():
     client = AnthropicClient(settings=Settings(anthropic_api_key="sk-ant-secret-1234"),
                              enable_cache=False, base_url="https://api.anthropic.com")
     assert "sk-ant-secret" not in repr(client)
+
+
+@pytest.mark.parametrize(("amount", "shown"), [(0.000043, "$0.000043"), (0.05, "$0.05"), (1.0, "$1"),
+                                               (0.0, "$0"), (12.345678, "$12.345678")])
+def test_budget_amounts_are_exact_never_rounded_to_zero(amount, shown):
+    assert usd(amount) == shown

@@ -171,3 +171,30 @@ def test_table_comparison_names_the_table_and_both_counts():
 def test_redis_counts_allow_only_keys_that_expired_since(loaded, ok):
     problems = _compare.redis_counts_problems({"keys": 10, "expires": 3}, {"db0": loaded})
     assert (problems == []) is ok
+
+
+def test_restore_checks_the_checksums_before_asking_for_confirmation(tmp_path):
+    from devmatrix.config import Settings
+    from devmatrix.ops.backup import restore_backup
+
+    folder = make_backup(tmp_path, "b")
+    (folder / "redis/dump.rdb").write_bytes(b"REDIS0011")  # damaged after the backup
+    asked: list[str] = []
+    with pytest.raises(BackupError, match=r"redis/dump\.rdb"):
+        restore_backup(Settings(), folder, confirm=lambda plan: asked.append(plan) or False)
+    assert asked == []  # nobody is asked to confirm a restore from a damaged backup
+
+
+def test_restore_asks_for_confirmation_of_an_intact_backup_and_refuses_a_no(tmp_path):
+    from devmatrix.config import Settings
+    from devmatrix.errors import ConfirmationRequired
+    from devmatrix.ops.backup import restore_backup
+
+    folder = make_backup(tmp_path, "b")
+    body = manifest.read_manifest(folder)
+    body["postgres"]["tables"], body["redis"]["keys"] = {}, 0  # what the plan names
+    manifest.write_manifest(folder, body)
+    asked: list[str] = []
+    with pytest.raises(ConfirmationRequired):
+        restore_backup(Settings(), folder, confirm=lambda plan: asked.append(plan) or False)
+    assert len(asked) == 1 and "with backup b of 2026-01-01" in asked[0]

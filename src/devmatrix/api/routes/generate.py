@@ -31,7 +31,7 @@ _ERRORS = {
 async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
     """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
     (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error`` and its
-    logged ``id``; a dependency that is down is 503."""
+    ``log_id``; a dependency that is down is 503."""
     resources = request.app.state.resources
     status = resources.breaker_status()
     if _fenced_off(status):
@@ -59,7 +59,8 @@ def _run_agent(resources, body: GenerateRequest) -> dict:
                                 llm_client=resources.llm(),
                                 retriever=resources.retriever() if body.enable_rag else None)
     return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
-                          auto_approve=body.auto_approve, enable_rag=body.enable_rag)
+                          auto_approve=body.auto_approve, enable_rag=body.enable_rag,
+                          min_score=body.min_score)
 
 
 @router.get("/generations/{log_id}", response_model=GenerationRecord,
@@ -71,5 +72,5 @@ def generation(log_id: Annotated[int, Path(ge=1, le=MAX_LOG_ID)], request: Reque
     row = request.app.state.resources.postgres().get_generation(log_id)
     if row is None:
         raise APIError(404, f"no generation with id {log_id}",
-                       fix="use the id returned by POST /api/v1/generate")
+                       fix="use the log_id returned by POST /api/v1/generate")
     return GenerationRecord.model_validate(row)

@@ -156,17 +156,22 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
     return results
 
 
-def restore_backup(settings: Settings, folder: Path, *, confirmed: bool, dry: bool = False,
+def restore_backup(settings: Settings, folder: Path, *, confirmed: bool = False,
+                   confirm: Callable[[str], bool] | None = None, dry: bool = False,
                    provider=None, echo: Echo = _quiet) -> list[CheckResult]:
     """Replace Postgres, Redis and Chroma with the backup in ``folder``, all or none; then validate.
 
-    See ``devmatrix.ops.backup.restore`` for the preflight, stage, swap and rollback.
+    Unless ``confirmed``, ``confirm(plan)`` is asked, only after the checksums passed: nobody
+    is asked to confirm a restore from a damaged backup. See ``devmatrix.ops.backup.restore``
+    for the preflight, stage, swap and rollback.
     """
     body = _load(folder)  # refuses a damaged backup before anything is touched
     collections = body["chroma"]["collections"]
     plan = (f"replace database {settings.postgres_db} ({len(body['postgres']['tables'])} tables), the Redis"
             f" dataset ({body['redis']['keys']} keys) and every Chroma collection ({len(collections)})"
             f" with backup {folder.name} of {body['created_at']}")
+    if not dry and not confirmed and confirm is not None:
+        confirmed = confirm(plan)
     if not dry and not confirmed:
         raise ConfirmationRequired(f"refusing to {plan} without confirmation",
                                    fix="answer the prompt in a terminal, or pass --yes")

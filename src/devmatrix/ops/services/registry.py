@@ -124,10 +124,18 @@ def monitoring(provider: ProviderName) -> tuple[str, ...]:
     return names("monitoring", provider)
 
 
-def service_help() -> str:
-    """The `-s/--service` help of the `infra` tasks."""
-    return (f"service name(s), comma-separated: {','.join(s.name for s in SERVICES if s.group == 'core')}"
-            " (default: every core service; monitoring ones start with `invoke monitoring.up`)")
+_DEFAULT_SERVICES = {
+    "up": "default: the core services (the monitoring ones start with `invoke monitoring.up`)",
+    "down": "default: every service, the monitoring ones too, and the supervisor",
+    "restart": "default: the core services, each stopped, then started until ready",
+    "status": "default: the core services (`invoke monitoring.check` for the monitoring ones)",
+}
+
+
+def service_help(task: str) -> str:
+    """The `-s/--service` help of one `infra` task (each says what its own default does)."""
+    core = ",".join(s.name for s in SERVICES if s.group == "core")
+    return f"service name(s), comma-separated: {core} (or a monitoring one); {_DEFAULT_SERVICES[task]}"
 
 
 def _jobs(provider: Literal["native", "compose"], target: Callable[[ServiceSpec], str]) -> tuple[ScrapeJob, ...]:
