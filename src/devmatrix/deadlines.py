@@ -69,8 +69,10 @@ PUSHGATEWAY_TIMEOUT_S = 2.0
 # Replies are streamed, so the read deadline is the longest silence between two
 # chunks, not the length of the reply: the local server sends a token every ~20 ms,
 # the paid API a token or a ping every few seconds. Time to the first byte includes
-# waiting for a free server slot (two on the local server) and reading the prompt.
-LLM_IDLE_TIMEOUT_S = {"local": 10.0, "anthropic": 60.0}
+# waiting for a free server slot (two on the local server) and reading the prompt: a
+# request queued behind two 512-token generations on two busy cores waits 20-25 s
+# (10 s failed workflow tests whenever the test tiers ran beside each other).
+LLM_IDLE_TIMEOUT_S = {"local": 30.0, "anthropic": 60.0}
 # Connection refused/reset and 429/5xx are retried with backoff for this long: it
 # covers the supervisor restarting a killed LLM server (measured 4.0 s, plus its
 # 1 s startsecs), so a generation that meets a restart succeeds.
