@@ -20,7 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from devmatrix.api import create_app
-from devmatrix.config import Settings
+from devmatrix.config import Settings, env_file_path
+from devmatrix.ops.services import get_provider
 from devmatrix.state.postgres import PostgresManager
 
 START_TIMEOUT_S = 10.0
@@ -102,3 +103,21 @@ def generation_rows(settings: Settings) -> Iterator[PostgresManager]:
                     (before["id"],))
     manager.close()
 
+
+
+@pytest.fixture
+def stop_service(settings: Settings) -> Iterator[Callable[[str], None]]:
+    """stop_service(name) stops one service of this stack (what `invoke infra.down -s name`
+    runs); whatever the test does, every service stopped is started again after it."""
+    provider = get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
+    stopped: list[str] = []
+
+    def stop(name: str) -> None:
+        stopped.append(name)
+        provider.down((name,))
+
+    try:
+        yield stop
+    finally:
+        if stopped:
+            provider.up(tuple(stopped))
