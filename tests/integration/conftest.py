@@ -1,4 +1,11 @@
-"""Integration only: the LLM client is the configured backend (the local server here).
+"""Integration only: the configured backend (the local server here), made deterministic.
+
+The local model answers the same request with the same reply: the client sends
+temperature 0, the server samples with a fixed seed and reuses no prompt cache
+(devmatrix/llm/local_server.py), and this tier turns the LLM response cache off
+(LLM_CACHE_ENABLED=false, for this process and the CLIs it starts), so every reply a
+test checks was made by the model. The tests that check the cache turn it on for
+their own client. A session in which generations ran and none succeeded fails.
 
 The real-service fixtures every tier shares (Postgres, Redis, RAG system, workspace,
 agent) are in tests/_fixtures/real_services.py.
@@ -6,17 +13,118 @@ agent) are in tests/_fixtures/real_services.py.
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from devmatrix.config import Settings
+from devmatrix.config import Settings, load_settings
 from devmatrix.llm import AnthropicClient
+from devmatrix.observability.metrics import REGISTRY
 from devmatrix.state import RedisManager
+
+
+def _generation_counts() -> tuple[float, float, float]:
+    """(generations started, generations that succeeded, calls the model answered or failed)."""
+    calls = sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples
+                if sample.name == "llm_requests_total" and sample.labels.get("outcome") != "cache_hit")
+    return (REGISTRY.get_sample_value("code_generation_attempts_total") or 0.0,
+            REGISTRY.get_sample_value("code_generation_success_total") or 0.0, calls)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[Settings]:
+    """The real stack's settings with the response cache off, here and in the CLIs run."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LLM_CACHE_ENABLED", "false")
+        yield load_settings()
 
 
 @pytest.fixture
 def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
-    """The configured backend (the local server here), with its Redis cache under `test:`."""
+    """The configured backend (the local server here), uncached (see the module docstring)."""
     with AnthropicClient(settings=settings, redis_manager=real_redis_manager) as client:
         yield client
+
+
+@pytest.fixture
+def cached_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
+    """The local backend with its response cache in Redis, under `test:` (removed after)."""
+    with AnthropicClient(settings=settings.model_copy(update={"llm_cache_enabled": True}),
+                         redis_manager=real_redis_manager) as client:
+        yield client
+
+
+# --- what was sent to the model ------------------------------------------------------
+@dataclass
+class RecordingProxy:
+    """A plain HTTP proxy in front of the local LLM server that keeps every request body."""
+
+    port: int
+    bodies: list[dict] = field(default_factory=list)
+
+    def prompts(self) -> list[str]:
+        """The text of every message sent (system prompt included), one string per request."""
+        return ["\n".join([body.get("system") or "", *(str(m["content"]) for m in body["messages"])])
+                for body in self.bodies]
+
+
+@pytest.fixture
+def llm_recorder(settings: Settings) -> Iterator[RecordingProxy]:
+    """Point a client (or an app) at ``llm_port=llm_recorder.port`` to record its requests.
+    Replies are the real server's, streamed back unchanged as they arrive."""
+    recorder: RecordingProxy
+
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # chunked replies: the stream passes through as it comes
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            recorder.bodies.append(json.loads(body))
+            upstream = http.client.HTTPConnection(settings.llm_host, settings.llm_port, timeout=120)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request("POST", self.path, body=body, headers=headers)
+                reply = upstream.getresponse()
+                self.send_response(reply.status)
+                for name, value in reply.getheaders():
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while chunk := reply.read1(65536):
+                    self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            finally:
+                upstream.close()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer((settings.llm_host, 0), Forward)
+    recorder = RecordingProxy(port=httpd.server_address[1])
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield recorder
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+# --- the tier fails if the model never produced a working generation -----------------
+@pytest.fixture(scope="session", autouse=True)
+def _some_generation_succeeds() -> Iterator[None]:
+    """Generations ran in this process, the model was called, and none succeeded: the
+    pipeline is broken, or the pinned model no longer does what the tests pinned. (A run
+    that asked the model for no generation, e.g. `-k bad_requests`, passes.) Fails as an
+    error of the session's last test."""
+    before = _generation_counts()
+    yield
+    attempts, successes, calls = (now - then for now, then in zip(_generation_counts(), before, strict=True))
+    if attempts and calls and not successes:
+        pytest.fail(f"{attempts:.0f} generations ran in this session and none succeeded", pytrace=False)

@@ -39,7 +39,7 @@ def messages_server() -> Iterator[MessagesServer]:
     server_state: MessagesServer
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             server_state.requests.append(self.path)
             if server_state.status == 200:

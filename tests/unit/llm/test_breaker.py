@@ -23,7 +23,7 @@ def _open(client: AnthropicClient, server) -> None:
     """Trip the breaker with 5xx replies, then check that it refuses without sending."""
     server.status = 503
     for _ in range(BREAKER_FAIL_MAX):  # the last one trips it: it was sent, so it says why it failed
-        with pytest.raises(ServiceError, match="answered 503: .*scripted 503"):
+        with pytest.raises(ServiceError, match=r"answered 503: .*scripted 503"):
             client.complete("hi", max_tokens=5)
     sent = len(server.requests)
     with pytest.raises(CircuitOpen, match="was not sent"):

@@ -1,6 +1,7 @@
 """Stand-ins for the workflow engine's collaborators: a scratchpad in memory, scripted
-agents and a planner with a fixed plan, as fixtures (factories). What they replace (Redis, Postgres, the model) is tested
-against the real servers in the integration and chaos tiers; the engine is tested here."""
+agents and a planner with a fixed plan, as fixtures (factories). What they replace (Redis,
+Postgres, the model) is tested against the real servers in the integration and chaos tiers;
+the engine is tested here."""
 
 from __future__ import annotations
 
