@@ -29,19 +29,22 @@ def assert_unavailable(response, service: str) -> dict:
 
 def test_with_postgres_stopped_generate_and_generations_are_503_and_nothing_runs(start_api, stop_service):
     api = start_api()
-    stop_service("postgres")
+    unknown = f"{api.url}/api/v1/generations/{2**31 - 1}"
+    assert api.http.get(unknown, headers=api.auth, timeout=30).status_code == 404  # the pool is open
+    stop_service("postgres")  # under a running API
     workspace = f"api-test-{uuid.uuid4().hex[:8]}"
     generated = api.http.post(api.url + GENERATE, headers=api.auth, timeout=60,
                               json={"request": REQUESTS[0], "workspace_id": workspace})
     assert_unavailable(generated, "postgres")
     assert not (api.settings.workspace_dir / workspace).exists()  # refused before the model ran
-    assert_unavailable(api.http.get(f"{api.url}/api/v1/generations/1", headers=api.auth, timeout=60), "postgres")
+    assert_unavailable(api.http.get(unknown, headers=api.auth, timeout=60), "postgres")
 
 
 def test_with_redis_stopped_a_cached_generate_is_503_and_generations_still_answer(
         generation_rows, start_api, stop_service):
     api = start_api(llm_cache_enabled=True)  # the API's default: the response cache lives in Redis
-    stop_service("redis")
+    assert api.http.get(f"{api.url}/api/v1/health/ready", timeout=30).status_code == 200
+    stop_service("redis")  # under a running API
     workspace = f"api-test-{uuid.uuid4().hex[:8]}"
     generated = api.http.post(api.url + GENERATE, headers=api.auth, timeout=60,
                               json={"request": REQUESTS[0], "workspace_id": workspace})
