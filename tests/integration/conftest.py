@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from _fixtures.http_server import http_server
 from devmatrix.config import Settings, load_settings
 from devmatrix.llm import AnthropicClient
 from devmatrix.observability.metrics import REGISTRY
@@ -106,14 +106,9 @@ def llm_recorder(settings: Settings) -> Iterator[RecordingProxy]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer((settings.llm_host, 0), Forward)
-    recorder = RecordingProxy(port=httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield recorder
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with http_server(Forward, settings.llm_host) as port:
+        recorder = RecordingProxy(port=port)
+        yield recorder
 
 
 # --- the tier fails if the model never produced a working generation -----------------

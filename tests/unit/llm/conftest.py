@@ -5,12 +5,13 @@ the test's; the client and the breaker are what is tested."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from _fixtures.http_server import http_server
 
 # One streamed reply, "OK", as the Messages API sends it (server-sent events).
 _EVENTS = [
@@ -57,11 +58,6 @@ def messages_server() -> Iterator[MessagesServer]:
         def log_message(self, *_args: object) -> None:  # keep the test output clean
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state = MessagesServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield server_state
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with http_server(Handler) as port:
+        server_state = MessagesServer(url=f"http://127.0.0.1:{port}")
+        yield server_state
