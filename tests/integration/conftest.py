@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+import requests
 
 from _fixtures.http_server import http_server
 from devmatrix.config import Settings, load_settings
@@ -45,14 +47,35 @@ def settings() -> Iterator[Settings]:
 
 
 @pytest.fixture
-def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
+def idle_llm(settings: Settings) -> None:
+    """Wait until the local server decodes nothing: llama.cpp batches its slots together, so
+    a reply made while another request shares the batch (say, one an earlier test abandoned
+    when it interrupted a workflow) can differ from the pinned one."""
+    if settings.resolved_llm_backend != "local":
+        return
+    key = settings.llm_local_api_key.get_secret_value()
+    deadline = time.monotonic() + IDLE_WAIT_S
+    while True:
+        slots = requests.get(f"{settings.llm_base_url}/slots", headers={"Authorization": f"Bearer {key}"},
+                             timeout=10).json()
+        busy = [slot["id"] for slot in slots if slot["is_processing"]]
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the local LLM server is still decoding in slot(s) {busy} after {IDLE_WAIT_S} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager,
+                          idle_llm: None) -> Iterator[AnthropicClient]:
     """The configured backend (the local server here), uncached (see the module docstring)."""
     with AnthropicClient(settings=settings, redis_manager=real_redis_manager) as client:
         yield client
 
 
 @pytest.fixture
-def cached_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
+def cached_client(settings: Settings, real_redis_manager: RedisManager, idle_llm: None) -> Iterator[AnthropicClient]:
     """The local backend with its response cache in Redis, under `test:` (removed after)."""
     with AnthropicClient(settings=settings.model_copy(update={"llm_cache_enabled": True}),
                          redis_manager=real_redis_manager) as client:
@@ -60,6 +83,9 @@ def cached_client(settings: Settings, real_redis_manager: RedisManager) -> Itera
 
 
 # --- what was sent to the model ------------------------------------------------------
+IDLE_WAIT_S = 120  # an abandoned request decodes at most max_tokens (512): about a minute here
+
+
 @dataclass
 class RecordingProxy:
     """A plain HTTP proxy in front of the local LLM server that keeps every request body."""
@@ -74,7 +100,7 @@ class RecordingProxy:
 
 
 @pytest.fixture
-def llm_recorder(settings: Settings) -> Iterator[RecordingProxy]:
+def llm_recorder(settings: Settings, idle_llm: None) -> Iterator[RecordingProxy]:
     """Point a client (or an app) at ``llm_port=llm_recorder.port`` to record its requests.
     Replies are the real server's, streamed back unchanged as they arrive."""
     recorder: RecordingProxy

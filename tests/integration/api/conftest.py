@@ -74,7 +74,7 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_api(settings: Settings, tmp_path) -> Iterator[Callable[..., LiveAPI]]:
+def start_api(settings: Settings, tmp_path, idle_llm: None) -> Iterator[Callable[..., LiveAPI]]:
     """start_api(**overrides) → a served app whose settings differ from the session's by ``overrides``."""
     with ExitStack() as stack:
         def start(**overrides: object) -> LiveAPI:

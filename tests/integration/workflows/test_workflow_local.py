@@ -91,7 +91,7 @@ def test_a_three_step_request_runs_implementation_test_api_in_order_and_commits_
 # behaviour: tests/unit/workflows/test_multi_agent.py::test_no_more_than_max_concurrency_tasks_run_at_once.
 
 
-def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, workflow_settings):
+def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, workflow_settings, idle_llm):
     pad, made = scratchpad
     # two tasks the pinned model completes (about 10 s each): killed after the first, resumed for the second
     request = "Write a slugify function, then tests for it"
