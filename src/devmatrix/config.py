@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     llm_price_output_per_mtok: float | None = Field(default=None, ge=0)
     llm_retry_window_s: float = Field(default=LLM_RETRY_WINDOW_S, ge=0, le=300)
     approval_min_score: float = Field(default=7.0, ge=0, le=10)
+    llm_cache_enabled: bool = True
 
     # --- PostgreSQL ------------------------------------------------------
     postgres_host: str = "127.0.0.1"

@@ -1,5 +1,11 @@
-"""Integration only: the LLM client is the configured backend (the local server here), and
-which tests may run at the same time.
+"""Integration only: the configured backend (the local server here), made deterministic.
+
+The local model answers the same request with the same reply: the client sends
+temperature 0, the server samples with a fixed seed and reuses no prompt cache
+(devmatrix/llm/local_server.py), and this tier turns the LLM response cache off
+(LLM_CACHE_ENABLED=false, for this process and the CLIs it starts), so every reply a
+test checks was made by the model. The tests that check the cache turn it on for
+their own client. A session in which generations ran and none succeeded fails.
 
 The real-service fixtures every tier shares (Postgres, Redis, RAG system, workspace,
 agent) are in tests/_fixtures/real_services.py.
@@ -15,13 +21,21 @@ here and runs in the other process meanwhile.
 
 from __future__ import annotations
 
+import http.client
+import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+import requests
 
+from _fixtures.http_server import http_server
 from devmatrix.config import Settings, load_settings
 from devmatrix.llm import AnthropicClient
+from devmatrix.observability.metrics import REGISTRY
 from devmatrix.state import RedisManager
 
 # The review gate this tier runs with, whatever .env.test says. SmolLM2-135M's review
@@ -30,19 +44,127 @@ from devmatrix.state import RedisManager
 INTEGRATION_MIN_SCORE = 0.0
 
 
+def _generation_counts() -> tuple[float, float, float]:
+    """(generations started, generations that succeeded, calls the model answered or failed)."""
+    calls = sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples
+                if sample.name == "llm_requests_total" and sample.labels.get("outcome") != "cache_hit")
+    return (REGISTRY.get_sample_value("code_generation_attempts_total") or 0.0,
+            REGISTRY.get_sample_value("code_generation_success_total") or 0.0, calls)
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    """.env.test, with this tier's explicit review gate (APPROVAL_MIN_SCORE)."""
-    return load_settings().model_copy(update={"approval_min_score": INTEGRATION_MIN_SCORE})
+def settings() -> Iterator[Settings]:
+    """.env.test, with the response cache off and this tier's explicit review gate
+    (APPROVAL_MIN_SCORE), here and in the CLIs it runs."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LLM_CACHE_ENABLED", "false")
+        env.setenv("APPROVAL_MIN_SCORE", str(INTEGRATION_MIN_SCORE))
+        yield load_settings()
 
 
 @pytest.fixture
-def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager) -> Iterator[AnthropicClient]:
-    """The configured backend (the local server here), with its Redis cache under `test:`."""
+def idle_llm(settings: Settings) -> None:
+    """Wait until the local server decodes nothing: llama.cpp batches its slots together, so
+    a reply made while another request shares the batch (say, one an earlier test abandoned
+    when it interrupted a workflow) can differ from the pinned one."""
+    if settings.resolved_llm_backend != "local":
+        return
+    key = settings.llm_local_api_key.get_secret_value()
+    deadline = time.monotonic() + IDLE_WAIT_S
+    while True:
+        slots = requests.get(f"{settings.llm_base_url}/slots", headers={"Authorization": f"Bearer {key}"},
+                             timeout=10).json()
+        busy = [slot["id"] for slot in slots if slot["is_processing"]]
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the local LLM server is still decoding in slot(s) {busy} after {IDLE_WAIT_S} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def real_anthropic_client(settings: Settings, real_redis_manager: RedisManager,
+                          idle_llm: None) -> Iterator[AnthropicClient]:
+    """The configured backend (the local server here), uncached (see the module docstring)."""
     with AnthropicClient(settings=settings, redis_manager=real_redis_manager) as client:
         yield client
 
 
+@pytest.fixture
+def cached_client(settings: Settings, real_redis_manager: RedisManager, idle_llm: None) -> Iterator[AnthropicClient]:
+    """The local backend with its response cache in Redis, under `test:` (removed after)."""
+    with AnthropicClient(settings=settings.model_copy(update={"llm_cache_enabled": True}),
+                         redis_manager=real_redis_manager) as client:
+        yield client
+
+
+# --- what was sent to the model ------------------------------------------------------
+IDLE_WAIT_S = 120  # an abandoned request decodes at most max_tokens (512): about a minute here
+
+
+@dataclass
+class RecordingProxy:
+    """A plain HTTP proxy in front of the local LLM server that keeps every request body."""
+
+    port: int
+    bodies: list[dict] = field(default_factory=list)
+
+    def prompts(self) -> list[str]:
+        """The text of every message sent (system prompt included), one string per request."""
+        return ["\n".join([body.get("system") or "", *(str(m["content"]) for m in body["messages"])])
+                for body in self.bodies]
+
+
+@pytest.fixture
+def llm_recorder(settings: Settings, idle_llm: None) -> Iterator[RecordingProxy]:
+    """Point a client (or an app) at ``llm_port=llm_recorder.port`` to record its requests.
+    Replies are the real server's, streamed back unchanged as they arrive."""
+    recorder: RecordingProxy
+
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # chunked replies: the stream passes through as it comes
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            recorder.bodies.append(json.loads(body))
+            upstream = http.client.HTTPConnection(settings.llm_host, settings.llm_port, timeout=120)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request("POST", self.path, body=body, headers=headers)
+                reply = upstream.getresponse()
+                self.send_response(reply.status)
+                for name, value in reply.getheaders():
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while chunk := reply.read1(65536):
+                    self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            finally:
+                upstream.close()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with http_server(Forward, settings.llm_host) as port:
+        recorder = RecordingProxy(port=port)
+        yield recorder
+
+
+# --- the tier fails if the model never produced a working generation -----------------
+@pytest.fixture(scope="session", autouse=True)
+def _some_generation_succeeds() -> Iterator[None]:
+    """Generations ran in this process, the model was called, and none succeeded: the
+    pipeline is broken, or the pinned model no longer does what the tests pinned. (A run
+    that asked the model for no generation, e.g. `-k bad_requests`, passes.) Fails as an
+    error of the session's last test."""
+    before = _generation_counts()
+    yield
+    attempts, successes, calls = (now - then for now, then in zip(_generation_counts(), before, strict=True))
+    if attempts and calls and not successes:
+        pytest.fail(f"{attempts:.0f} generations ran in this session and none succeeded", pytrace=False)
 # The fixtures that start a scratch stack (tests/integration/ops): a test using one touches no shared server.
 OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack"})
 

@@ -139,8 +139,13 @@ class TestE2ERealServices:
         assert result["quality_score"] >= RAG_QUALITY
         assert_committed(result)
 
-    def test_e2e_error_recovery_real(self, real_agent, real_workspace_manager, real_postgres_manager):
-        """A vague request, reviewed by hand: code comes back; only an approved one is written."""
+    def test_e2e_vague_request_reviewed_by_hand_writes_only_if_approved_real(
+            self, real_agent, real_workspace_manager, real_postgres_manager):
+        """A vague request, reviewed by hand: code comes back; only an approved one is written.
+        (The seed called this "error recovery", but nothing fails in it; the recovery paths are
+        tested where a failure can be made: the LLM client's retries and breaker in
+        tests/unit/llm, a Postgres outage during logging in tests/integration/agents, a service
+        dying mid-workflow in tests/integration/workflows and tests/chaos.)"""
         result = real_agent.generate(
             user_request="Make a thing",
             workspace_id=real_workspace_manager.workspace_id,

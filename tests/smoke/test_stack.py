@@ -14,15 +14,17 @@ from devmatrix.ops.validate import exit_code, run_validation
 pytestmark = pytest.mark.smoke
 
 
-def test_services_record_lists_every_core_service_healthy(settings):
-    """services.json (what `infra.up` recorded) names every core service as healthy. Services
-    stopped on purpose (e.g. the monitoring group after `monitoring.down`) are recorded as
-    stopped, not as healthy; the live check below is the one that asks the servers."""
+def test_services_record_matches_the_live_services(settings):
+    """services.json (what `infra.up` and `infra.down` recorded) says of every service it names
+    what the servers say now: healthy ones healthy, and services stopped on purpose (e.g. the
+    monitoring group after `monitoring.down`) not healthy. It names every core service."""
     record = json.loads(settings.services_file.read_text())
-    core = get_provider(settings, env_file=env_file_path(), echo=lambda _: None).services()
+    provider = get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
+    core = provider.services()
     assert set(core) <= set(record["services"]), f"services.json lacks {set(core) - set(record['services'])}"
-    unhealthy = {n: record["services"][n]["detail"] for n in core if not record["services"][n]["healthy"]}
-    assert unhealthy == {}
+    live = {s.name: s.healthy for s in provider.status(tuple(record["services"]))}
+    recorded = {name: entry["healthy"] for name, entry in record["services"].items()}
+    assert recorded == live, f"services.json is stale: recorded {recorded}, live {live}"
 
 
 def test_every_service_passes_its_readiness_check_now(settings):

@@ -98,8 +98,12 @@ async def _devmatrix(request: Request, exc: DevMatrixError) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A crash: logged with its type (the log line is redacted); the client gets the request id."""
     log.error("unhandled_exception", path=request.url.path, error_type=type(exc).__name__, error=str(exc))
+    # Starlette sends this response from its outermost middleware, outside the one that adds
+    # X-Request-ID to every response: the id a user must report is set here
+    request_id = getattr(request.state, "request_id", None)
     return error_response(request, 500, f"internal error ({type(exc).__name__})",
-                          fix="this is a bug: report it with the request id; details are in the API's log")
+                          fix="this is a bug: report it with the request id; details are in the API's log",
+                          headers={"X-Request-ID": request_id} if request_id else None)
 
 
 def install(app: FastAPI) -> None:

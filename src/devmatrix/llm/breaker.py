@@ -26,6 +26,8 @@ NOT_ENDPOINT_FAILURES = (
     anthropic.PermissionDeniedError,
     anthropic.NotFoundError,
     anthropic.UnprocessableEntityError,
+    # a consumer that stops reading a stream: the endpoint was answering
+    GeneratorExit,
 )
 
 
@@ -52,6 +54,9 @@ def breaker_for(endpoint: str) -> tuple[pybreaker.CircuitBreaker, _Listener]:
             breaker = pybreaker.CircuitBreaker(
                 fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_TIMEOUT_S,
                 exclude=list(NOT_ENDPOINT_FAILURES), listeners=[listener], name=endpoint,
+                # the call that trips it (or a failed half-open trial) was sent: it raises its
+                # own error, which says why; CircuitOpen is for the calls refused unsent
+                throw_new_error_on_trip=False,
             )
             _BREAKERS[endpoint] = (breaker, listener)
         return _BREAKERS[endpoint]

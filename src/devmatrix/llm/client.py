@@ -99,7 +99,8 @@ class AnthropicClient:
         self.price = price_for(self.model, self.backend, configured=s.configured_price)
         self.enable_circuit_breaker = enable_circuit_breaker
         self._breaker, _ = breakers.breaker_for(self.base_url)
-        self._cache = ResponseCache(redis_manager or RedisManager(settings=s)) if enable_cache else None
+        self._cache = (ResponseCache(redis_manager or RedisManager(settings=s))
+                       if enable_cache and s.llm_cache_enabled else None)
         self.enable_retry = enable_retry
         self._idle_timeout_s = LLM_IDLE_TIMEOUT_S[self.backend]
         # max_retries=0: _with_retries is the one retry layer (the SDK's would also retry
@@ -198,8 +199,9 @@ class AnthropicClient:
         self._observe(result, "success")
 
     def _request(self, messages: list[dict], system: str | None, max_tokens: int, temperature: float) -> dict:
-        """The Messages API body. Temperature goes to the local server only (0: a deterministic
-        model for the tests); current Claude models take their sampling defaults."""
+        """The Messages API body. Temperature goes to the local server only (0: greedy decoding;
+        with the server's fixed seed the same request gets the same reply); current Claude
+        models take their sampling defaults."""
         return {"model": self.model, "max_tokens": max_tokens, "messages": messages,
                 **({"system": system} if system else {}),
                 **({"extra_body": {"temperature": temperature}} if self.backend == "local" else {})}

@@ -23,6 +23,7 @@ from devmatrix.llm._constants import (
     LOCAL_MODEL,
     LOCAL_MODEL_PACKAGE,
     LOCAL_PARALLEL_SLOTS,
+    LOCAL_SEED,
     LOCAL_THREADS,
 )
 
@@ -57,6 +58,13 @@ def serve() -> None:
     params.cpuparams.n_threads = LOCAL_THREADS
     params.cpuparams_batch.n_threads = LOCAL_THREADS
     params.use_jinja = True  # the model's own chat template
+    # Reproducible replies: the server's sampler seed is fixed (its /v1/messages ignores a
+    # `seed` in the request), and a client that sends temperature 0 gets greedy decoding.
+    params.sampling.seed = LOCAL_SEED
+    # No prompt reuse between requests: a reply must not depend on what was asked before
+    # (a reused KV cache is computed in other batch sizes, which changes the logits a little).
+    params.cache_prompt = False
+    params.cache_ram_mib = 0
     start = time.perf_counter()
     server = xllamacpp.Server(params)
     print(f"devmatrix llm: {LOCAL_MODEL} ready on http://{settings.llm_host}:{settings.llm_port}"

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
+from pathlib import Path
 
 from devmatrix.agents.orchestrator import OrchestratorAgent, PlanResult
 from devmatrix.agents.plan import Plan, PlannedTask, parse_plan
@@ -133,7 +134,7 @@ class MultiAgentWorkflow:
                         sorter.done(task_id)
                         continue
                     task = plan.task(task_id)
-                    context = self._context(task, records)
+                    context = self._context(task, records, self.settings.workspace_dir / workspace_id)
                     self.on_event("started", task_id, {"type": task.type})
                     running[pool.submit(self._run_task, task, context, workflow_id,
                                         workspace_id)] = task_id
@@ -181,9 +182,11 @@ class MultiAgentWorkflow:
         with contextlib.suppress(ServiceError):
             self.scratchpad.finish_workflow(workflow_id, "interrupted")
 
-    def _context(self, task: PlannedTask, records: dict[str, TaskRecord]) -> str:
+    def _context(self, task: PlannedTask, records: dict[str, TaskRecord], root: Path) -> str:
+        """The dependencies' code, each headed by its files relative to the workspace: the same
+        plan in another directory is the same prompt (and the machine's paths stay out of it)."""
         return "\n\n".join(
-            f"# from task {dep} ({records[dep].type}): {', '.join(records[dep].files)}\n"
+            f"# from task {dep} ({records[dep].type}): {', '.join(_relative(f, root) for f in records[dep].files)}\n"
             f"{records[dep].artifact[:ARTIFACT_CONTEXT_CHARS]}"
             for dep in task.depends_on if dep in records
         )
@@ -220,6 +223,13 @@ class MultiAgentWorkflow:
         self.scratchpad.set_state(workflow_id, task.id, status=record.status,
                                   files=record.files, commit=record.git_commit_hash)
         return record
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root.resolve()).as_posix()
+    except ValueError:  # written elsewhere (a base_path of its own): shown as it is
+        return path
 
 
 def _public(record: TaskRecord) -> dict:

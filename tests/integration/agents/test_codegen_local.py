@@ -2,7 +2,9 @@
 
 SmolLM2-135M writes syntactically valid but often wrong code, so these tests
 assert the contract (file, commit, row, usage, cost, cache), not code quality;
-the quality thresholds are in tests/real_api/.
+the quality thresholds are in tests/real_api/. The model is deterministic here
+(tests/integration/conftest.py), so each request's outcome is pinned: the requests
+were chosen by running them, and each test asserts the one contract that applies.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.agents.codegen import APPROVAL_THRESHOLD, CodeGenerationAgent
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 
@@ -53,31 +55,34 @@ def test_e2e_fibonacci_writes_commits_and_logs(real_agent, real_workspace_manage
     assert "def fibonacci" in result["generated_code"]
 
 
-def test_e2e_second_identical_request_is_served_from_the_cache(real_agent, real_workspace_manager,
+def test_e2e_second_identical_request_is_served_from_the_cache(settings, cached_client, real_workspace_manager,
                                                                real_postgres_manager):
+    real_agent = CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
+                                     llm_client=cached_client)
     request = "Create a fibonacci function with memoization"
     kwargs = {"workspace_id": real_workspace_manager.workspace_id,
               "base_path": str(real_workspace_manager.root), "git_enabled": False}
     first = real_agent.generate(request, **kwargs)
     second = real_agent.generate(request, **kwargs)
-    assert second["cache_hit"] is True
+    assert first["cache_hit"] is False and second["cache_hit"] is True
     assert second["generated_code"] == first["generated_code"]
-    assert second["latency_s"] < first["latency_s"] or first["cache_hit"]
     assert_contract(second, real_postgres_manager)
 
 
-def test_e2e_calculator_either_commits_or_says_why(real_agent, real_workspace_manager,
-                                                   real_postgres_manager):
+def test_e2e_invalid_python_is_repaired_once_then_fails_naming_the_error(real_agent, real_workspace_manager,
+                                                                          real_postgres_manager):
+    # the pinned model writes a class whose method has no body, and repeats it when asked to repair
     result = real_agent.generate(
         "Create a Calculator class with add, subtract, multiply, divide methods",
         workspace_id=real_workspace_manager.workspace_id,
         base_path=str(real_workspace_manager.root))
     assert_contract(result, real_postgres_manager)
-    if result["success"]:
-        assert_written_and_committed(result, real_workspace_manager)
-    else:  # this small model often writes invalid Python; the pipeline must say so
-        assert "not valid Python" in result["error"] or "code block" in result["error"]
-        assert result["file_written"] is False and result["git_committed"] is False
+    assert result["success"] is False and result["approval_status"] == "error"
+    assert result["error"].startswith("the generated code is not valid Python (line ")
+    assert "and the repair round failed too" in result["error"]
+    assert result["file_written"] is False and result["git_committed"] is False
+    assert real_workspace_manager.repo.head.commit.message == "chore: init test workspace"
+    assert [p.name for p in real_workspace_manager.root.iterdir() if p.name != ".git"] == [".gitkeep"]
 
 
 def test_e2e_vague_request_without_auto_approve_writes_nothing_unapproved(
@@ -86,9 +91,11 @@ def test_e2e_vague_request_without_auto_approve_writes_nothing_unapproved(
                                  base_path=str(real_workspace_manager.root),
                                  git_enabled=False, auto_approve=False)
     assert_contract(result, real_postgres_manager)
-    assert result["generated_code"] != ""
-    if result["success"] and result["approval_status"] == "pending_review":
-        assert result["quality_score"] < 7.0 and result["file_written"] is False
+    # the pinned model's review scores this reply below the approval threshold
+    assert result["success"] is True and result["approval_status"] == "pending_review"
+    assert result["generated_code"] != "" and result["quality_score"] < APPROVAL_THRESHOLD
+    assert result["file_written"] is False and result["file_path"] is None
+    assert [p.name for p in real_workspace_manager.root.iterdir() if p.name != ".git"] == [".gitkeep"]
 
 
 @pytest.mark.parametrize("request_text, expected", [
@@ -98,10 +105,15 @@ def test_e2e_vague_request_without_auto_approve_writes_nothing_unapproved(
 ])
 def test_bad_requests_fail_clearly_and_are_logged(real_agent, real_workspace_manager,
                                                   real_postgres_manager, request_text, expected):
+    root = real_workspace_manager.root
+    outside = (root / "../../outside.py").resolve()  # where the hinted path would land
+    assert not outside.exists()
     result = real_agent.generate(request_text, workspace_id=real_workspace_manager.workspace_id,
-                                 base_path=str(real_workspace_manager.root))
+                                 base_path=str(root))
     assert result["success"] is False and expected in result["error"]
-    assert not (real_workspace_manager.root.parent / "outside.py").exists()
+    assert result["usage"] == {"input_tokens": 0, "output_tokens": 0}  # refused before any LLM call
+    assert not outside.exists()
+    assert [p.name for p in root.iterdir() if p.name != ".git"] == [".gitkeep"]
     assert real_postgres_manager.get_generation(result["log_id"])["error"] == result["error"]
 
 

@@ -20,7 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from devmatrix.api import create_app
-from devmatrix.config import Settings
+from devmatrix.config import Settings, env_file_path
+from devmatrix.ops.services import get_provider
 from devmatrix.ops.services.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
@@ -68,7 +69,7 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_api(settings: Settings, tmp_path) -> Iterator[Callable[..., LiveAPI]]:
+def start_api(settings: Settings, tmp_path, idle_llm: None) -> Iterator[Callable[..., LiveAPI]]:
     """start_api(**overrides) → a served app whose settings differ from the session's by ``overrides``."""
     with ExitStack() as stack:
         def start(**overrides: object) -> LiveAPI:
@@ -97,3 +98,21 @@ def generation_rows(settings: Settings) -> Iterator[PostgresManager]:
                     (before["id"],))
     manager.close()
 
+
+
+@pytest.fixture
+def stop_service(settings: Settings) -> Iterator[Callable[[str], None]]:
+    """stop_service(name) stops one service of this stack (what `invoke infra.down -s name`
+    runs); whatever the test does, every service stopped is started again after it."""
+    provider = get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
+    stopped: list[str] = []
+
+    def stop(name: str) -> None:
+        stopped.append(name)
+        provider.down((name,))
+
+    try:
+        yield stop
+    finally:
+        if stopped:
+            provider.up(tuple(stopped))

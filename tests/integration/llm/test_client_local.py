@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from devmatrix.errors import LLMError
+from devmatrix.errors import LLMError, ServiceError
 from devmatrix.llm import AnthropicClient
 from devmatrix.observability.metrics import LLM_REQUESTS
 
@@ -20,11 +20,18 @@ def test_a_call_returns_text_usage_and_a_zero_cost_for_the_local_backend(real_an
     assert result.cost_usd == 0.0 and not result.cache_hit
 
 
-def test_the_second_identical_call_is_a_cache_hit(real_anthropic_client, real_redis_manager):
+def test_the_same_request_gets_the_same_reply_without_a_cache(real_anthropic_client):
+    prompt = "Name three animals."
+    first, second = (real_anthropic_client.complete(prompt, max_tokens=24) for _ in range(2))
+    assert not first.cache_hit and not second.cache_hit
+    assert second.text == first.text and first.text.strip()
+
+
+def test_the_second_identical_call_is_a_cache_hit(cached_client, real_redis_manager):
     prompt = f"Name a colour. ({uuid.uuid4().hex[:6]})"
-    first = real_anthropic_client.complete(prompt, max_tokens=8)
+    first = cached_client.complete(prompt, max_tokens=8)
     before = LLM_REQUESTS.labels(model=first.model, backend="local", outcome="cache_hit")._value.get()
-    second = real_anthropic_client.complete(prompt, max_tokens=8)
+    second = cached_client.complete(prompt, max_tokens=8)
     assert second.cache_hit and second.text == first.text
     assert second.cost_usd == 0.0
     # stored under the test prefix, so the fixture's cleanup removes it
@@ -45,7 +52,17 @@ def test_a_wrong_key_is_a_clear_error(settings):
         client.complete("hi", max_tokens=4)
 
 
-def test_breaker_state_is_readable(real_anthropic_client):
-    status = real_anthropic_client.breaker_status()
-    assert status["state"] == "closed" and status["failures"] == 0
-    assert status["endpoint"] == real_anthropic_client.base_url
+# (The breaker's state after failures, its half-open trial and what does not trip it are in
+# tests/unit/llm/test_breaker.py.)
+@pytest.mark.parametrize(("overrides", "error"), [
+    ({"api_key": "wrong-key"}, "rejected the API key"),
+    ({"base_url_path": "/no/such/path"}, "answered 404"),
+])
+def test_a_stream_the_server_refuses_is_an_llm_error_the_breaker_does_not_count(settings, overrides, error):
+    path = overrides.pop("base_url_path", "")
+    with AnthropicClient(settings=settings, enable_cache=False, base_url=settings.llm_base_url + path,
+                         **overrides) as client:
+        with pytest.raises(LLMError, match=error) as caught:
+            list(client.stream("hi", max_tokens=4))
+        assert not isinstance(caught.value, ServiceError)  # the request, not a dead server
+        assert client.breaker_status()["failures"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
+import psutil
 import pytest
 
 from devmatrix.errors import InstallError, PortInUse, ServiceNotReady
@@ -28,12 +29,24 @@ def test_every_service_is_healthy_and_recorded(provider, settings):
         assert entry["version"] and entry["url"]
 
 
+def listening_addresses(port: int) -> set[str]:
+    """Every local address a socket listens on at ``port`` (0.0.0.0 or :: is every interface)."""
+    return {c.laddr.ip for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port}
+
+
+def test_listening_addresses_sees_a_wildcard_bind():
+    with socket.socket() as public:  # what a service bound to every interface looks like
+        public.bind(("0.0.0.0", 0))  # noqa: S104 - on purpose, closed at once
+        public.listen()
+        assert listening_addresses(public.getsockname()[1]) == {"0.0.0.0"}  # noqa: S104
+
+
 def test_services_listen_on_loopback_only(provider):
     for state in provider.status():
-        holder = system.port_holder(state.port)
-        assert holder is not None, f"{state.name} is not listening on {state.port}"
-        with socket.socket() as probe:  # reachable on loopback
-            assert probe.connect_ex(("127.0.0.1", state.port)) == 0
+        addresses = listening_addresses(state.port)
+        assert addresses, f"{state.name} is not listening on {state.port}"
+        assert addresses <= {"127.0.0.1", "::1"}, f"{state.name} listens on {addresses}, not only loopback"
 
 
 def test_stopping_redis_fails_validation_naming_it_and_up_restores_it(provider, settings):

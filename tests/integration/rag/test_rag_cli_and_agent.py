@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.llm import AnthropicClient
 from devmatrix.rag import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
@@ -41,12 +42,19 @@ def test_an_empty_query_is_a_clear_failure():
 
 
 def test_the_agent_with_enable_rag_puts_retrieved_examples_in_the_prompt(
-        settings, seeded_store, real_anthropic_client, real_postgres_manager, real_workspace_manager):
-    agent = CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
-                                llm_client=real_anthropic_client,
-                                retriever=Retriever(seeded_store, top_k=3, threshold=0.3, mmr_lambda=0.5))
-    result = agent.generate("Create a fibonacci function with memoization",
-                            workspace_id=real_workspace_manager.workspace_id,
-                            base_path=str(real_workspace_manager.root), git_enabled=False, enable_rag=True)
-    assert result["rag_examples"] >= 1, result["error"]
-    assert result["usage"]["input_tokens"] > 0 and result["log_id"] is not None
+        settings, seeded_store, real_redis_manager, real_postgres_manager, real_workspace_manager, llm_recorder):
+    retriever = Retriever(seeded_store, top_k=3, threshold=0.3, mmr_lambda=0.5)
+    request = "Create a fibonacci function with memoization"
+    with AnthropicClient(settings=settings.model_copy(update={"llm_port": llm_recorder.port}),
+                         redis_manager=real_redis_manager) as recorded_client:
+        agent = CodeGenerationAgent(settings=settings, postgres_manager=real_postgres_manager,
+                                    llm_client=recorded_client, retriever=retriever)
+        result = agent.generate(request, workspace_id=real_workspace_manager.workspace_id,
+                                base_path=str(real_workspace_manager.root), git_enabled=False, enable_rag=True)
+    retrieved = retriever.retrieve(request).results
+    assert "fibonacci_memo" in [example.id for example in retrieved]
+    assert result["rag_examples"] == len(retrieved), result["error"]
+    generation_prompt = llm_recorder.prompts()[0]  # the first call generates; the next ones review
+    for example in retrieved:
+        assert example.document.strip() in generation_prompt, f"example {example.id} was not sent"
+    assert result["log_id"] is not None

@@ -12,6 +12,7 @@ import pytest
 from devmatrix.config import Settings
 from devmatrix.errors import CircuitOpen, LLMError, ServiceError
 from devmatrix.llm import AnthropicClient
+from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.client import _transient
 
 pytestmark = pytest.mark.unit
@@ -98,6 +99,42 @@ def test_circuit_open_is_a_service_error_of_the_llm():
     assert error.service == "llm" and error.exit_code == 3 and str(error) == "llm: open — fix: wait"
 
 
+# --- stream(): the SDK sends the request when the stream is entered ----------------------
+def _streaming_client(url: str) -> AnthropicClient:
+    return AnthropicClient(settings=Settings(), enable_cache=False, base_url=url)
+
+
+def test_streams_that_cannot_connect_are_service_errors_the_breaker_counts(closed_port):
+    client = _streaming_client(f"http://127.0.0.1:{closed_port}")
+    for count in range(1, BREAKER_FAIL_MAX):
+        with pytest.raises(ServiceError, match="llm: cannot reach the local backend"):
+            list(client.stream("hi", max_tokens=5))
+        assert client.breaker_status()["failures"] == count
+    with pytest.raises(ServiceError, match="cannot reach"):  # the one that trips it
+        list(client.stream("hi", max_tokens=5))
+    assert client.breaker_status()["state"] == "open"
+    with pytest.raises(CircuitOpen, match="was not sent"):
+        list(client.stream("hi", max_tokens=5))
+
+
+@pytest.mark.parametrize(("status", "message"), [(401, "rejected the API key"), (404, "answered 404")])
+def test_a_stream_the_endpoint_refuses_is_an_llm_error_not_a_breaker_failure(messages_server, status, message):
+    client = _streaming_client(messages_server.url)
+    messages_server.status = status
+    with pytest.raises(LLMError, match=message) as caught:
+        list(client.stream("hi", max_tokens=5))
+    assert not isinstance(caught.value, ServiceError)
+    assert messages_server.requests == ["/v1/messages"]
+    assert client.breaker_status()["failures"] == 0
+
+
+def test_a_stream_the_consumer_stops_early_is_not_a_failure(messages_server):
+    client = _streaming_client(messages_server.url)
+    stream = client.stream("hi", max_tokens=5)
+    assert next(stream) == "OK"
+    stream.close()
+    status = client.breaker_status()
+    assert (status["state"], status["failures"]) == ("closed", 0)
 @pytest.mark.parametrize(("reply", "ok"), [("4", True), ("2 + 2 = 4", True), ("The answer is 4.", True),
                                            ("I'm sorry for any misunderstanding", False), ("42", False),
                                            ("5", False), ("", False)])

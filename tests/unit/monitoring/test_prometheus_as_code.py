@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 
 from devmatrix.config import Settings
 from devmatrix.monitoring import coverage, prometheus, scrape_time
-from devmatrix.observability.metrics import REGISTRY
+from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS, CHROMADB_UP, REGISTRY
 from devmatrix.ops import monitoring
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services import registry
@@ -82,9 +81,11 @@ def test_every_query_metric_is_declared_by_our_registry_or_an_exporter():
     assert missing == {"chromadb_collection_documents": ["panel 7 RAG Vector Store Size"]}
 
 
-def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the_scrape():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    scrape_time.refresh(Settings(chromadb_port=closed, redis_port=closed))
+def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the_scrape(closed_port):
+    # as after a scrape that found Chroma up, with a collection counted
+    CHROMADB_UP.set(1)
+    CHROMADB_COLLECTION_DOCUMENTS.labels(collection="devmatrix_code_examples").set(30)
+    scrape_time.refresh(Settings(chromadb_port=closed_port, redis_port=closed_port))  # does not raise
     assert REGISTRY.get_sample_value("chromadb_up") == 0
+    assert REGISTRY.get_sample_value("chromadb_collection_documents",
+                                     {"collection": "devmatrix_code_examples"}) is None  # no stale count

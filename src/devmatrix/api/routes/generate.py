@@ -31,7 +31,7 @@ _ERRORS = {
 async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
     """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
     (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error`` and its
-    ``log_id``; a dependency that is down is 503."""
+    ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503."""
     resources = request.app.state.resources
     status = resources.breaker_status()
     if _fenced_off(status):
@@ -53,8 +53,12 @@ def _fenced_off(status: dict) -> bool:
 
 
 def _run_agent(resources, body: GenerateRequest) -> dict:
-    """Blocking: connect (first use), then the whole pipeline; runs in a worker thread."""
-    agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=resources.postgres(),
+    """Blocking: connect (first use), then the whole pipeline; runs in a worker thread.
+    The answer's ``log_id`` is its row: with Postgres down the API fails at once (503) rather
+    than spend a generation it cannot log (the CLI still returns one, with ``logging_error``)."""
+    postgres = resources.postgres()
+    postgres.execute("SELECT 1")
+    agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=postgres,
                                 enable_cache=body.use_cache,
                                 llm_client=resources.llm(),
                                 retriever=resources.retriever() if body.enable_rag else None)

@@ -24,8 +24,13 @@ def test_missing_package_without_root_prints_the_exact_install_command(monkeypat
             " devmatrix-no-such-package'") in message
 
 
-def test_present_programs_need_nothing():
-    system.ensure_programs({"sh": "dash"})  # no exception, nothing installed
+def test_present_programs_need_nothing(monkeypatch):
+    # not root: a wrong "missing" verdict raises here instead of running apt-get
+    monkeypatch.setattr(system, "is_root", lambda: False)
+    said: list[str] = []
+    assert system.missing_programs({"sh": "dash"}) == {}
+    system.ensure_programs({"sh": "dash"}, echo=said.append)
+    assert said == []
 
 
 def test_port_holder_names_the_listening_process():
