@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devmatrix.agents.codegen import APPROVAL_THRESHOLD, CodeGenerationAgent
+from devmatrix.agents.codegen import CodeGenerationAgent
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 
@@ -85,17 +85,24 @@ def test_e2e_invalid_python_is_repaired_once_then_fails_naming_the_error(real_ag
     assert [p.name for p in real_workspace_manager.root.iterdir() if p.name != ".git"] == [".gitkeep"]
 
 
-def test_e2e_vague_request_without_auto_approve_writes_nothing_unapproved(
+REVIEW_GATE = 7.0  # the default APPROVAL_MIN_SCORE; this tier otherwise runs with the gate at 0
+
+
+def test_e2e_vague_request_with_review_asked_is_pending_and_never_committed(
         real_agent, real_workspace_manager, real_postgres_manager):
     result = real_agent.generate("Make a thing", workspace_id=real_workspace_manager.workspace_id,
-                                 base_path=str(real_workspace_manager.root),
-                                 git_enabled=False, auto_approve=False)
+                                 base_path=str(real_workspace_manager.root), auto_approve=False,
+                                 min_score=REVIEW_GATE)
     assert_contract(result, real_postgres_manager)
-    # the pinned model's review scores this reply below the approval threshold
+    # the pinned model's review scores this reply below the gate: a person decides
     assert result["success"] is True and result["approval_status"] == "pending_review"
-    assert result["generated_code"] != "" and result["quality_score"] < APPROVAL_THRESHOLD
-    assert result["file_written"] is False and result["file_path"] is None
-    assert [p.name for p in real_workspace_manager.root.iterdir() if p.name != ".git"] == [".gitkeep"]
+    assert result["generated_code"] != "" and result["quality_score"] < REVIEW_GATE
+    path = Path(result["file_path"])  # kept where a person can read it
+    assert path.relative_to(real_workspace_manager.root).parts[:2] == (".devmatrix-review", "pending_review")
+    assert path.read_text() == result["generated_code"]
+    assert result["git_committed"] is False and result["git_commit_hash"] is None
+    assert real_workspace_manager.repo.head.commit.message == "chore: init test workspace"
+    assert not real_workspace_manager.repo.is_dirty(untracked_files=True), "the review folder is git-excluded"
 
 
 @pytest.mark.parametrize("request_text, expected", [
