@@ -89,17 +89,22 @@ def wait_healthy(target: Stack, service: str, timeout: float = 60.0) -> None:
     target.provider.up((service,))
 
 
+def write_newer_data(target: Stack) -> None:
+    """Rows, a key and a collection made after the backup: a failed restore must keep them."""
+    add_rows(target, 5, "newer")
+    client = target.redis()
+    client.set("test:newer", "after the backup")
+    client.close()
+    with target.chroma() as chroma:
+        chroma.create("newer_collection", None, None)
+
+
 @pytest.fixture
 def backed_up(clean: Stack) -> Iterator[tuple[Stack, Path]]:
     """Known data, a backup of it, then newer data: a restore must not lose the newer data when it fails."""
     write_known_data(clean)
     report = backup.create_backup(clean.settings)
-    add_rows(clean, 5, "newer")
-    client = clean.redis()
-    client.set("test:newer", "after the backup")
-    client.close()
-    with clean.chroma() as chroma:
-        chroma.create("newer_collection", None, None)
+    write_newer_data(clean)
     yield clean, report.path
     for service in ("postgres", "redis", "chroma"):
         wait_healthy(clean, service)
@@ -348,12 +353,7 @@ def test_a_killed_restore_is_refused_flagged_and_recovered(clean: Stack, invoke_
     write_known_data(clean)
     at_backup = snapshot(clean)
     path = backup.create_backup(clean.settings).path
-    add_rows(clean, 5, "newer")
-    client = clean.redis()
-    client.set("test:newer", "after the backup")
-    client.close()
-    with clean.chroma() as chroma:
-        chroma.create("newer_collection", None, None)
+    write_newer_data(clean)
     before = snapshot(clean)
     env = {"DEVMATRIX_ENV_FILE": str(clean.env_file())}
     killed = subprocess.run([sys.executable, KILLED_RESTORE, point, str(path)], capture_output=True, text=True,
