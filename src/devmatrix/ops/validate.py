@@ -198,6 +198,8 @@ class Report:
     provider: str
     results: list[CheckResult] = field(default_factory=list)
     error: str = ""  # why the checks could not run (exit 2)
+    problems: list[str] = field(default_factory=list)  # each bad line or value of the settings file
+    fix: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -230,7 +232,8 @@ class Report:
 
     def to_dict(self) -> dict[str, object]:
         if self.error:
-            return {"ready": False, "error": f"cannot validate: {self.error}", "exit_code": self.exit_code}
+            return {"ready": False, "exit_code": self.exit_code, "error": f"cannot validate: {self.error}",
+                    "problems": self.problems, "fix": self.fix}
         assert self.settings is not None
         return {"ready": self.exit_code == 0, "passed": self.passed, "total": len(self.critical),
                 "provider": self.provider, "llm_backend": self.settings.resolved_llm_backend,
@@ -242,7 +245,7 @@ def validate(env_file: Path) -> Report:
     try:
         settings = load_settings(env_file, require_file=True)
     except ConfigError as error:
-        return Report(None, "?", error=str(error))
+        return Report(None, "?", error=str(error), problems=list(error.problems), fix=error.fix)
     configure_logging(settings, report=True)  # warnings only on stderr: nothing inside the table
     provider = resolve_provider(settings)
     return Report(settings, provider, run_validation(settings, provider))

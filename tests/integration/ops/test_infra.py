@@ -114,7 +114,14 @@ def test_unknown_service_is_named_with_the_choices(invoke_cli):
     assert "mysql: no such service" in result.stderr and "postgres" in result.stderr
 
 
-@pytest.mark.parametrize("task", ["infra.logs", "rag.query", "restore", "backup.verify"])
+@pytest.mark.parametrize("task", ["infra.logs", "rag.query", "backup.verify"])
+def test_restore_help_is_help(invoke_cli):
+    # its backup is the flag --from (restore --recover needs none), so --help is help
+    result = invoke_cli("restore", "--help")
+    assert result.returncode == 0 and "--recover" in result.stdout and "--from" in result.stdout
+
+
+@pytest.mark.parametrize("task", ["infra.logs", "rag.query", "backup.verify"])
 def test_help_after_a_task_with_an_argument_is_refused_and_points_to_invoke_help(invoke_cli, task):
     # invoke hands the next word to the positional argument, even "--help"
     result = invoke_cli(task, "--help")
