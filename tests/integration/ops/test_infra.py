@@ -114,7 +114,6 @@ def test_unknown_service_is_named_with_the_choices(invoke_cli):
     assert "mysql: no such service" in result.stderr and "postgres" in result.stderr
 
 
-@pytest.mark.parametrize("task", ["infra.logs", "rag.query", "backup.verify"])
 def test_restore_help_is_help(invoke_cli):
     # its backup is the flag --from (restore --recover needs none), so --help is help
     result = invoke_cli("restore", "--help")
