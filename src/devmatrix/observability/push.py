@@ -123,9 +123,11 @@ def push(settings: Settings, job: str, *, registry: CollectorRegistry = metrics.
         message = (f"metrics not pushed: no Pushgateway answered at {settings.pushgateway_url} within"
                    f" {PUSHGATEWAY_TIMEOUT_S:g} s ({type(error).__name__}); this run's results are"
                    " unaffected, but Prometheus will not count them — fix: `invoke monitoring.up`")
-        log.warning("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
-        if warn is not None:
+        if warn is not None:  # the caller prints it for people; the log keeps the detail
             warn(f"warning: {message}")
+            log.info("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
+        else:
+            log.warning("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
         return False
     log.debug("metrics_pushed", job=job, instance=key["instance"], families=len(families))
     return True
