@@ -297,10 +297,11 @@ def load_settings(
         raise ConfigError(problems, source=str(path))
     assert settings is not None
     if settings.api_token.get_secret_value() == OLD_DEFAULT_API_TOKEN:
-        log.warning("%s: API_TOKEN is still the old public default %r, which everyone who read the docs"
-                    " knows; the API accepts it for now. Fix: set API_TOKEN to a random value (`python -c"
-                    " 'import secrets; print(secrets.token_urlsafe(32))'`) and restart the api service",
-                    path, OLD_DEFAULT_API_TOKEN)
+        # never the value itself: a secret, even a public one, stays out of logs
+        log.warning("%s: API_TOKEN is still the old public default of earlier versions, which everyone who"
+                    " read the docs knows; the API accepts it for now. Fix: set API_TOKEN to a random value"
+                    " (`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and restart the api"
+                    " service", path)
     return settings
 
 

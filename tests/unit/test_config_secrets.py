@@ -49,6 +49,7 @@ def test_the_old_default_token_keeps_working_with_a_clear_message(tmp_path, capl
         settings = load_settings(path)
     assert settings.api_token.get_secret_value() == OLD_DEFAULT_API_TOKEN
     assert "API_TOKEN is still the old public default" in caplog.text and "token_urlsafe" in caplog.text
+    assert "devmatrix-local-token" not in caplog.text
 
 
 def test_production_refuses_public_defaults_and_wide_binds_naming_no_secret(tmp_path):
