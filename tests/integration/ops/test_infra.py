@@ -92,6 +92,17 @@ def test_service_not_ready_in_time_shows_its_log_tail(scratch_stack):
     assert "chroma.log" in str(caught.value)
 
 
+def test_a_fresh_state_dir_is_private_after_the_first_up(scratch_stack):
+    """`find .devmatrix -perm /077` after a first `up` lists at most the two folders the Postgres
+    system user must pass through (0710): folders the up itself creates are private too."""
+    provider = scratch_stack()
+    provider.up(("redis", "chroma"))
+    state = provider.settings.devmatrix_state_dir.resolve()
+    exposed = {p.relative_to(state).as_posix() for p in (state, *state.rglob("*"))
+               if not p.is_symlink() and p.stat().st_mode & 0o077}
+    assert exposed <= ({".", "data"} if provider.pg_user else set()), sorted(exposed)
+
+
 def test_down_when_nothing_runs_is_not_an_error(scratch_stack):
     assert scratch_stack().down() == []
 

@@ -53,7 +53,7 @@ class StackRecord:
     updated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = {
             "provider": self.provider,
             "updated_at": self.updated_at,

@@ -81,7 +81,7 @@ class NativeProvider:
         self._stop_strays({s.name for s in selected})
         for service in selected:
             system.ensure_programs(service.system_programs, echo=self.echo)
-            service.data_dir.mkdir(parents=True, exist_ok=True)
+            service.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             if service.prepare:
                 service.prepare()
         if any(s.name == "postgres" for s in selected):
