@@ -126,6 +126,13 @@ def test_unknown_service_is_named_with_the_choices(invoke_cli):
     assert "mysql: no such service" in result.stderr and "postgres" in result.stderr
 
 
+def test_restore_without_a_backup_or_recover_says_which_to_give(invoke_cli):
+    result = invoke_cli("restore", "--yes")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "restore needs the backup to restore from" in result.stderr
+    assert "--from latest" in result.stderr and "invoke restore --recover" in result.stderr
+
+
 def test_restore_help_is_help(invoke_cli):
     # its backup is the flag --from (restore --recover needs none), so --help is help
     result = invoke_cli("restore", "--help")

@@ -64,7 +64,10 @@ def pending(settings: Settings) -> dict | None:
         return None
     except (OSError, ValueError) as error:
         raise BackupError(f"{path}: the journal of an interrupted restore cannot be read ({error})",
-                          fix="restore the stores by hand (see RUNBOOK.md, 'A restore was killed')") from error
+                          fix="the old copies keep their names: a database <db>_pre_restore_<hex>,"
+                              " dump.rdb.pre-restore, collections devmatrix-pre-restore-<hex>-<name>; rename"
+                              " them back (RUNBOOK.md, 'restore failed while swapping'), then delete"
+                              f" {path}") from error
 
 
 def describe(state: dict) -> str:
