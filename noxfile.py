@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import nox
 from dotenv import dotenv_values
 from filelock import FileLock
 
-nox.options.sessions = ["lint", "unit", "integration", "smoke", "chaos"]
+# Plain `nox`: the integration and chaos tiers run side by side (integration_and_chaos), each
+# on a stack of its own; `nox -s integration` and `nox -s chaos` run one tier alone.
+nox.options.sessions = ["lint", "unit", "integration_and_chaos", "smoke"]
 nox.options.error_on_missing_interpreters = True
 nox.options.default_venv_backend = "venv"  # pip-based: uv would fetch CUDA torch builds
 
@@ -94,37 +99,128 @@ def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
     session.run(_tool(program), *args, external=True, env=env, **kwargs)
 
 
-def _pytest(session: nox.Session, marker: str, path: str, env: dict[str, str] | None = None) -> None:
+def _pytest(session: nox.Session, marker: str, path: str, *args: str, env: dict[str, str] | None = None) -> None:
     """Run one tier. pytest's exit 5 (no test collected) fails the session, as it should."""
-    _run(session, "pytest", "-m", marker, path, *session.posargs, env={**PYTEST_ENV, **(env or {})})
+    _run(session, "pytest", "-m", marker, path, *args, *session.posargs, env={**PYTEST_ENV, **(env or {})})
 
 
-def _pytest_beside(session: nox.Session, marker: str, beside: str, path: str) -> None:
-    """`pytest -m marker` here while `pytest -m beside` runs in the background; each must pass
-    (exit 5, no test collected, fails too). The background run's output follows this one's."""
-    log = Path(".nox") / f"{session.name}-beside.log"
-    log.parent.mkdir(exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV}
-    session.log(f"pytest -m {beside!r} {path} in the background (output: {log})")
-    with log.open("w") as out:
-        background = subprocess.Popen([_tool("pytest"), "-m", beside, path, "-p", "no:cacheprovider"],
-                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        try:
-            _pytest(session, marker, path)
-        finally:
-            code = background.wait()
-            print(log.read_text(), flush=True)
-    if code != 0:
-        session.error(f"pytest -m {beside!r} {path} failed with exit code {code} (its output is above)")
+class _Lane(threading.Thread):
+    """Commands (programs of TIER_VENV and their arguments) run one after another in the
+    background, their output in one log; the first failure ends the lane, except ``finally_``
+    commands, which always run (a stack's `down`)."""
+
+    def __init__(self, session: nox.Session, name: str, commands: list[list[str]], *,
+                 env: dict[str, str] | None = None, finally_: list[list[str]] | None = None) -> None:
+        super().__init__(name=name, daemon=True)
+        self.commands, self.finally_ = commands, finally_ or []
+        self.log = Path(".nox") / f"{session.name}-{name}.log"
+        self.env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
+                    "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV, **(env or {})}
+        self.failed: str | None = None  # the command that failed, with its exit code
+        session.log(f"{name}: in the background (output: {self.log})")
+
+    def run(self) -> None:
+        self.log.parent.mkdir(exist_ok=True)
+        with self.log.open("w") as out:
+            for command in self.commands:
+                if not self._run(command, out):
+                    break
+            for command in self.finally_:
+                self._run(command, out)
+
+    def _run(self, command: list[str], out) -> bool:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        code = subprocess.run([_tool(command[0]), *command[1:]], stdout=out, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, env=self.env, check=False).returncode
+        if code != 0 and self.failed is None:
+            self.failed = f"`{' '.join(command)}` exited {code}"
+        return code == 0
+
+    def finish(self) -> str | None:
+        """Wait for the lane, print its log; what failed, or None."""
+        self.join()
+        print(f"\n===== {self.name} (background lane) =====", flush=True)
+        print(self.log.read_text(), flush=True)
+        return self.failed
+
+
+def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[_Lane]) -> None:
+    """`pytest -m marker path` here while ``lanes`` run in the background; each must pass (pytest's
+    exit 5, no test collected, fails too). The background lanes' output follows this one's."""
+    for lane in lanes:
+        lane.start()
+    try:
+        _pytest(session, marker, path)
+    finally:
+        failures = [f"{lane.name}: {failed}" for lane in lanes if (failed := lane.finish())]
+    if failures:
+        session.error("; ".join(failures) + " (the output is above)")
+
+
+# --- the chaos tier's own stack ---------------------------------------------------------
+# Chaos kills and freezes servers, so it gets a stack of its own: every setting of
+# .env.test but its state dir (a `test-` one: phase1 on the shared stack leaves those
+# alone) and ports, chosen free when the lane starts. It is brought up by `invoke phase1`
+# on its settings file and taken down at the end: your stack is never the one hit.
+CHAOS_STACK = Path(".devmatrix/test-chaos")
+CHAOS_ENV = CHAOS_STACK / "settings.env"
+_PATH_SETTINGS = {"DEVMATRIX_STATE_DIR": "", "WORKSPACE_DIR": "/workspaces", "BACKUP_DIR": "/backups",
+                  "RAG_CACHE_DIR": "/rag-cache"}
+
+
+def _write_chaos_env() -> None:
+    """CHAOS_ENV: .env.test (phase1 has just made it) with the chaos stack's own places and free ports."""
+    text = ENV_FILE.read_text(encoding="utf-8")
+    ports = re.findall(r"^([A-Z_]*_PORT)=", text, flags=re.MULTILINE)
+    probes = [socket.socket() for _ in ports]
+    for probe in probes:  # bound together: distinct ports, all free now
+        probe.bind(("127.0.0.1", 0))
+    values = {name: str(probe.getsockname()[1]) for name, probe in zip(ports, probes, strict=True)}
+    for probe in probes:
+        probe.close()
+    values |= {name: f"{CHAOS_STACK}{suffix}" for name, suffix in _PATH_SETTINGS.items()}
+    values["DEVMATRIX_PROVIDER"] = "native"  # chaos signals processes this machine runs
+    for name, value in values.items():
+        text, found = re.subn(rf"^{name}=.*$", f"{name}={value}", text, count=1, flags=re.MULTILINE)
+        if not found:
+            text += f"\n{name}={value}\n"
+    CHAOS_STACK.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(CHAOS_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds .env.test's secrets
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _chaos_stack() -> tuple[dict[str, str], list[list[str]], list[str]]:
+    """(env, commands, down) of the chaos tier on its own stack: up (phase1), the tests; then
+    always down. A stack an interrupted run left is taken down first: its ports change now."""
+    env = {"DEVMATRIX_ENV_FILE": str(CHAOS_ENV)}
+    down = ["invoke", "infra.down"]
+    if CHAOS_ENV.exists():
+        subprocess.run([_tool("invoke"), "infra.down"], env={**os.environ, **env}, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    _write_chaos_env()
+    return env, [["invoke", "phase1"], ["pytest", "-m", "chaos", "tests/chaos", "-p", "no:cacheprovider"]], down
 
 
 def _wiring_check(session: nox.Session) -> None:
-    """`pytest --setup-plan` per tier; a missing fixture (exit 1) or no test at all (exit 5) fails."""
-    for tier in WIRED_TIERS:
-        _run(session, "pytest", "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier, f"tests/{tier}",
-             env={"ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"}, silent=True)
-        session.log(f"wiring: tests/{tier} collects and sets up")
+    """`pytest --setup-plan` per tier, all at once; a missing fixture (exit 1) or no test at all
+    (exit 5) fails."""
+    env = {**os.environ, "ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"}
+    checks = {tier: subprocess.Popen([_tool("pytest"), "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier,
+                                      f"tests/{tier}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, text=True)
+              for tier in WIRED_TIERS}
+    failed = []
+    for tier, check in checks.items():
+        output, _ = check.communicate()
+        if check.returncode != 0:
+            print(output, flush=True)
+            failed.append(f"tests/{tier} (exit {check.returncode})")
+        else:
+            session.log(f"wiring: tests/{tier} collects and sets up")
+    if failed:
+        session.error(f"wiring: {', '.join(failed)} does not collect and set up (the output is above)")
 
 
 def _setting(name: str) -> str:
@@ -143,15 +239,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(**SHARED)
 def unit(session: nox.Session) -> None:
-    """Unit tier: pure logic, no services; then every tier's fixture wiring (seconds)."""
+    """Unit tier: pure logic, no services, one worker per core (pytest-xdist); then every tier's
+    fixture wiring (seconds)."""
     _install(session)
-    _pytest(session, "unit", "tests/unit")
+    # worksteal: an idle worker takes tests queued on a busy one, so the few slow tests
+    # (deadline waits of 2-4 s) do not pile up on one worker
+    _pytest(session, "unit", "tests/unit", "-n", "auto", "--dist", "worksteal")
     _wiring_check(session)
 
 
-@nox.session(**SHARED)
-def integration(session: nox.Session) -> None:
-    """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
+def _integration(session: nox.Session, *, chaos: bool) -> None:
     _install(session)
     _run(session, "invoke", "phase1")
     tier = "integration and not real_api"
@@ -160,7 +257,24 @@ def integration(session: nox.Session) -> None:
         return
     # The tests on a scratch stack of their own (marked `own_stack` by tests/integration/conftest.py)
     # run in a second pytest process while the shared-stack tests run in order in this one.
-    _pytest_beside(session, f"{tier} and not own_stack", f"{tier} and own_stack", "tests/integration")
+    lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack", "tests/integration",
+                                          "-p", "no:cacheprovider"]])]
+    if chaos:
+        env, commands, down = _chaos_stack()
+        lanes.append(_Lane(session, "chaos", commands, env=env, finally_=[down]))
+    _pytest_lanes(session, f"{tier} and not own_stack", "tests/integration", lanes)
+
+
+@nox.session(**SHARED)
+def integration(session: nox.Session) -> None:
+    """Integration tier: brings the real local stack up (invoke phase1), then tests against it."""
+    _integration(session, chaos=False)
+
+
+@nox.session(**SHARED)
+def integration_and_chaos(session: nox.Session) -> None:
+    """The integration and chaos tiers side by side, each on its own stack (what plain `nox` runs)."""
+    _integration(session, chaos=True)
 
 
 @nox.session(**SHARED)
@@ -177,10 +291,18 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(**SHARED)
 def chaos(session: nox.Session) -> None:
-    """Chaos tier: each service killed and frozen during real work (native stack; a few minutes)."""
+    """Chaos tier: each service killed and frozen during real work, on a native stack of its own
+    (.devmatrix/test-chaos, free ports; up for the tests, then down: a few minutes)."""
     _install(session)
-    _run(session, "invoke", "phase1")
-    _pytest(session, "chaos", "tests/chaos")
+    # the chaos stack takes .env.test's settings: made here if missing, as phase1 would
+    _run(session, "python", "-c", "from devmatrix.config import env_file_path;"
+         " from devmatrix.ops.env import ensure_env_file; print(ensure_env_file(env_file_path()).detail)")
+    env, commands, down = _chaos_stack()
+    try:
+        for command in commands:
+            _run(session, *command, env={**PYTEST_ENV, **env})
+    finally:
+        _run(session, *down, env=env)
 
 
 @nox.session(**SHARED)

@@ -141,10 +141,12 @@ def postgres_connect(settings: Settings, *, database: str | None = None, autocom
 
 # --- Redis ----------------------------------------------------------------------------------
 def redis_client(settings: Settings, *, decode_responses: bool = True, host: str | None = None,
-                 port: int | None = None, password: str | None = None) -> redis.Redis:
+                 port: int | None = None, password: str | None = None, reconnect: bool = True) -> redis.Redis:
     """A client that fails in bounded time: a refused or reset connection (a restart) is
-    retried on a fresh socket for ~3.5 s; a timeout (a frozen server) is never retried."""
+    retried on a fresh socket for ~3.5 s; a timeout (a frozen server) is never retried.
+    ``reconnect=False``: a probe's client, one attempt (a scrape must not wait out a restart)."""
     secret = password if password is not None else settings.redis_password.get_secret_value()
+    retries = deadlines.REDIS_RECONNECT_RETRIES if reconnect else 0
     return redis.Redis(
         host=host or settings.redis_host, port=int(port or settings.redis_port),
         password=secret or None, decode_responses=decode_responses,
@@ -152,7 +154,7 @@ def redis_client(settings: Settings, *, decode_responses: bool = True, host: str
         socket_connect_timeout=deadlines.CONNECT_TIMEOUT_S,
         retry=Retry(ExponentialBackoff(cap=deadlines.REDIS_RECONNECT_BACKOFF_S[1],
                                        base=deadlines.REDIS_RECONNECT_BACKOFF_S[0]),
-                    deadlines.REDIS_RECONNECT_RETRIES, supported_errors=(redis.ConnectionError,)),
+                    retries, supported_errors=(redis.ConnectionError,)),
         health_check_interval=deadlines.REDIS_HEALTH_CHECK_INTERVAL_S,
     )
 

@@ -149,10 +149,11 @@ class Ledger:
         with self._lock:
             self._spent_here += cost_usd
 
-    def shared(self, settings: Settings) -> dict[str, float]:
-        """Today's totals of every process on this Redis: spent, reserved (in flight), paid calls."""
+    def shared(self, settings: Settings, client: redis.Redis | None = None) -> dict[str, float]:
+        """Today's totals of every process on this Redis: spent, reserved (in flight), paid calls.
+        ``client``: another client for this one read (the scrape's, which does not retry)."""
         key = f"{self.prefix}:{datetime.now(UTC).strftime('%Y-%m-%d')}"
-        client = self._client(settings)
+        client = client or self._client(settings)
         values = client.hgetall(key)
         reserved = sum(int(m.rsplit(":", 1)[1]) for m in client.zrange(f"{key}:reserved", 0, -1))
         return {"spent_usd": int(values.get("spent", 0)) / MICRO, "reserved_usd": reserved / MICRO,

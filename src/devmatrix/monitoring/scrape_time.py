@@ -13,6 +13,7 @@ import contextlib
 import redis
 import requests
 
+from devmatrix import clients
 from devmatrix.clients import CHROMA_COLLECTIONS
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError
@@ -32,9 +33,11 @@ PROBE_TIMEOUT_S = 1.0
 def refresh(settings: Settings) -> None:
     _backup_gauges(settings)
     LLM_BUDGET_USD.set(settings.llm_budget_usd)
-    # the shared budget of today (every process on this Redis); Redis down: its own alerts say so
-    with contextlib.suppress(DevMatrixError, redis.RedisError):
-        LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings)["spent_usd"])
+    # the shared budget of today (every process on this Redis); Redis down: its own alerts say so,
+    # and the scrape does not wait out reconnects (one attempt, as for Chroma below)
+    with contextlib.suppress(DevMatrixError, redis.RedisError), \
+            contextlib.closing(clients.redis_client(settings, reconnect=False)) as probe:
+        LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings, probe)["spent_usd"])
     base = f"{settings.chroma_url}{CHROMA_COLLECTIONS}"
     try:
         response = requests.get(base, timeout=PROBE_TIMEOUT_S)

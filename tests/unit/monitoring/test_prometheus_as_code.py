@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,33 @@ def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the
     assert REGISTRY.get_sample_value("chromadb_up") == 0
     assert REGISTRY.get_sample_value("chromadb_collection_documents",
                                      {"collection": "devmatrix_code_examples"}) is None  # no stale count
+
+
+def test_a_scrape_asks_a_redis_that_drops_connections_once_not_through_its_reconnect_window(closed_port):
+    """The budget gauge's read is a probe: a Redis restarting (connections reset) costs a scrape one
+    attempt, not the ~3.5 s of reconnects a generation's client rides out."""
+    accepted = []
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.05)
+
+    def reset_every_connection() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=reset_every_connection, daemon=True)
+    thread.start()
+    try:
+        scrape_time.refresh(Settings(chromadb_port=closed_port, redis_port=listener.getsockname()[1]))
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert len(accepted) == 1
