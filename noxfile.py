@@ -191,16 +191,18 @@ def _write_chaos_env() -> None:
         out.write(text)
 
 
-def _chaos_stack() -> tuple[dict[str, str], list[list[str]], list[str]]:
-    """(env, commands, down) of the chaos tier on its own stack: up (phase1), the tests; then
-    always down. A stack an interrupted run left is taken down first: its ports change now."""
+def _chaos_stack(*then: list[str]) -> tuple[dict[str, str], list[list[str]], list[str]]:
+    """(env, commands, down) of the chaos tier on its own stack: up (phase1), the tests, ``then``
+    (more commands on that stack); always down. A stack an interrupted run left is taken down
+    first: its ports change now."""
     env = {"DEVMATRIX_ENV_FILE": str(CHAOS_ENV)}
     down = ["invoke", "infra.down"]
     if CHAOS_ENV.exists():
         subprocess.run([_tool("invoke"), "infra.down"], env={**os.environ, **env}, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     _write_chaos_env()
-    return env, [["invoke", "phase1"], ["pytest", "-m", "chaos", "tests/chaos", "-p", "no:cacheprovider"]], down
+    return env, [["invoke", "phase1"], ["pytest", "-m", "chaos", "tests/chaos", "-p", "no:cacheprovider"],
+                 *then], down
 
 
 def _wiring_check(session: nox.Session) -> None:
@@ -259,10 +261,13 @@ def _integration(session: nox.Session, *, chaos: bool) -> None:
     # run in a second pytest process while the shared-stack tests run in order in this one.
     lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack", "tests/integration",
                                           "-p", "no:cacheprovider"]])]
-    if chaos:
-        env, commands, down = _chaos_stack()
+    shared = f"{tier} and not own_stack"
+    if chaos:  # the chaos tier on its own stack, then the `second_stack` share of the shared-stack tests there
+        env, commands, down = _chaos_stack(["pytest", "-m", f"{tier} and second_stack", "tests/integration",
+                                            "-p", "no:cacheprovider"])
         lanes.append(_Lane(session, "chaos", commands, env=env, finally_=[down]))
-    _pytest_lanes(session, f"{tier} and not own_stack", "tests/integration", lanes)
+        shared += " and not second_stack"
+    _pytest_lanes(session, shared, "tests/integration", lanes)
 
 
 @nox.session(**SHARED)
@@ -273,7 +278,8 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(**SHARED)
 def integration_and_chaos(session: nox.Session) -> None:
-    """The integration and chaos tiers side by side, each on its own stack (what plain `nox` runs)."""
+    """The integration and chaos tiers side by side, each on its own stack (what plain `nox` runs);
+    the chaos stack then runs the integration tests marked `second_stack`."""
     _integration(session, chaos=True)
 
 
