@@ -259,15 +259,16 @@ def _integration(session: nox.Session, *, chaos: bool) -> None:
         return
     # The tests on a scratch stack of their own (marked `own_stack` by tests/integration/conftest.py)
     # run in a second pytest process while the shared-stack tests run in order in this one.
-    lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack", "tests/integration",
+    # With the chaos tier beside them, the tests marked `chaos_lane` run in its process after the
+    # drill (the shared-stack ones there on the chaos stack): three processes of about equal length.
+    rest = " and not chaos_lane" if chaos else ""
+    lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack{rest}", "tests/integration",
                                           "-p", "no:cacheprovider"]])]
-    shared = f"{tier} and not own_stack"
-    if chaos:  # the chaos tier on its own stack, then the `second_stack` share of the shared-stack tests there
-        env, commands, down = _chaos_stack(["pytest", "-m", f"{tier} and second_stack", "tests/integration",
+    if chaos:
+        env, commands, down = _chaos_stack(["pytest", "-m", f"{tier} and chaos_lane", "tests/integration",
                                             "-p", "no:cacheprovider"])
         lanes.append(_Lane(session, "chaos", commands, env=env, finally_=[down]))
-        shared += " and not second_stack"
-    _pytest_lanes(session, shared, "tests/integration", lanes)
+    _pytest_lanes(session, f"{tier} and not own_stack{rest}", "tests/integration", lanes)
 
 
 @nox.session(**SHARED)
@@ -279,7 +280,7 @@ def integration(session: nox.Session) -> None:
 @nox.session(**SHARED)
 def integration_and_chaos(session: nox.Session) -> None:
     """The integration and chaos tiers side by side, each on its own stack (what plain `nox` runs);
-    the chaos stack then runs the integration tests marked `second_stack`."""
+    the chaos tier's process then runs the integration tests marked `chaos_lane`."""
     _integration(session, chaos=True)
 
 

@@ -16,8 +16,8 @@ after my first id" and "every `test:*` key", and test_seed_public_api checks tha
 nothing at all was left behind. A test on a stack of its own (scratch servers on free
 ports and state dirs: backup, restore, cleanup, the supervisor's heal, busy ports) shares
 nothing with them but the CPU and the read-only LLM server: it is marked `own_stack`
-here and runs in the other process meanwhile. Plain `nox` also runs the tests marked
-`second_stack` here on the chaos tier's stack, after its drill (see SECOND_STACK_DIRS).
+here and runs in the other process meanwhile. Plain `nox` runs the tests marked
+`chaos_lane` in the chaos tier's process instead, after its drill (see CHAOS_LANE).
 """
 
 from __future__ import annotations
@@ -168,11 +168,13 @@ def _some_generation_succeeds() -> Iterator[None]:
         pytest.fail(f"{attempts:.0f} generations ran in this session and none succeeded", pytrace=False)
 # The fixtures that start a scratch stack (tests/integration/ops): a test using one touches no shared server.
 OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack"})
-# Shared-stack tests that plain `nox` runs on the chaos tier's stack once its drill is over
-# (marked `second_stack`): that stack has its own LLM server, so these generations and the
-# rest of the tier's run on the two cores at once. They need a whole stack and nothing of
-# the first one; `nox -s integration` runs them with the rest.
-SECOND_STACK_DIRS = ("agents", "workflows")
+# What plain `nox` runs in the chaos tier's process once its drill is over (marked `chaos_lane`),
+# to balance the tier's three processes on two cores: the shared-stack tests of agents/ and
+# workflows/, there on the chaos stack, whose own LLM server lets their generations and the
+# rest of the tier's use both cores; and the own-stack tests of ops/test_backup.py. Each needs
+# a whole stack (or its own scratch one) and nothing of the first; `nox -s integration` runs
+# them with the rest.
+CHAOS_LANE = ("agents/", "workflows/", "ops/test_backup.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by markers
@@ -184,5 +186,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if OWN_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.own_stack)
-        elif path.relative_to(here).parts[0] in SECOND_STACK_DIRS:
-            item.add_marker(pytest.mark.second_stack)
+        if path.relative_to(here).as_posix().startswith(CHAOS_LANE):
+            item.add_marker(pytest.mark.chaos_lane)
