@@ -169,12 +169,12 @@ def _some_generation_succeeds() -> Iterator[None]:
 # The fixtures that start a scratch stack (tests/integration/ops): a test using one touches no shared server.
 OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack"})
 # What plain `nox` runs in the chaos tier's process once its drill is over (marked `chaos_lane`),
-# to balance the tier's three processes on two cores: the shared-stack tests of agents/ and
-# workflows/, there on the chaos stack, whose own LLM server lets their generations and the
-# rest of the tier's use both cores; and the own-stack tests of ops/test_backup.py. Each needs
-# a whole stack (or its own scratch one) and nothing of the first; `nox -s integration` runs
-# them with the rest.
-CHAOS_LANE = ("agents/", "workflows/", "ops/test_backup.py")
+# to balance the tier's three processes on two cores (each ~4.5 min on a clean clone): the
+# shared-stack tests of agents/ and workflows/test_workflow_local.py, there on the chaos stack,
+# whose own LLM server lets their generations and the rest of the tier's use both cores; and
+# the own-stack tests of ops/test_backup.py. Each needs a whole stack (or its own scratch one)
+# and nothing of the first; `nox -s integration` runs them with the rest.
+CHAOS_LANE = ("agents/", "workflows/test_workflow_local.py", "ops/test_backup.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by markers
