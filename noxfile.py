@@ -165,8 +165,9 @@ def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[_Lan
 # on its settings file and taken down at the end: your stack is never the one hit.
 CHAOS_STACK = Path(".devmatrix/test-chaos")
 CHAOS_ENV = CHAOS_STACK / "settings.env"
-_PATH_SETTINGS = {"DEVMATRIX_STATE_DIR": "", "WORKSPACE_DIR": "/workspaces", "BACKUP_DIR": "/backups",
-                  "RAG_CACHE_DIR": "/rag-cache"}
+# RAG_CACHE_DIR stays .env.test's: the embedding cache (SQLite, content-addressed) is shared, as
+# the heal tests' scratch stacks share it, so the chaos stack's phase1 seeds from warm vectors.
+_PATH_SETTINGS = {"DEVMATRIX_STATE_DIR": "", "WORKSPACE_DIR": "/workspaces", "BACKUP_DIR": "/backups"}
 
 
 def _write_chaos_env() -> None:
@@ -205,14 +206,17 @@ def _chaos_stack(*then: list[str]) -> tuple[dict[str, str], list[list[str]], lis
                  *then], down
 
 
-def _wiring_check(session: nox.Session) -> None:
-    """`pytest --setup-plan` per tier, all at once; a missing fixture (exit 1) or no test at all
-    (exit 5) fails."""
+def _start_wiring_check() -> dict[str, subprocess.Popen]:
+    """`pytest --setup-plan` per tier, all at once, in the background: a missing fixture (exit 1)
+    or no test at all (exit 5) fails (see _finish_wiring_check)."""
     env = {**os.environ, "ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"}
-    checks = {tier: subprocess.Popen([_tool("pytest"), "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier,
-                                      f"tests/{tier}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, text=True)
-              for tier in WIRED_TIERS}
+    return {tier: subprocess.Popen([_tool("pytest"), "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier,
+                                    f"tests/{tier}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, text=True)
+            for tier in WIRED_TIERS}
+
+
+def _finish_wiring_check(session: nox.Session, checks: dict[str, subprocess.Popen]) -> None:
     failed = []
     for tier, check in checks.items():
         output, _ = check.communicate()
@@ -241,13 +245,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(**SHARED)
 def unit(session: nox.Session) -> None:
-    """Unit tier: pure logic, no services, one worker per core (pytest-xdist); then every tier's
-    fixture wiring (seconds)."""
+    """Unit tier: pure logic, no services, one worker per core (pytest-xdist); beside it, every
+    tier's fixture wiring (seconds)."""
     _install(session)
-    # worksteal: an idle worker takes tests queued on a busy one, so the few slow tests
-    # (deadline waits of 2-4 s) do not pile up on one worker
-    _pytest(session, "unit", "tests/unit", "-n", "auto", "--dist", "worksteal")
-    _wiring_check(session)
+    wiring = _start_wiring_check()  # beside the unit tests: both mostly wait
+    try:
+        # worksteal: an idle worker takes tests queued on a busy one, so the few slow tests
+        # (deadline waits of 2-4 s) do not pile up on one worker
+        _pytest(session, "unit", "tests/unit", "-n", "auto", "--dist", "worksteal")
+    finally:
+        _finish_wiring_check(session, wiring)
 
 
 def _integration(session: nox.Session, *, chaos: bool) -> None:
