@@ -168,12 +168,16 @@ CHAOS_ENV = CHAOS_STACK / "settings.env"
 # RAG_CACHE_DIR stays .env.test's: the embedding cache (SQLite, content-addressed) is shared, as
 # the heal tests' scratch stacks share it, so the chaos stack's phase1 seeds from warm vectors.
 _PATH_SETTINGS = {"DEVMATRIX_STATE_DIR": "", "WORKSPACE_DIR": "/workspaces", "BACKUP_DIR": "/backups"}
+_PORT_SETTINGS = ("POSTGRES_PORT", "REDIS_PORT", "CHROMADB_PORT", "LLM_PORT", "API_PORT", "PROMETHEUS_PORT",
+                  "GRAFANA_PORT", "POSTGRES_EXPORTER_PORT", "REDIS_EXPORTER_PORT", "PUSHGATEWAY_PORT")
 
 
 def _write_chaos_env() -> None:
     """CHAOS_ENV: .env.test (phase1 has just made it) with the chaos stack's own places and free ports."""
     text = ENV_FILE.read_text(encoding="utf-8")
-    ports = re.findall(r"^([A-Z_]*_PORT)=", text, flags=re.MULTILINE)
+    # every port the file sets, and those an older file leaves to their defaults (which are
+    # the shared stack's)
+    ports = sorted(set(re.findall(r"^([A-Z_]*_PORT)=", text, flags=re.MULTILINE)) | set(_PORT_SETTINGS))
     probes = [socket.socket() for _ in ports]
     for probe in probes:  # bound together: distinct ports, all free now
         probe.bind(("127.0.0.1", 0))
@@ -185,7 +189,7 @@ def _write_chaos_env() -> None:
     for name, value in values.items():
         text, found = re.subn(rf"^{name}=.*$", f"{name}={value}", text, count=1, flags=re.MULTILINE)
         if not found:
-            text += f"\n{name}={value}\n"
+            text += ("" if text.endswith("\n") else "\n") + f"{name}={value}\n"
     CHAOS_STACK.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(CHAOS_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds .env.test's secrets
     with os.fdopen(fd, "w", encoding="utf-8") as out:
