@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -92,11 +90,15 @@ def _tool(name: str) -> str:
     return str((TIER_VENV / "bin" / name).absolute())
 
 
+def _venv_env() -> dict[str, str]:
+    """TIER_VENV's bin first on PATH, for what its programs start."""
+    return {"PATH": f"{Path(_tool('python')).parent}{os.pathsep}{os.environ['PATH']}",
+            "VIRTUAL_ENV": str(TIER_VENV.absolute())}
+
+
 def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
-    """Run a program of TIER_VENV, with its bin first on PATH for what it starts."""
-    env = {"PATH": f"{Path(_tool(program)).parent}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(TIER_VENV.absolute()), **kwargs.pop("env", {})}
-    session.run(_tool(program), *args, external=True, env=env, **kwargs)
+    """Run a program of TIER_VENV."""
+    session.run(_tool(program), *args, external=True, env={**_venv_env(), **kwargs.pop("env", {})}, **kwargs)
 
 
 def _pytest(session: nox.Session, marker: str, path: str, *args: str, env: dict[str, str] | None = None) -> None:
@@ -114,8 +116,7 @@ class _Lane(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.commands, self.finally_ = commands, finally_ or []
         self.log = Path(".nox") / f"{session.name}-{name}.log"
-        self.env = {**os.environ, "PATH": f"{Path(_tool('pytest')).parent}{os.pathsep}{os.environ['PATH']}",
-                    "VIRTUAL_ENV": str(TIER_VENV.absolute()), **PYTEST_ENV, **(env or {})}
+        self.env = {**os.environ, **_venv_env(), **PYTEST_ENV, **(env or {})}
         self.failed: str | None = None  # the command that failed, with its exit code
         session.log(f"{name}: in the background (output: {self.log})")
 
@@ -159,55 +160,21 @@ def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[_Lan
 
 
 # --- the chaos tier's own stack ---------------------------------------------------------
-# Chaos kills and freezes servers, so it gets a stack of its own: every setting of
-# .env.test but its state dir (a `test-` one: phase1 on the shared stack leaves those
-# alone) and ports, chosen free when the lane starts. It is brought up by `invoke phase1`
-# on its settings file and taken down at the end: your stack is never the one hit.
+# Chaos kills and freezes servers, so it gets a stack of its own (a `test-` state dir: phase1
+# on the shared stack leaves those alone), whose settings devmatrix.ops.side_stack derives from
+# .env.test with free ports. It is brought up by `invoke phase1` on that file and taken down
+# at the end: your stack is never the one hit.
 CHAOS_STACK = Path(".devmatrix/test-chaos")
-CHAOS_ENV = CHAOS_STACK / "settings.env"
-# RAG_CACHE_DIR stays .env.test's: the embedding cache (SQLite, content-addressed) is shared, as
-# the heal tests' scratch stacks share it, so the chaos stack's phase1 seeds from warm vectors.
-_PATH_SETTINGS = {"DEVMATRIX_STATE_DIR": "", "WORKSPACE_DIR": "/workspaces", "BACKUP_DIR": "/backups"}
-_PORT_SETTINGS = ("POSTGRES_PORT", "REDIS_PORT", "CHROMADB_PORT", "LLM_PORT", "API_PORT", "PROMETHEUS_PORT",
-                  "GRAFANA_PORT", "POSTGRES_EXPORTER_PORT", "REDIS_EXPORTER_PORT", "PUSHGATEWAY_PORT")
 
 
-def _write_chaos_env() -> None:
-    """CHAOS_ENV: .env.test (phase1 has just made it) with the chaos stack's own places and free ports."""
-    text = ENV_FILE.read_text(encoding="utf-8")
-    # every port the file sets, and those an older file leaves to their defaults (which are
-    # the shared stack's)
-    ports = sorted(set(re.findall(r"^([A-Z_]*_PORT)=", text, flags=re.MULTILINE)) | set(_PORT_SETTINGS))
-    probes = [socket.socket() for _ in ports]
-    for probe in probes:  # bound together: distinct ports, all free now
-        probe.bind(("127.0.0.1", 0))
-    values = {name: str(probe.getsockname()[1]) for name, probe in zip(ports, probes, strict=True)}
-    for probe in probes:
-        probe.close()
-    values |= {name: f"{CHAOS_STACK}{suffix}" for name, suffix in _PATH_SETTINGS.items()}
-    values["DEVMATRIX_PROVIDER"] = "native"  # chaos signals processes this machine runs
-    for name, value in values.items():
-        text, found = re.subn(rf"^{name}=.*$", f"{name}={value}", text, count=1, flags=re.MULTILINE)
-        if not found:
-            text += ("" if text.endswith("\n") else "\n") + f"{name}={value}\n"
-    CHAOS_STACK.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(CHAOS_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds .env.test's secrets
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-
-
-def _chaos_stack(*then: list[str]) -> tuple[dict[str, str], list[list[str]], list[str]]:
+def _chaos_stack(session: nox.Session, *then: list[str]) -> tuple[dict[str, str], list[list[str]], list[str]]:
     """(env, commands, down) of the chaos tier on its own stack: up (phase1), the tests, ``then``
-    (more commands on that stack); always down. A stack an interrupted run left is taken down
-    first: its ports change now."""
-    env = {"DEVMATRIX_ENV_FILE": str(CHAOS_ENV)}
-    down = ["invoke", "infra.down"]
-    if CHAOS_ENV.exists():
-        subprocess.run([_tool("invoke"), "infra.down"], env={**os.environ, **env}, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    _write_chaos_env()
+    (more commands on that stack); always down. Its settings file is written first (a stack an
+    interrupted run left is taken down then: its ports change)."""
+    _run(session, "python", "-m", "devmatrix.ops.side_stack", str(CHAOS_STACK))
+    env = {"DEVMATRIX_ENV_FILE": str(CHAOS_STACK / "settings.env")}
     return env, [["invoke", "phase1"], ["pytest", "-m", "chaos", "tests/chaos", "-p", "no:cacheprovider"],
-                 *then], down
+                 *then], ["invoke", "infra.down"]
 
 
 def _start_wiring_check() -> dict[str, subprocess.Popen]:
@@ -276,8 +243,8 @@ def _integration(session: nox.Session, *, chaos: bool) -> None:
     lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack{rest}", "tests/integration",
                                           "-p", "no:cacheprovider"]])]
     if chaos:
-        env, commands, down = _chaos_stack(["pytest", "-m", f"{tier} and chaos_lane", "tests/integration",
-                                            "-p", "no:cacheprovider"])
+        env, commands, down = _chaos_stack(session, ["pytest", "-m", f"{tier} and chaos_lane",
+                                                     "tests/integration", "-p", "no:cacheprovider"])
         lanes.append(_Lane(session, "chaos", commands, env=env, finally_=[down]))
     _pytest_lanes(session, f"{tier} and not own_stack{rest}", "tests/integration", lanes)
 
@@ -312,10 +279,7 @@ def chaos(session: nox.Session) -> None:
     """Chaos tier: each service killed and frozen during real work, on a native stack of its own
     (.devmatrix/test-chaos, free ports; up for the tests, then down: a few minutes)."""
     _install(session)
-    # the chaos stack takes .env.test's settings: made here if missing, as phase1 would
-    _run(session, "python", "-c", "from devmatrix.config import env_file_path;"
-         " from devmatrix.ops.env import ensure_env_file; print(ensure_env_file(env_file_path()).detail)")
-    env, commands, down = _chaos_stack()
+    env, commands, down = _chaos_stack(session)
     try:
         for command in commands:
             _run(session, *command, env={**PYTEST_ENV, **env})

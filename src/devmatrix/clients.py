@@ -255,9 +255,9 @@ def chroma_sessions(client: ClientAPI) -> list:
 class ChromaHTTP:
     """The few v2 REST calls that backup, restore, cleanup and validate need, on one session.
 
-        Plain HTTP rather than chromadb.HttpClient: that client keeps an admin session it
-        never closes, and these callers must leave nothing behind.
-        """
+    Plain HTTP rather than chromadb.HttpClient: that client keeps an admin session it
+    never closes, and these callers must leave nothing behind.
+    """
 
     def __init__(self, url: str, *, timeout_s: float = deadlines.CHROMA_BULK_TIMEOUT_S) -> None:
         self.url = url

@@ -92,15 +92,15 @@ class Ledger:
     def __init__(self, prefix: str = PREFIX) -> None:
         self.prefix = prefix  # tests use their own (`test:…`), so they never touch the real budget
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, int], redis.Redis] = {}
+        self._clients: dict[tuple[str, int, bool], redis.Redis] = {}
         self._spent_here = 0.0  # this process's share, for its own metrics
 
-    def _client(self, settings: Settings) -> redis.Redis:
-        address = (settings.redis_host, settings.redis_port)
+    def _client(self, settings: Settings, *, reconnect: bool = True) -> redis.Redis:
+        key = (settings.redis_host, settings.redis_port, reconnect)
         with self._lock:
-            if address not in self._clients:
-                self._clients[address] = clients.redis_client(settings)
-            return self._clients[address]
+            if key not in self._clients:
+                self._clients[key] = clients.redis_client(settings, reconnect=reconnect)
+            return self._clients[key]
 
     def reserve(self, *, settings: Settings, backend: str, worst_case_usd: float) -> Reservation:
         """Count one call and its worst-case cost, or raise BudgetExceeded (nothing counted, nothing sent)."""
@@ -149,11 +149,11 @@ class Ledger:
         with self._lock:
             self._spent_here += cost_usd
 
-    def shared(self, settings: Settings, client: redis.Redis | None = None) -> dict[str, float]:
+    def shared(self, settings: Settings, *, probe: bool = False) -> dict[str, float]:
         """Today's totals of every process on this Redis: spent, reserved (in flight), paid calls.
-        ``client``: another client for this one read (the scrape's, which does not retry)."""
+        ``probe``: one attempt, no reconnects (a scrape must not wait out a Redis restart)."""
         key = f"{self.prefix}:{datetime.now(UTC).strftime('%Y-%m-%d')}"
-        client = client or self._client(settings)
+        client = self._client(settings, reconnect=not probe)
         values = client.hgetall(key)
         reserved = sum(int(m.rsplit(":", 1)[1]) for m in client.zrange(f"{key}:reserved", 0, -1))
         return {"spent_usd": int(values.get("spent", 0)) / MICRO, "reserved_usd": reserved / MICRO,

@@ -13,7 +13,6 @@ import contextlib
 import redis
 import requests
 
-from devmatrix import clients
 from devmatrix.clients import CHROMA_COLLECTIONS
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError
@@ -35,9 +34,8 @@ def refresh(settings: Settings) -> None:
     LLM_BUDGET_USD.set(settings.llm_budget_usd)
     # the shared budget of today (every process on this Redis); Redis down: its own alerts say so,
     # and the scrape does not wait out reconnects (one attempt, as for Chroma below)
-    with contextlib.suppress(DevMatrixError, redis.RedisError), \
-            contextlib.closing(clients.redis_client(settings, reconnect=False)) as probe:
-        LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings, probe)["spent_usd"])
+    with contextlib.suppress(DevMatrixError, redis.RedisError):
+        LLM_BUDGET_SPENT_USD.set(LEDGER.shared(settings, probe=True)["spent_usd"])
     base = f"{settings.chroma_url}{CHROMA_COLLECTIONS}"
     try:
         response = requests.get(base, timeout=PROBE_TIMEOUT_S)
