@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     postgres_db: str = "devmatrix_test"
     postgres_user: str = "devmatrix"
     postgres_password: SecretStr = SecretStr("devmatrix")
+    # The locked system account the native Postgres runs as when we are root (it refuses root).
+    # Created on first `infra.up`; a setting so a scratch stack can start from its absence.
+    postgres_system_user: str = Field(default="devmatrix-pg", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
 
     # --- Redis -----------------------------------------------------------
     redis_host: str = "127.0.0.1"

@@ -33,8 +33,8 @@ def scratch_stack(tmp_path: Path) -> Iterator:
     def make(**overrides) -> NativeProvider:
         ports = {"redis_port": free_port(), "chromadb_port": free_port(),
                  "postgres_port": free_port(), "llm_port": free_port()}
-        settings = Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local",
-                            **{**ports, **overrides})
+        settings = Settings(**{"devmatrix_state_dir": tmp_path / "state", "llm_backend": "local",
+                               **ports, **overrides})
         made.append(NativeProvider(settings, env_file=tmp_path / ".env.test",
                                    echo=lambda _: None))
         return made[-1]

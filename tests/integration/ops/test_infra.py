@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import grp
 import json
+import pwd
+import shutil
 import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
 
 import psutil
 import pytest
 
+from devmatrix.config import Settings
 from devmatrix.errors import InstallError, PortInUse, ServiceNotReady
 from devmatrix.ops.services import system
+from devmatrix.ops.services.native import NativeProvider
 from devmatrix.ops.validate import exit_code, run_validation
 
 pytestmark = pytest.mark.integration
@@ -101,6 +110,44 @@ def test_a_fresh_state_dir_is_private_after_the_first_up(scratch_stack):
     exposed = {p.relative_to(state).as_posix() for p in (state, *state.rglob("*"))
                if not p.is_symlink() and p.stat().st_mode & 0o077}
     assert exposed <= ({".", "data"} if provider.pg_user else set()), sorted(exposed)
+
+
+@pytest.mark.skipif(not system.is_root(), reason="only root runs postgres as a system user of its own")
+def test_a_first_up_creates_the_postgres_system_user_it_runs_as():
+    """A machine that never saw the project has no system user: the first `up` makes it, then
+    makes the state dir traversable by its group, then starts Postgres as it (issue 22: the
+    order was the other way round, a KeyError from getgrnam on every first run)."""
+    user = f"dmx-first-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(KeyError):
+        pwd.getpwnam(user)  # the absence this test starts from
+    # a new user can pass neither pytest's tmp_path (/tmp/pytest-of-root is 0700) nor .devmatrix/
+    # (0710, for devmatrix-pg's group only): a folder of its own that others may traverse
+    state = Path(tempfile.mkdtemp(prefix="devmatrix-first-run-", dir="/var/tmp"))
+    state.chmod(0o711)
+    settings = Settings(devmatrix_state_dir=state, postgres_system_user=user, postgres_port=system.free_port())
+    provider = NativeProvider(settings, env_file=state / ".env.test", echo=lambda _: None)
+    try:
+        (postgres,) = provider.up(("postgres",))
+        assert postgres.healthy, postgres.detail
+        assert pwd.getpwnam(user).pw_shell == "/usr/sbin/nologin"
+        assert grp.getgrgid(state.stat().st_gid).gr_name == user
+        assert _postgres_owners(state) == {user}
+    finally:
+        provider.down()
+        subprocess.run(["userdel", user], check=False, capture_output=True, timeout=30)
+        shutil.rmtree(state, ignore_errors=True)
+    with pytest.raises(KeyError):
+        pwd.getpwnam(user)  # cleaned up: the next run starts from the same absence
+
+
+def _postgres_owners(state: Path) -> set[str]:
+    """The users of the postgres processes serving the data dir under ``state``."""
+    data = str((state / "data" / "postgres").resolve())
+    owners = set()
+    for process in psutil.process_iter(["name", "cmdline", "username"]):
+        if process.info["name"] == "postgres" and data in " ".join(process.info["cmdline"] or ()):
+            owners.add(process.info["username"])
+    return owners
 
 
 def test_down_when_nothing_runs_is_not_an_error(scratch_stack):

@@ -26,7 +26,6 @@ import pytest
 from devmatrix.config import Settings, load_settings
 from devmatrix.ops.backup.chroma import ChromaHTTP
 from devmatrix.ops.services import system
-from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
 from devmatrix.ops.services.system import free_ports
 from devmatrix.state.postgres import PostgresManager
 
@@ -228,7 +227,7 @@ def test_a_postmaster_pid_reused_by_another_process_does_not_block_postgres(heal
     assert heal.invoke("infra.down", "-s", "postgres").returncode == 0
     # alive, not a postgres of this data dir, and of postgres' own user: Postgres itself would
     # take that pid for a live server and refuse to start ("lock file already exists")
-    squatter = subprocess.Popen(["sleep", "60"], user=POSTGRES_SYSTEM_USER if system.is_root() else None)
+    squatter = subprocess.Popen(["sleep", "60"], user=heal.settings.postgres_system_user if system.is_root() else None)
     try:
         pidfile = heal.settings.devmatrix_state_dir / "data" / "postgres" / "postmaster.pid"
         pidfile.write_text(f"{squatter.pid}\n{pidfile.parent}\n1700000000\n{heal.settings.postgres_port}\n")

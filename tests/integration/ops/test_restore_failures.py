@@ -31,7 +31,6 @@ from devmatrix.ops.backup import journal
 from devmatrix.ops.backup import postgres as pg_backup
 from devmatrix.ops.backup import restore as restore_tx
 from devmatrix.ops.checks import Status
-from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER
 
 pytestmark = pytest.mark.integration
 
@@ -285,7 +284,7 @@ def test_postgres_out_of_space_during_the_import_changes_nothing(backed_up, tmp_
     finally:
         pg.close()
     admin = pg_backup._admin(target.settings)
-    owner = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+    owner = target.settings.postgres_system_user if os.geteuid() == 0 else None
     try:
         with small_filesystem(target.root.resolve() / "small-tablespace", 2 * template + (1 << 20), owner) as room, \
                 admin.cursor() as cursor:

@@ -32,9 +32,6 @@ from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.ops.services._secrets import exec_with_env_file, redis_config, secrets_dir, shell_env, write_private
 from devmatrix.ops.services._supervisor import Program
 
-# Postgres refuses to run as root; under root it runs as this locked account.
-POSTGRES_SYSTEM_USER = "devmatrix-pg"
-
 
 @dataclass(frozen=True)
 class NativeContext:

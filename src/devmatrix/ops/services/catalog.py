@@ -12,11 +12,11 @@ from pathlib import Path
 
 from devmatrix.config import Settings
 from devmatrix.ops.services import registry
-from devmatrix.ops.services._programs import POSTGRES_SYSTEM_USER, NativeContext, postgres_bin_dir
+from devmatrix.ops.services._programs import NativeContext, postgres_bin_dir
 from devmatrix.ops.services._supervisor import Program
 from devmatrix.ops.services.base import Probe
 
-__all__ = ["POSTGRES_SYSTEM_USER", "NativeService", "native_services", "postgres_bin_dir"]
+__all__ = ["NativeService", "native_services", "postgres_bin_dir"]
 
 
 @dataclass(frozen=True)

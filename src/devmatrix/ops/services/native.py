@@ -30,7 +30,7 @@ from devmatrix.ops.services._ownership import SUPERVISORD, Member, StackIdentity
 from devmatrix.ops.services._secrets import make_state_private
 from devmatrix.ops.services._supervisor import Program, Supervisor
 from devmatrix.ops.services.base import ServiceState, record
-from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER, NativeService, native_services, postgres_bin_dir
+from devmatrix.ops.services.catalog import NativeService, native_services, postgres_bin_dir
 
 READY_POLL_S = 0.1
 LOG_TAIL_LINES = 20
@@ -49,7 +49,7 @@ class NativeProvider:
     def __init__(self, settings: Settings, *, env_file: Path, echo: Callable[[str], None] = print):
         self.settings = settings
         self.echo = echo
-        self.pg_user = POSTGRES_SYSTEM_USER if system.is_root() else None
+        self.pg_user = settings.postgres_system_user if system.is_root() else None
         self.catalog = native_services(settings, env_file=env_file, user=self.pg_user)
         self.supervisor = Supervisor(settings.devmatrix_state_dir)
         self.identity = StackIdentity.of(
@@ -77,6 +77,10 @@ class NativeProvider:
     # --- lifecycle ---------------------------------------------------------
     def up(self, names: tuple[str, ...] = ()) -> list[ServiceState]:
         selected = self._select(names)
+        if self.pg_user:
+            # first: the state dir is made traversable by this account's group just below, and a
+            # fresh machine has neither (issue 22: KeyError getgrnam on every first run)
+            system.ensure_system_user(self.pg_user)
         make_state_private(self.settings.devmatrix_state_dir.resolve(), traverse_group=self.pg_user)
         self._stop_strays({s.name for s in selected})
         for service in selected:
@@ -293,7 +297,6 @@ class NativeProvider:
         """initdb once (as the unprivileged user), and clear a stale postmaster.pid."""
         data = self.catalog["postgres"].data_dir
         if self.pg_user:
-            system.ensure_system_user(self.pg_user)
             for path, what in ((postgres_bin_dir() / "postgres", "the postgres binary"),
                                (data.parent, "the data directory")):
                 if not system.user_can_reach(self.pg_user, path):

@@ -20,6 +20,7 @@ from devmatrix.errors import InstallError
 
 APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 APT_TIMEOUT_S = 900
+USERADD_TIMEOUT_S = 30  # a local /etc/passwd edit; longer means a stuck lock (e.g. a held /etc/.pwd.lock)
 
 
 def free_ports(count: int = 1) -> list[int]:
@@ -86,11 +87,12 @@ def ensure_system_user(name: str) -> pwd.struct_passwd:
     if not is_root():
         raise InstallError(
             f"system user {name!r} does not exist and only root can create it",
-            fix=f"sudo useradd --system --no-create-home --shell /usr/sbin/nologin {name}",
+            fix=f"sudo useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {name}",
         )
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True, capture_output=True, text=True,
+        # --user-group: the state dir is made traversable by the group of the same name
+        ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True, capture_output=True, text=True, timeout=USERADD_TIMEOUT_S,
     )
     return pwd.getpwnam(name)
 

@@ -9,7 +9,7 @@ import pytest
 
 from devmatrix.config import Settings
 from devmatrix.ops.services._supervisor import Program, Supervisor
-from devmatrix.ops.services.catalog import POSTGRES_SYSTEM_USER, native_services
+from devmatrix.ops.services.catalog import native_services
 
 pytestmark = pytest.mark.unit
 
@@ -24,10 +24,10 @@ def render(tmp_path: Path, programs: list[Program], *, root: bool = True) -> con
 
 def test_each_service_binds_loopback_and_postgres_runs_unprivileged(tmp_path):
     settings = Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local")
-    catalog = native_services(settings, env_file=tmp_path / ".env.test", user=POSTGRES_SYSTEM_USER)
+    catalog = native_services(settings, env_file=tmp_path / ".env.test", user=settings.postgres_system_user)
     parser = render(tmp_path, [s.program for s in catalog.values()])
     postgres = parser["program:postgres"]
-    assert postgres["user"] == POSTGRES_SYSTEM_USER
+    assert postgres["user"] == "devmatrix-pg"
     assert "-h 127.0.0.1 -p 5432" in postgres["command"]
     assert postgres["stopsignal"] == "INT"
     assert "--bind 127.0.0.1 --port 6379" in parser["program:redis"]["command"]
