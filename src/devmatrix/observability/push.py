@@ -11,12 +11,16 @@ So that the gateway's counters only grow (and rate() works), a push adds this
 process's counts to what the group already holds. Two processes of the same kind
 pushing in the same instant may lose one's increments: the gateway has no atomic add.
 
-Monitoring being off never fails a batch: a gateway that does not answer within its
-deadline is one warning naming the address and the fix, and the process goes on.
+Monitoring is opt-in (`invoke monitoring.up`), so a stack without it is the normal case:
+then nothing is pushed and nothing is said (a debug log line only). Monitoring is on when the
+stack's record (services.json) says the Pushgateway was started and not stopped since. With it
+on, a gateway that does not answer within its deadline is one warning naming the address and
+the fix, and the process goes on: a batch's results never depend on monitoring.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.error
 from collections.abc import Callable, Iterable
@@ -44,6 +48,21 @@ BATCH_METRICS = (
     metrics.RAG_RETRIEVAL_DURATION, metrics.EMBEDDING_CACHE_HITS, metrics.EMBEDDING_CACHE_MISSES,
 )
 _GROUPING_LABELS = ("job", "instance")
+# The registry's name of the gateway's service, as services.json records it.
+PUSHGATEWAY_SERVICE = "pushgateway"
+
+
+def monitoring_on(settings: Settings) -> bool:
+    """Whether this stack runs its monitoring: services.json records the Pushgateway as running
+    (`invoke monitoring.up` writes that, `monitoring.down` records it stopped). Read from the
+    record, not by probing the port: "monitoring is off" is a choice and stays silent, while a
+    gateway that was started and no longer answers is a fault worth one warning."""
+    try:
+        record = json.loads(settings.services_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no stack recorded yet, or a record being rewritten: off
+        return False
+    entry = record.get("services", {}).get(PUSHGATEWAY_SERVICE) or {}
+    return bool(entry.get("running"))
 
 
 def grouping_key() -> dict[str, str]:
@@ -108,8 +127,12 @@ class _Families:
 
 def push(settings: Settings, job: str, *, registry: CollectorRegistry = metrics.REGISTRY,
          warn: Callable[[str], None] | None = None) -> bool:
-    """Add this process's batch metrics to the gateway's group (job, this host). False, after one
-    warning, when the gateway does not answer in time: the caller's work is unaffected."""
+    """Add this process's batch metrics to the gateway's group (job, this host). False when
+    monitoring is off (silently: see the module docstring), or, after one warning, when the
+    gateway does not answer in time: the caller's work is unaffected either way."""
+    if not monitoring_on(settings):
+        log.debug("metrics_push_skipped", job=job, reason="monitoring is not up (invoke monitoring.up)")
+        return False
     key = grouping_key()
     names = _batch_names()
     local = [family for family in registry.collect() if family.name in names]

@@ -20,6 +20,7 @@ from devmatrix import clients
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import ConfigError, DevMatrixError, ServiceError
+from devmatrix.observability import push
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops import git
 from devmatrix.ops.checks import CheckResult, Status, timed
@@ -123,21 +124,31 @@ def _grafana(s: Settings, provider: str) -> CheckResult:
         return CheckResult("grafana", Status.FAIL, str(error), critical=False)
 
 
+def _metrics_push(s: Settings) -> CheckResult:
+    """Which of the two holds for batch runs (CLI, workflows, test tiers): they push, or say nothing."""
+    if push.monitoring_on(s):
+        return CheckResult("metrics push", Status.PASS, f"monitoring is up: batch runs push their metrics to"
+                           f" {s.pushgateway_url} when they end", critical=False)
+    return CheckResult("metrics push", Status.NOT_CHECKED, "monitoring is off (the default): batch runs push"
+                       " nothing and say nothing; `invoke monitoring.up` makes them push", critical=False)
+
+
 def _monitoring(s: Settings, provider: str) -> list[CheckResult]:
-    """Non-critical: Prometheus' targets all up, every dashboard/alert metric on a live scrape, Grafana."""
+    """Non-critical: Prometheus' targets all up, every dashboard/alert metric on a live scrape, Grafana,
+    and whether batch runs push."""
     from devmatrix.ops import monitoring
 
-    grafana = _grafana(s, provider)
+    grafana, pushing = _grafana(s, provider), _metrics_push(s)
     try:
         readiness.prometheus(s)
     except ServiceError:
         return [CheckResult("prometheus", Status.NOT_CHECKED,
                             f"not running at {s.prometheus_url}; start it with `invoke monitoring.up`",
-                            critical=False), grafana]
+                            critical=False), grafana, pushing]
     results = [monitoring.targets(s, wait_s=0), monitoring.metrics_coverage(s)]
     for result in results:
         result.critical = False
-    return [*results, grafana]
+    return [*results, grafana, pushing]
 
 
 # Services whose check goes deeper than their readiness probe (a round trip, a scratch write).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -51,9 +52,33 @@ def test_the_grouping_key_is_the_job_and_this_host_never_a_run():
     assert set(push.grouping_key()) == {"instance"}
 
 
+def _stack(tmp_path, port: int, *, pushgateway: bool | None) -> Settings:
+    """Settings whose services.json records the Pushgateway running (True), stopped (False) or never."""
+    settings = Settings(pushgateway_port=port, devmatrix_state_dir=tmp_path / "state")
+    settings.devmatrix_state_dir.mkdir()
+    if pushgateway is not None:
+        settings.services_file.write_text(json.dumps(
+            {"provider": "native", "services": {"pushgateway": {"running": pushgateway, "port": port}}}))
+    return settings
+
+
+@pytest.mark.parametrize("recorded", [None, False], ids=["never-started", "stopped"])
+def test_with_monitoring_off_a_push_is_silent_and_sends_nothing(tmp_path, silent_port, recorded):
+    """Monitoring is opt-in: a green run without it must not read like a broken one (issue 22).
+    The port here never answers, so trying it would cost the whole deadline."""
+    settings = _stack(tmp_path, silent_port, pushgateway=recorded)
+    warnings: list[str] = []
+    start = time.monotonic()
+    assert push.push(settings, push.CLI_JOB, registry=_local(), warn=warnings.append) is False
+    assert time.monotonic() - start < PUSHGATEWAY_TIMEOUT_S  # it did not wait for the gateway
+    assert warnings == []
+    assert push.monitoring_on(settings) is False
+
+
 @pytest.mark.parametrize("port", ["closed_port", "silent_port"])
-def test_a_gateway_that_does_not_answer_is_one_warning_within_the_deadline(request, port):
-    settings = Settings(pushgateway_port=request.getfixturevalue(port))
+def test_a_started_gateway_that_does_not_answer_is_one_warning_within_the_deadline(request, tmp_path, port):
+    settings = _stack(tmp_path, request.getfixturevalue(port), pushgateway=True)
+    assert push.monitoring_on(settings) is True
     warnings: list[str] = []
     start = time.monotonic()
     assert push.push(settings, push.CLI_JOB, registry=_local(), warn=warnings.append) is False
