@@ -227,14 +227,33 @@ class AnthropicClient:
 
     def _with_retries(self, attempt, deadline: float, request: dict):
         """The one retry layer: restarts (refused/reset connections) and 429/5xx are retried
-        with backoff inside LLM_RETRY_WINDOW_S; a timeout never is (a frozen server stays frozen)."""
+        with backoff for LLM_RETRY_WINDOW_S from the first failure, within the call's deadline;
+        a timeout never is (a frozen server stays frozen)."""
         if not self.enable_retry:
             return attempt(deadline, request)
-        window_end = min(deadline, time.monotonic() + self.settings.llm_retry_window_s)
+        window_s = self.settings.llm_retry_window_s
+        first_failure: list[float] = []
+
+        def window_over(_state: tenacity.RetryCallState) -> bool:
+            # The window opens at the first failure, not at the call: an attempt that streamed
+            # for a while, or a process frozen (SIGSTOP) mid-call, must not use it up before
+            # anything failed. It did (issue 22): a 15 s freeze of the API left the 12 s window
+            # spent, and the first refused connection after it was final, "retried for 12 s".
+            return time.monotonic() >= window_end()
+
+        def window_end() -> float:
+            first_failure[:] = first_failure or [time.monotonic()]
+            return min(deadline, first_failure[0] + window_s)
+
+        backoff = tenacity.wait_exponential(multiplier=LLM_RETRY_INITIAL_S, max=LLM_RETRY_MAX_WAIT_S)
+
+        def wait(state: tenacity.RetryCallState) -> float:  # never sleep past the window's end
+            return max(0.0, min(backoff(state), window_end() - time.monotonic()))
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_transient),
-            stop=lambda _state: time.monotonic() >= window_end,
-            wait=tenacity.wait_exponential(multiplier=LLM_RETRY_INITIAL_S, max=LLM_RETRY_MAX_WAIT_S),
+            stop=window_over,
+            wait=wait,
             reraise=True,
         )
         for try_ in retrying:

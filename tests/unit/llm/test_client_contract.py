@@ -41,6 +41,31 @@ def test_a_refused_connection_is_retried_for_the_window_then_named(closed_port):
     assert 1.0 <= time.monotonic() - start < 4.0
 
 
+def test_the_retry_window_opens_at_the_first_failure_not_at_the_call(closed_port):
+    """An attempt that ran longer than the window (a long reply, or this process frozen by
+    SIGSTOP mid-call) and then lost its connection still gets its retries (issue 22)."""
+    client = _client(closed_port, llm_retry_window_s=0.5)
+    attempts: list[float] = []
+
+    def attempt(deadline: float, request: dict) -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            time.sleep(0.8)  # longer than the whole window, before anything failed
+            raise httpx2.RemoteProtocolError("peer closed connection")  # the server restarted
+        return "reply"
+
+    assert client._with_retries(attempt, time.monotonic() + 30, {}) == "reply"
+    assert len(attempts) == 2
+
+
+def test_the_retry_window_never_outlives_the_call_deadline(closed_port):
+    client = _client(closed_port, llm_retry_window_s=60)
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match="cannot reach"):
+        client.complete("hi", max_tokens=5, deadline_s=1.0)
+    assert time.monotonic() - start < 2.0  # bound: the 1 s deadline; no back-off sleeps past it
+
+
 def test_no_retry_window_fails_at_once(closed_port):
     client = _client(closed_port, llm_retry_window_s=0)
     start = time.monotonic()
