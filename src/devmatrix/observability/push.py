@@ -12,7 +12,7 @@ process's counts to what the group already holds. Two processes of the same kind
 pushing in the same instant may lose one's increments: the gateway has no atomic add.
 
 Monitoring is opt-in (`invoke monitoring.up`), so a stack without it is the normal case:
-then nothing is pushed and nothing is said (a debug log line only). Monitoring is on when the
+then nothing is pushed and nothing is said. Monitoring is on when the
 stack's record (services.json) says the Pushgateway was started and not stopped since. With it
 on, a gateway that does not answer within its deadline is one warning naming the address and
 the fix, and the process goes on: a batch's results never depend on monitoring.
@@ -131,8 +131,7 @@ def push(settings: Settings, job: str, *, registry: CollectorRegistry = metrics.
     monitoring is off (silently: see the module docstring), or, after one warning, when the
     gateway does not answer in time: the caller's work is unaffected either way."""
     if not monitoring_on(settings):
-        log.debug("metrics_push_skipped", job=job, reason="monitoring is not up (invoke monitoring.up)")
-        return False
+        return False  # not even a debug line: structlog prints those where logging is unconfigured
     key = grouping_key()
     names = _batch_names()
     local = [family for family in registry.collect() if family.name in names]
