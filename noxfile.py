@@ -14,20 +14,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import threading
 from pathlib import Path
 
 import nox
+import nox.virtualenv
 from dotenv import dotenv_values
 from filelock import FileLock
+from packaging.version import Version
 
 # Plain `nox`: the integration and chaos tiers run side by side (integration_and_chaos), each
-# on a stack of its own; `nox -s integration` and `nox -s chaos` run one tier alone.
-nox.options.sessions = ["lint", "unit", "integration_and_chaos", "smoke"]
+# on a stack of its own; `nox -s integration` and `nox -s chaos` run one tier alone. The paid
+# tier's contract (real_api_contract) then runs on the shared stack integration_and_chaos left up.
+nox.options.sessions = ["lint", "unit", "integration_and_chaos", "real_api_contract", "smoke"]
 nox.options.error_on_missing_interpreters = True
 nox.options.default_venv_backend = "venv"  # pip-based: uv would fetch CUDA torch builds
+# No session uses uv, so nox need not look for it: unanswered, it looks on every run and logs
+# "uv binary not found." (nox reads these three names before detecting uv itself).
+nox.virtualenv.HAS_UV, nox.virtualenv.UV, nox.virtualenv.UV_VERSION = False, "uv", Version("0")
 
 PYTHON = "3.11"
 ENV_FILE = Path(os.environ.get("DEVMATRIX_ENV_FILE", ".env.test"))
@@ -207,11 +214,32 @@ def _setting(name: str) -> str:
     return (dotenv_values(ENV_FILE).get(name) or "") if ENV_FILE.exists() else ""
 
 
-@nox.session(python=PYTHON)
+def _pin(name: str) -> str:
+    """``name==version`` as pyproject.toml pins it (one place for every version)."""
+    match = re.search(rf'"({re.escape(name)}==[^"]+)"', Path("pyproject.toml").read_text())
+    if match is None:
+        raise RuntimeError(f"pyproject.toml does not pin {name}")
+    return match.group(1)
+
+
+# pre-commit for the lint session: the one bootstrap installed into .venv with the dev extras when
+# .venv is current, else a venv of its own, .nox/lint, reused from run to run (it holds only
+# pre-commit). Each hook's own environment, at the version .pre-commit-config.yaml pins, is built
+# once by pre-commit itself (~/.cache/pre-commit).
+LINT_IN_PROJECT_VENV = TIER_VENV == PROJECT_VENV and (PROJECT_VENV / "bin" / "pre-commit").exists()
+LINT_VENV = {"python": None, "venv_backend": "none"} if LINT_IN_PROJECT_VENV else {"python": PYTHON,
+                                                                                    "reuse_venv": True}
+
+
+@nox.session(**LINT_VENV)
 def lint(session: nox.Session) -> None:
-    """Ruff over the code, the tests and the task files."""
-    session.install("ruff==0.17.6")
-    session.run("ruff", "check", "src", "tests", "noxfile.py", "tasks.py", "scripts", "benchmarks")
+    """The git hooks over every file, as a commit runs them: ruff, end-of-file, YAML, private keys, secrets."""
+    command = ["run", "--all-files", "--show-diff-on-failure", *session.posargs]
+    if LINT_IN_PROJECT_VENV:
+        _run(session, "pre-commit", *command)
+    else:
+        session.install(_pin("pre-commit"))
+        session.run("pre-commit", *command)
 
 
 @nox.session(**SHARED)
@@ -291,9 +319,11 @@ def chaos(session: nox.Session) -> None:
 def real_api(session: nox.Session) -> None:
     """Paid tier: the seed's E2E cases against the real Anthropic API (opt-in; costs money)."""
     key = _setting("ANTHROPIC_API_KEY")
-    if not key:
+    if not key or key == DUMMY_KEY:
         session.error("NOT RUN: real_api needs ANTHROPIC_API_KEY (in the environment or"
-                      f" {ENV_FILE}); these tests call the paid Anthropic API. Nothing was tested.")
+                      f" {ENV_FILE}); these tests call the paid Anthropic API. Nothing was tested."
+                      + (f" ({DUMMY_KEY} is the dummy key of real_api_contract, not a key.)" if key else "")
+                      + " For the same tests against the Messages-API double: `nox -s real_api_contract`")
     budget = os.environ.get("LLM_BUDGET_USD") or REAL_API_BUDGET_USD
     base_url = _setting("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
     session.log(f"real_api: budget ${budget} (LLM_BUDGET_USD; a call that could pass it is not sent),"
@@ -304,6 +334,27 @@ def real_api(session: nox.Session) -> None:
     # settings (its own signatures) find it as the fixtures do.
     _pytest(session, "real_api", "tests/real_api",
             env={"LLM_BACKEND": "anthropic", "ANTHROPIC_API_KEY": key, "LLM_BUDGET_USD": budget})
+
+
+# The paid tier's contract: every tests/real_api test, against the Messages-API double
+# (devmatrix.llm.double: a real HTTP server on a free port, scripted answers, a dummy key, $0),
+# which `python -m devmatrix.llm.double -- pytest …` runs for as long as pytest does. Its tests
+# need Postgres, Redis and Chroma: it takes the shared stack integration_and_chaos has just left
+# up (phase1 finds it up and does nothing, ~5 s) rather than a stack of its own (phase1 of a side
+# stack, ~20 s more) or a fourth background process there (its fixtures clean up `test:*` keys
+# and log rows, which would pull them from under the integration tests running beside it).
+# Its calls count in a budget ledger of its own (--llm-double), never in today's paid one, and
+# every call reaches the double (no response cache).
+CONTRACT_ENV = {"LLM_CACHE_ENABLED": "false"}
+
+
+@nox.session(**SHARED)
+def real_api_contract(session: nox.Session) -> None:
+    """Paid tier's contract: every tests/real_api test against the Messages-API double (dummy key, $0)."""
+    _install(session)
+    _run(session, "invoke", "phase1")
+    _run(session, "python", "-m", "devmatrix.llm.double", "--", _tool("pytest"), "-m", "real_api",
+         "tests/real_api", "--llm-double", *session.posargs, env={**PYTEST_ENV, **CONTRACT_ENV})
 
 
 @nox.session(**SHARED)

@@ -18,6 +18,20 @@ TORCH_CPU_INDEX="${TORCH_CPU_INDEX-https://download.pytorch.org/whl/cpu}"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
+# Disk first: a full disk half-way through pip leaves a broken .venv and a confusing error.
+# .venv takes 2.3 GB, pip's unpacking about as much again while it installs, the stack's data
+# starts under 100 MB: 5 GB free is the floor (DEVMATRIX_MIN_FREE_MB changes it).
+MIN_FREE_MB="${DEVMATRIX_MIN_FREE_MB:-5120}"
+check_disk() {
+  local free_mb
+  free_mb=$(df -Pm . | awk 'NR == 2 {print $4}')
+  if (( free_mb < MIN_FREE_MB )); then
+    echo "FAIL: $free_mb MB free on the disk of $(pwd), expected at least $MIN_FREE_MB MB" \
+         "(the .venv alone is 2.3 GB) — fix: free some space, or set DEVMATRIX_MIN_FREE_MB if you know better" >&2
+    exit 1
+  fi
+}
+
 # torch is installed before everything else, and only ever as a CPU build:
 #   1. already in .venv as a CPU build: nothing to do;
 #   2. what pip's configuration (pip.conf, PIP_* variables) would install is a CPU build (e.g. a
@@ -60,6 +74,7 @@ PY
   exit 1
 }
 
+check_disk
 bash scripts/apt-install.sh infra/apt-packages.txt
 
 if ! command -v "$PYTHON" >/dev/null; then
@@ -77,6 +92,11 @@ step "installing pinned dependencies into .venv (first run: a few minutes)"
 # The stamp noxfile.py reads: .venv holds exactly this pyproject.toml's pins, so the test
 # tiers run in it instead of installing the same 2 GB into a venv of their own.
 { cat pyproject.toml; printf '%s' "$LOCAL_MODEL_PACKAGE"; } | sha256sum | cut -d' ' -f1 > .venv/.devmatrix-installed
+
+# The git hooks' environments (.pre-commit-config.yaml pins each tool), built now rather than by
+# the first commit or the first `nox -s lint`; already built: nothing to do.
+step "building the git hooks' environments (pre-commit install-hooks)"
+.venv/bin/pre-commit install-hooks
 
 step "invoke phase1"
 exec .venv/bin/invoke phase1 "$@"

@@ -4,6 +4,7 @@ tier is its directory."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,14 @@ TIERS = {"unit", "integration", "smoke", "real_api", "chaos"}
 COST_REPORT = Path(".devmatrix/reports/llm_costs.json")
 _costs: dict[str, dict[str, float]] = {}
 _tiers_run: set[str] = set()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--llm-double", action="store_true",
+                     help="tests/real_api runs against the Messages-API double (nox -s real_api_contract):"
+                          " ANTHROPIC_BASE_URL must be on this machine, and the calls count in a budget"
+                          " ledger of the session's own, never in today's paid budget, and the run's"
+                          " metrics are not pushed")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -55,6 +64,18 @@ def _llm_totals() -> tuple[float, float, float]:
     return calls, tokens, cost
 
 
+@pytest.fixture(autouse=True)
+def _working_directory_stays():
+    """A test (or the code under it) that leaves the process in another folder breaks every later
+    test that resolves a relative path (.devmatrix, tasks.py): fail the one that did it, here."""
+    before = os.getcwd()
+    yield
+    after = os.getcwd()
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"the process's working directory moved from {before} to {after} during this test")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     _tiers_run.update(tier for tier in TIERS if item.get_closest_marker(tier))
@@ -71,7 +92,10 @@ def pytest_runtest_call(item: pytest.Item):
 def pytest_terminal_summary(terminalreporter) -> None:
     # A tier on the real stack pushes what it measured, like any batch process (the unit
     # tier's numbers come from fakes and stay out of Prometheus).
-    if _tiers_run - {"unit"}:
+    if terminalreporter.config.getoption("--llm-double"):
+        # the double's dollars are not spent: they stay out of Prometheus' LLM cost panels
+        terminalreporter.write_line("metrics not pushed: the LLM calls went to the Messages-API double (--llm-double)")
+    elif _tiers_run - {"unit"}:
         push(load_settings(), TESTS_JOB, warn=terminalreporter.write_line)
     if not _costs:
         return

@@ -4,6 +4,7 @@
                      [--min-score N] [--review | --auto-approve] [--json]
   devmatrix workflow "Create a REST API for a todo list" [--workspace ID] [--resume ID]
                      [--min-score N] [--json]
+  devmatrix check PATH [--json]
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import argparse
 import json
 import sys
 import uuid
+from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
 from devmatrix.config import Settings, load_settings
-from devmatrix.errors import DevMatrixError
+from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.observability.push import CLI_JOB, push
 
@@ -31,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="one request, end to end",
                               description="Generate, check, review, write, commit and log code"
                                           " for one request.")
-    gen.add_argument("request", help="what to build, in plain words")
-    gen.add_argument("--workspace", default="default",
+    gen.add_argument("request", type=_request, help="what to build, in plain words")
+    gen.add_argument("--workspace", default="default", type=_workspace,
                      help="workspace id: a git repo under WORKSPACE_DIR (default: default)")
     gen.add_argument("--rag", action="store_true", help="ground the prompt in retrieved examples")
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
@@ -52,16 +54,65 @@ def _parser() -> argparse.ArgumentParser:
                                            " test, api, docs) and run them, in parallel where"
                                            " independent. Resumable.")
     flow.add_argument("request", nargs="?", default="", help="what to build (omit with --resume)")
-    flow.add_argument("--workspace", default=None,
+    flow.add_argument("--workspace", default=None, type=_workspace,
                       help="workspace id (default: a new one per workflow)")
     flow.add_argument("--resume", metavar="WORKFLOW_ID",
                       help="continue a workflow, skipping its completed tasks")
-    flow.add_argument("--concurrency", type=int, default=2, help="tasks run at once (default 2)")
+    flow.add_argument("--concurrency", type=_concurrency, default=2, metavar="N",
+                      help=f"tasks run at once, 1-{MAX_CONCURRENCY} (default 2)")
     flow.add_argument("--no-cache", action="store_true",
                       help="ask the model afresh instead of serving identical earlier calls from Redis")
     _gate_flags(flow)
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    check = commands.add_parser(
+        "check", help="gather evidence on Python code: parse, lint, import, its own tests",
+        description="Gather the evidence a generation is judged on, for any .py file or folder (for"
+                    " example code kept under a workspace's .devmatrix-review/): ast parse and ruff"
+                    " (errors such as undefined names) on this machine, which never run the code; the"
+                    " import of each module and pytest on the tests that come with it (test_*.py, or"
+                    " test_ functions in the module) inside the bubblewrap sandbox: no network, a"
+                    " read-only system, only copies of the files, limits on memory (SANDBOX_MEMORY_MB),"
+                    " CPU (SANDBOX_CPU_S), processes, output and wall time. Without bubblewrap nothing"
+                    " is run: the command fails with exit 2.",
+        epilog="exit codes: 0 every check passed, 1 a check failed, 2 bad usage or the evidence could not"
+               " be gathered (e.g. bubblewrap missing)")
+    check.add_argument("path", type=Path, metavar="PATH", help="a .py file, or a folder of Python files")
+    check.add_argument("--json", action="store_true", help="print the evidence as JSON")
     return parser
+
+
+# More branches at once than this only queue on the LLM server's slots.
+MAX_CONCURRENCY = 16
+
+
+def _request(text: str) -> str:
+    from devmatrix.agents.codegen import MAX_REQUEST_CHARS  # late: the agent's imports are heavy
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the request is empty: say what code to generate")
+    if len(text) > MAX_REQUEST_CHARS:
+        raise argparse.ArgumentTypeError(f"the request has {len(text):,} characters; the limit is"
+                                         f" {MAX_REQUEST_CHARS:,}: shorten it, or split it into a workflow")
+    return text
+
+
+def _workspace(text: str) -> str:
+    from devmatrix.workspace import check_workspace_id
+
+    try:
+        return check_workspace_id(text)
+    except WorkspaceError as error:
+        raise argparse.ArgumentTypeError(f"{error.message}; {error.fix}") from None
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_CONCURRENCY}")
+    return value
 
 
 def _score(text: str) -> float:
@@ -81,15 +132,17 @@ def _gate_flags(command: argparse.ArgumentParser) -> None:
 
 def _with_gate(settings: Settings, args: argparse.Namespace) -> Settings:
     """--min-score overrides APPROVAL_MIN_SCORE for this run (already range-checked by _score)."""
-    if args.min_score is None:
+    if getattr(args, "min_score", None) is None:  # `check` has no gate
         return settings
     return settings.model_copy(update={"approval_min_score": args.min_score})
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from devmatrix.agents.codegen import CodeGenerationAgent
+    from devmatrix.agents.remedies import CLI_GENERATE
 
-    result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache).generate(
+    result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache,
+                                 remedies=CLI_GENERATE).generate(
         args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
         auto_approve=args.auto_approve)
     if args.json:
@@ -106,10 +159,15 @@ def _print_generation(result: dict, settings: Settings) -> None:
     if result["success"]:
         mark = "✓" if result["approval_status"] == "approved" else "…"
         print(f"{mark} {result['approval_status']}: {result['file_path'] or '(not written)'}")
-        print(f"  commit {result['git_commit_hash'] or '-'} · score {result['quality_score']}"
+        advisory = " (advisory)" if result.get("score_advisory") else ""
+        print(f"  commit {result['git_commit_hash'] or '-'} · score {result['quality_score']}{advisory}"
               f" · {result['usage']['input_tokens']}+{result['usage']['output_tokens']} tokens"
               f" · ${result['cost_usd']:.6f} · {result['latency_s']:.1f} s"
               f" · {result['backend']}/{result['model']} · log id {result['log_id']}")
+        if result.get("evidence"):
+            marks = " ".join(f"{'-' if c['skipped'] else '✓' if c['passed'] else '✗'} {c['name']}"
+                             for c in result["evidence"])
+            print(f"  evidence: {marks} · {result['evidence_repair_rounds']} repair round(s)")
     else:
         print(f"FAIL: {result['error']}", file=sys.stderr)
 
@@ -122,7 +180,7 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 
     if not args.request and not args.resume:
-        raise DevMatrixError("no request given", fix='devmatrix workflow "what to build"')
+        raise UsageError("no request given", fix='devmatrix workflow "what to build", or --resume WORKFLOW_ID')
 
     def progress(event: str, task_id: str, details: dict) -> None:
         if not args.json:
@@ -157,8 +215,40 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["success"] else 1
 
 
-EXIT_CODES = ("exit codes: 0 done, 1 the generation or a task failed, 2 bad settings or usage,"
-              " 3 a service is down or frozen (the message names it and the fix)")
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from devmatrix.evidence import Sandbox, gather
+
+    path: Path = args.path
+    if not path.exists():
+        raise UsageError(f"PATH {path} does not exist",
+                         fix="give a .py file or a folder, e.g. `devmatrix check workspace_test/demo`")
+    if path.is_file() and path.suffix != ".py":
+        raise UsageError(f"PATH {path} is not a Python file (.py)", fix="give a .py file or a folder holding some")
+    evidence = gather(path, Sandbox.from_settings(settings))
+    code = 0 if evidence.passed else 1
+    if args.json:
+        print(json.dumps({**evidence.to_dict(), "exit_code": code}, indent=2))
+    else:
+        _print_evidence(evidence)
+    return code
+
+
+def _print_evidence(evidence) -> None:
+    failed = len(evidence.failures)
+    verdict = "passed" if evidence.passed else f"FAILED ({failed} of {len(evidence.checks)} checks)"
+    print(f"evidence for {evidence.path}: {verdict}")
+    for check in evidence.checks:
+        mark = "-" if check.skipped else "✓" if check.passed else "✗"
+        print(f"  {mark} {check.name:7} {check.target}  {check.seconds:.2f} s")
+        if check.skipped or not check.passed:
+            print("\n".join(f"      {line}" for line in check.output.splitlines()))
+
+
+EXIT_CODES = ("exit codes: 0 done, 1 the generation, a task or a check failed, 2 bad settings or usage (e.g. --rag"
+              " with RAG_ENABLED=false), 3 a service is down or frozen (the message names it and the fix),"
+              " 4 a healthy service is busy (at its limit): run it again in a moment,"
+              " 5 a setup step is missing (e.g. the RAG collection was never seeded: `invoke rag.seed`);"
+              " `check` exits 2 when its evidence could not be gathered (no sandbox)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _with_gate(load_settings(), args)
         configure_logging(settings, report=True)
-        return {"generate": _generate, "workflow": _workflow}[args.command](args, settings)
+        return {"generate": _generate, "workflow": _workflow, "check": _check}[args.command](args, settings)
     except DevMatrixError as error:
         _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),
               fix=error.fix, workflow_id=getattr(error, "workflow_id", None))

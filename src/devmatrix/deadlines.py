@@ -33,6 +33,13 @@ POSTGRES_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_inter
 # Connecting (never a statement: it may have run) is retried for this long while the server
 # refuses or is starting up: it covers the supervisor restarting a killed Postgres (1.9 s).
 POSTGRES_RECONNECT_WINDOW_S = 10.0
+# A pooled connection is held for one statement (milliseconds), so a thread that finds
+# every connection in use gets one within this, unless the pool is too small for the load:
+# then the caller is told Postgres is busy (ServiceBusy, 429), never that it is down.
+# Far below the API client's patience, far above a burst of statements on two busy cores.
+POSTGRES_POOL_WAIT_S = 2.0
+# The Retry-After of that answer: a pool stays full for statements, not for generations.
+POSTGRES_BUSY_RETRY_AFTER_S = 1
 # pg_dump / pg_restore of a local DevMatrix database take seconds; a dump still
 # running after this is stuck (a frozen server) and is killed.
 PG_DUMP_TIMEOUT_S = 300.0
@@ -85,6 +92,21 @@ LLM_CALL_DEADLINE_S = 90.0
 # validate's "What is 2 + 2?" round trip: 16 tokens take 0.4 s; a frozen server is
 # reported well inside validate's 10 s.
 LLM_CHECK_TIMEOUT_S = 6.0
+
+# --- the evidence sandbox (devmatrix.evidence) ----------------------------------
+# One sandboxed run: the import of a generated module, or its tests under pytest. Python
+# and pytest start in ~0.5 s on a busy core and a generated module's tests take a second
+# or two; a run still going after this is a loop, a sleep or a hang, and its whole pid
+# namespace is killed. (CPU time per process is a separate limit: SANDBOX_CPU_S.)
+SANDBOX_WALL_S = 30.0
+# After SIGKILL the sandbox's pid-1 dies and the kernel kills the rest of its namespace at
+# once; reaping takes milliseconds. Waiting longer means the kernel could not kill them.
+SANDBOX_KILL_WAIT_S = 5.0
+# `bwrap ... true`, run once per process to learn whether namespaces can be made here:
+# tens of milliseconds; longer is a stuck machine, reported as the sandbox being unavailable.
+SANDBOX_PROBE_TIMEOUT_S = 10.0
+# ruff over a few generated files takes milliseconds; it parses and never runs the code.
+RUFF_TIMEOUT_S = 30.0
 
 # --- commands ------------------------------------------------------------------
 # Stated end-to-end deadlines (docs/architecture.md, RUNBOOK). A generation makes at

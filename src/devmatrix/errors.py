@@ -50,6 +50,25 @@ class ServiceError(DevMatrixError):
         super().__init__(f"{service}: {message}", fix=fix)
 
 
+class ServiceBusy(ServiceError):
+    """A healthy service, or the API itself, is at its limit: the same request later will do.
+
+    Not an outage: nothing is down and nothing needs a restart, so it has its own exit code
+    and HTTP status (429 with ``Retry-After: retry_after_s``), and its fix never says to
+    restart a server. Raised for the API's generation slots (api/slots.py) and for a
+    Postgres pool whose every connection is in use (devmatrix.clients.postgres_error).
+    """
+
+    exit_code = 4
+    http_status = 429  # too many requests at once: retry after Retry-After seconds
+
+    def __init__(self, service: str, message: str, *, retry_after_s: int, fix: str | None = None) -> None:
+        if retry_after_s < 1:
+            raise ValueError(f"retry_after_s={retry_after_s}: Retry-After is a whole number of seconds >= 1")
+        self.retry_after_s = retry_after_s
+        super().__init__(service, message, fix=fix)
+
+
 class ServiceNotReady(ServiceError):
     """A service did not pass its readiness check in time."""
 
@@ -83,6 +102,17 @@ class InstallError(DevMatrixError):
     """A system package or program that DevMatrix needs is missing."""
 
 
+class EvidenceError(DevMatrixError):
+    """Evidence about code could not be gathered, so the code was not judged (devmatrix.evidence)."""
+
+    exit_code = 2  # `devmatrix check`: 0 passed, 1 a check failed, 2 the checks could not run
+    http_status = 503
+
+
+class SandboxUnavailable(EvidenceError):
+    """bubblewrap is missing or cannot create its namespaces here. Code is never run unsandboxed."""
+
+
 class ConfirmationRequired(DevMatrixError):
     """A destructive step was asked for without confirmation."""
 
@@ -99,6 +129,10 @@ class ReviewError(LLMError):
 
 class RejectedByReview(LLMError):
     """The review scored the code below APPROVAL_MIN_SCORE: kept for reading, not committed."""
+
+
+class RejectedByEvidence(LLMError):
+    """The code failed its evidence (devmatrix.evidence) after its repair rounds: not committed."""
 
 
 class BudgetExceeded(LLMError):
@@ -124,8 +158,27 @@ class PathOutsideWorkspace(WorkspaceError):
     """A write would land outside the workspace root."""
 
 
+class NotSetUp(DevMatrixError):
+    """A step the command relies on was never done (e.g. the RAG collection was never seeded):
+    neither the model's failure (exit 1) nor a service outage (exit 3). The fix names the step."""
+
+    exit_code = 5  # 4 is a busy service (ServiceBusy): wait, whereas this needs a command
+    http_status = 409  # the server's state does not allow it yet; the client's request is fine
+
+
 class RAGError(DevMatrixError):
     """The retrieval system (embeddings, vector store, corpus) failed."""
+
+
+class RAGDisabled(RAGError):
+    """Retrieval was asked for while RAG_ENABLED=false: the request and the settings disagree."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class CollectionMissing(RAGError, NotSetUp):
+    """The RAG collection does not exist, or holds nothing: `invoke rag.seed` was never run."""
 
 
 class BackupError(DevMatrixError):
@@ -145,6 +198,7 @@ class WorkflowInterrupted(WorkflowError):
         self.workflow_id = workflow_id
         self.cause = cause
         self.service = cause.service
+        self.exit_code = cause.exit_code  # 3 a service down, 4 one busy (ServiceBusy)
         super().__init__(
             f"workflow {workflow_id} interrupted: {cause.message}; its finished tasks are saved",
             fix=f"{cause.fix + ', then ' if cause.fix else ''}`devmatrix workflow --resume {workflow_id}`",

@@ -36,11 +36,6 @@ from devmatrix.rag import EmbeddingModel, create_embedding_model, create_retriev
 from devmatrix.state import PostgresManager, RedisManager
 from devmatrix.workspace import WorkspaceManager
 
-# The seed's §4.1 asserts `len(results) == top_k` for matches scoring 0.34, i.e. its
-# retrieve() returns the top_k nearest whatever their score. RAG_SIMILARITY_THRESHOLD is
-# DevMatrix's floor for what goes into a prompt; the seed's RAG system has none.
-SEED_RETRIEVAL_THRESHOLD = 0.0
-
 
 @pytest.fixture
 def real_postgres_manager(settings: Settings) -> Iterator[PostgresManager]:
@@ -73,13 +68,11 @@ def real_embedding_model(settings: Settings, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
-def real_rag_system(request: pytest.FixtureRequest, real_embedding_model: EmbeddingModel,
-                    settings: Settings) -> Iterator[dict]:
+def real_rag_system(request: pytest.FixtureRequest, real_embedding_model: EmbeddingModel) -> Iterator[dict]:
     """The seed's dict: embedding_model, vector_store (a `test_*` collection) and retriever."""
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", request.node.name)[:40].strip("_-")
     vector_store = create_vector_store(real_embedding_model, collection_name=f"test_{name}_{uuid.uuid4().hex[:6]}")
-    retriever = create_retriever(vector_store, settings=settings.model_copy(
-        update={"rag_similarity_threshold": SEED_RETRIEVAL_THRESHOLD}))
+    retriever = create_retriever(vector_store)
     yield {"embedding_model": real_embedding_model, "vector_store": vector_store, "retriever": retriever}
     vector_store.delete_collection()
     vector_store.close()

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from devmatrix.config import env_file_path
+from devmatrix.deadlines import VALIDATE_DEADLINE_S
 from devmatrix.ops import chaos
 
 # A case is a workload (up to two generations on the local model) plus up to a
@@ -33,7 +34,10 @@ def test_a_fault_is_reported_clearly_heals_and_loses_nothing(settings, service, 
 
 @pytest.mark.parametrize(("service", "fault", "during"), chaos.VALIDATE_MATRIX,
                          ids=[f"validate-with-{s}-frozen" for s, _, _ in chaos.VALIDATE_MATRIX])
-def test_validate_names_a_frozen_service_within_10_s(settings, service, fault, during):
+def test_validate_names_a_frozen_service_within_its_deadline(settings, service, fault, during):
     row = chaos.run_case(settings, env_file_path(), service, fault, during)
     assert chaos.broken_promises(row) == [], json.dumps(row.to_dict())
-    assert row.code == 1 and row.seconds < 10, json.dumps(row.to_dict())
+    # the bound: the checks' own wall time (validate --json's checks_seconds) within VALIDATE_DEADLINE_S
+    # (10 s), well under what a check without a deadline would take; the interpreter's start-up,
+    # CPU work a busy machine stretches to ~20 s, is bounded apart (work.VALIDATE_HANG_S)
+    assert row.code == 1 and row.seconds <= VALIDATE_DEADLINE_S, json.dumps(row.to_dict())

@@ -167,7 +167,7 @@ def _some_generation_succeeds() -> Iterator[None]:
     if attempts and calls and not successes:
         pytest.fail(f"{attempts:.0f} generations ran in this session and none succeeded", pytrace=False)
 # The fixtures that start a scratch stack (tests/integration/ops): a test using one touches no shared server.
-OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack"})
+OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack", "rotating_stack"})
 # What plain `nox` runs in the chaos tier's process once its drill is over (marked `chaos_lane`),
 # to balance the tier's three processes on two cores (each ~4.5 min on a clean clone): the
 # shared-stack tests of agents/ and workflows/test_workflow_local.py, there on the chaos stack,

@@ -24,6 +24,7 @@ import pytest
 
 from devmatrix.agents import CodeGenerationAgent
 from devmatrix.state import PostgresManager
+from devmatrix.workspace.manager import REVIEW_DIR
 
 MAX_SECONDS = 60.0  # one generation, end to end
 MAX_COST_USD = 0.10  # one generation
@@ -71,8 +72,10 @@ class TestE2ERealServices:
     @pytest.fixture
     def real_agent(self, real_anthropic_client, real_postgres_manager):
         """The seed's agent: built from the API key, no response cache."""
-        return CodeGenerationAgent(api_key=real_anthropic_client.api_key,
-                                   postgres_manager=real_postgres_manager, enable_cache=False)
+        agent = CodeGenerationAgent(api_key=real_anthropic_client.api_key,
+                                    postgres_manager=real_postgres_manager, enable_cache=False)
+        yield agent
+        agent.close()
 
     def test_e2e_fibonacci_real_api(self, real_agent, real_workspace_manager, real_postgres_manager):
         start_time = time.time()
@@ -123,13 +126,16 @@ class TestE2ERealServices:
         rag_agent = CodeGenerationAgent(api_key=real_anthropic_client.api_key,
                                         postgres_manager=real_postgres_manager, enable_cache=False,
                                         retriever=real_rag_system["retriever"])
-        result = rag_agent.generate(
-            user_request="Create a user authentication function with secure password hashing",
-            workspace_id=real_workspace_manager.workspace_id,
-            git_enabled=True,
-            auto_approve=True,
-            enable_rag=True,
-        )
+        try:
+            result = rag_agent.generate(
+                user_request="Create a user authentication function with secure password hashing",
+                workspace_id=real_workspace_manager.workspace_id,
+                git_enabled=True,
+                auto_approve=True,
+                enable_rag=True,
+            )
+        finally:
+            rag_agent.close()
         assert result["success"] is True, result["error"]
         assert result["rag_examples"] == 1, "the seeded example did not reach the prompt"
         assert assert_logged(result, real_postgres_manager)["metadata"]["rag_examples"] == 1
@@ -139,9 +145,13 @@ class TestE2ERealServices:
         assert result["quality_score"] >= RAG_QUALITY
         assert_committed(result)
 
-    def test_e2e_vague_request_reviewed_by_hand_writes_only_if_approved_real(
+    def test_e2e_vague_request_reviewed_by_hand_keeps_unapproved_code_for_review_real(
             self, real_agent, real_workspace_manager, real_postgres_manager):
-        """A vague request, reviewed by hand: code comes back; only an approved one is written.
+        """A vague request, reviewed by hand (auto_approve=False): code comes back with a score, and
+        nothing is committed (git_enabled=False). Code the review approves is written into the
+        workspace; below the gate it is `pending_review`, written only under the workspace's
+        .devmatrix-review/pending_review/ (git-excluded) for the person to read: `file_written` is
+        True either way and `file_path` says where (README, "What reviewed means").
         (The seed called this "error recovery", but nothing fails in it; the recovery paths are
         tested where a failure can be made: the LLM client's retries and breaker in
         tests/unit/llm, a Postgres outage during logging in tests/integration/agents, a service
@@ -155,9 +165,20 @@ class TestE2ERealServices:
         assert result["success"] is True, result["error"]
         assert result["generated_code"] != ""
         assert result["quality_score"] >= 3.0
-        approved = result["quality_score"] >= 7.0
+        approved = result["quality_score"] >= result["approval_min_score"]
         assert result["approval_status"] == ("approved" if approved else "pending_review")
-        assert result["file_written"] is approved and result["git_committed"] is False
+        assert result["file_written"] is True and result["git_committed"] is False
+        file_path = Path(result["file_path"])
+        assert file_path.read_text() == result["generated_code"]
+        workspace = (real_agent.settings.workspace_dir / real_workspace_manager.workspace_id).resolve()
+        where = file_path.relative_to(workspace).parts
+        if approved:
+            assert where[0] != REVIEW_DIR
+        else:
+            assert where[:2] == (REVIEW_DIR, "pending_review"), where
+            untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=workspace,
+                                       capture_output=True, text=True, check=True).stdout
+            assert REVIEW_DIR not in untracked, f"code pending review is visible to git: {untracked}"
         assert_logged(result, real_postgres_manager)
 
     @pytest.mark.slow

@@ -35,6 +35,7 @@ class TestMultiAgentReal:
         scratchpad = SharedScratchpad(redis_manager=real_redis_manager, postgres_manager=real_postgres_manager)
         orchestrator = OrchestratorAgent(api_key=real_anthropic_client.api_key)
         yield MultiAgentWorkflow(orchestrator=orchestrator, scratchpad=scratchpad)
+        orchestrator.close()
         for row in real_postgres_manager.execute("SELECT workflow_id FROM workflows WHERE workspace_id = %s",
                                                  (real_workspace_manager.workspace_id,)):
             scratchpad.clear(row["workflow_id"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
+import psycopg2.pool
 import pytest
 
 from devmatrix import clients, deadlines
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceError
+from devmatrix.errors import ServiceBusy, ServiceError
 from devmatrix.state.redis import RedisManager
 
 pytestmark = pytest.mark.unit
@@ -35,6 +36,25 @@ def test_a_postgres_restart_is_ridden_out_but_a_refusal_is_not_forever(closed_po
         clients.postgres_connect(settings, window_s=1.0)
     elapsed = time.monotonic() - start
     assert 0.5 <= elapsed < 3.0  # retried while "connection refused", up to the window, then given up
+
+
+def test_an_exhausted_pool_is_busy_not_an_outage():
+    exhausted = psycopg2.pool.PoolError("connection pool exhausted")  # what psycopg2's pool raises
+    busy = clients.postgres_error("devmatrix@127.0.0.1:5432/db", "cannot get a connection", exhausted)
+    assert isinstance(busy, ServiceBusy) and busy.service == "postgres"
+    assert (busy.http_status, busy.exit_code) == (429, 4)
+    assert busy.retry_after_s == deadlines.POSTGRES_BUSY_RETRY_AFTER_S >= 1
+    assert busy.message.startswith("postgres: busy, not down: cannot get a connection (devmatrix@127.0.0.1")
+    assert "do not restart" in busy.fix and "infra.up" not in busy.fix and "infra.restart" not in busy.fix
+    assert ServiceError.exit_code == 3 and ServiceError.http_status == 503  # an outage stays an outage
+
+
+@pytest.mark.parametrize("error", [psycopg2.pool.PoolError("connection pool is closed"),
+                                   psycopg2.OperationalError("connection refused")])
+def test_other_postgres_failures_stay_outages(error):
+    down = clients.postgres_error("devmatrix@127.0.0.1:5432/db", "query failed", error)
+    assert type(down) is ServiceError and down.http_status == 503
+    assert "infra.up -s postgres" in down.fix
 
 
 def test_every_postgres_connection_carries_the_deadlines():

@@ -94,8 +94,10 @@ def test_unknown_variable_is_a_typo_not_ignored(env_file):
     ]
 
 
-@pytest.mark.parametrize("line", ["ANTROPIC_API_KEY=sk-ant-api03-secret", "API_TOKN=tok-secret",
-                                  "REDIS_PASWORD=pw-secret", "MY_SECRET=s-secret"])
+@pytest.mark.parametrize("line", [
+    "ANTROPIC_API_KEY=sk-ant-api03-secret",  # pragma: allowlist secret - a test value
+    "API_TOKN=tok-secret", "REDIS_PASWORD=pw-secret", "MY_SECRET=s-secret",
+])
 def test_a_mistyped_secret_is_named_but_its_value_never_printed(env_file, line):
     name, value = line.split("=")
     (found,) = problems(env_file(line + "\n"))
@@ -134,4 +136,101 @@ def test_backend_defaults_to_local_without_key(env_file):
 def test_anthropic_base_url_must_be_an_http_url(env_file):
     assert problems(env_file("ANTHROPIC_BASE_URL=api.anthropic.com\n")) == [
         "ANTHROPIC_BASE_URL=api.anthropic.com: must be an http(s) URL such as https://api.anthropic.com"
+    ]
+
+
+def test_the_generation_limit_is_empty_for_the_backends_own_or_a_number_from_1_to_32(env_file):
+    assert load_settings(env_file("API_MAX_CONCURRENT_GENERATIONS=\n")).api_max_concurrent_generations is None
+    assert load_settings(env_file("API_MAX_CONCURRENT_GENERATIONS=3\n")).api_max_concurrent_generations == 3
+    assert problems(env_file("API_MAX_CONCURRENT_GENERATIONS=0\n")) == [
+        "API_MAX_CONCURRENT_GENERATIONS=0: Input should be greater than or equal to 1"]
+    assert problems(env_file("API_MAX_CONCURRENT_GENERATIONS=33\n")) == [
+        "API_MAX_CONCURRENT_GENERATIONS=33: Input should be less than or equal to 32"]
+
+
+# --- mistakes a file can hold that python-dotenv and plain types let through ----------------
+def test_a_variable_set_twice_is_named_with_both_lines(env_file):
+    assert problems(env_file("REDIS_PORT=6379\nLOG_LEVEL=INFO\nredis_port=6380\n")) == [  # pragma: allowlist secret
+        "line 3: REDIS_PORT is set again (first on line 1); only the last one would count: keep one of them"
+    ]
+
+
+@pytest.mark.parametrize("name", ["DEVMATRIX_STATE_DIR", "RAG_CACHE_DIR", "WORKSPACE_DIR", "BACKUP_DIR"])
+def test_a_directory_setting_that_is_a_file_is_refused(env_file, tmp_path, name):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    assert problems(env_file(f"{name}={a_file}\n")) == [
+        f"{name}={a_file}: is a file, not a directory; point it at a directory (created if missing),"
+        " or move that file away"
+    ]
+    assert problems(env_file(f"{name}={a_file}/sub\n")) == [
+        f"{name}={a_file}/sub: lies under {a_file}, which is a file, not a directory; point it at a directory"
+        " (created if missing), or move that file away"
+    ]
+
+
+def test_a_missing_directory_is_fine_it_is_created_later(env_file, tmp_path):
+    assert load_settings(env_file(f"WORKSPACE_DIR={tmp_path}/not/yet\n")).workspace_dir == tmp_path / "not/yet"
+
+
+def test_log_file_must_not_be_a_directory(env_file, tmp_path):
+    assert problems(env_file(f"LOG_FILE={tmp_path}\n")) == [
+        f"LOG_FILE={tmp_path}: is a directory; name a file to append the log to (its folder is created if missing)"
+    ]
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("POSTGRES_HOST=localhost:5432", "POSTGRES_HOST=localhost:5432: carries a port;"
+                                     " set POSTGRES_HOST=localhost and POSTGRES_PORT=5432"),
+    ("REDIS_HOST=127.0.0.1:6380", "REDIS_HOST=127.0.0.1:6380: carries a port;"
+                                  " set REDIS_HOST=127.0.0.1 and REDIS_PORT=6380"),
+    ("CHROMADB_HOST=http://127.0.0.1:8001", "CHROMADB_HOST=http://127.0.0.1:8001: carries a scheme (http://);"
+                                           " set the host alone: CHROMADB_HOST=127.0.0.1"),
+    ("LLM_HOST=", "LLM_HOST=: is empty; set a host name or IP address, e.g. 127.0.0.1"),
+    ("API_HOST=my host", "API_HOST=my host: is not a host name or IP address (letters, digits, - and . only),"
+                         " e.g. 127.0.0.1"),
+])
+def test_a_host_setting_holds_a_host_only(env_file, line, expected):
+    assert problems(env_file(line + "\n")) == [expected]
+
+
+@pytest.mark.parametrize("host", ["localhost", "db.internal.example", "10.0.0.7", "::1", "0.0.0.0"])  # noqa: S104
+def test_plain_hosts_and_addresses_pass(env_file, host):
+    assert load_settings(env_file(f"POSTGRES_HOST={host}\n")).postgres_host == host
+
+
+def test_two_services_on_one_port_are_named_together(env_file):
+    assert problems(env_file("API_PORT=8001\nPROMETHEUS_PORT=9091\n")) == [
+        "CHROMADB_PORT=8001 and API_PORT=8001: two services cannot listen on one port; give each its own port",
+        "PROMETHEUS_PORT=9091 and PUSHGATEWAY_PORT=9091: two services cannot listen on one port;"
+        " give each its own port",
+    ]
+
+
+def test_one_port_on_two_different_machines_is_fine(env_file):
+    settings = load_settings(env_file("POSTGRES_HOST=db.example\nREDIS_HOST=cache.example\nREDIS_PORT=5432\n"))
+    assert settings.redis_port == settings.postgres_port == 5432
+
+
+@pytest.mark.parametrize("name", ["DEVMATRIX_STATE_DIR", "WORKSPACE_DIR", "BACKUP_DIR", "RAG_CACHE_DIR"])
+def test_an_empty_directory_setting_is_not_the_current_directory(env_file, name):
+    assert problems(env_file(f"{name}=\n")) == [f"{name}=: is empty; name a directory (see .env.test.example"
+                                                f" for the default)"]
+
+
+def test_a_path_too_long_for_the_file_system_is_a_problem_not_a_crash(env_file):
+    found = problems(env_file(f"WORKSPACE_DIR={'x' * 300}\nLOG_FILE={'y' * 300}\n"))
+    assert [p.split("=")[0] for p in found] == ["WORKSPACE_DIR", "LOG_FILE"]
+    assert all("cannot be a path here: File name too long" in p for p in found)
+
+
+@pytest.mark.parametrize("name", ["a b", "ab", "-starts-with-dash", "two..dots", "x" * 513])
+def test_a_collection_name_chroma_would_refuse_is_named_here(env_file, name):
+    (found,) = problems(env_file(f'CHROMADB_COLLECTION="{name}"\n'))
+    assert found.startswith(f"CHROMADB_COLLECTION={name}: is not a Chroma collection name: 3-512 characters")
+
+
+def test_only_the_installed_embedding_model_is_accepted(env_file):
+    assert problems(env_file("RAG_EMBEDDING_MODEL=all-mpnet-base-v2\n")) == [  # pragma: allowlist secret - a model name
+        "RAG_EMBEDDING_MODEL=all-mpnet-base-v2: Input should be 'all-MiniLM-L6-v2'"
     ]

@@ -9,6 +9,7 @@ import pytest
 
 from devmatrix.config import OLD_DEFAULT_API_TOKEN, Settings, load_settings
 from devmatrix.errors import ConfigError
+from devmatrix.ops import rotate
 from devmatrix.ops.env import ensure_env_file
 
 pytestmark = pytest.mark.unit
@@ -22,10 +23,20 @@ def test_a_new_settings_file_is_private_and_has_random_secrets(tmp_path):
     ensure_env_file(second, example=EXAMPLE)
     assert first.stat().st_mode & 0o777 == 0o600
     one, two = load_settings(first), load_settings(second)
-    for name in ("api_token", "redis_password"):
+    for name in ("api_token", "redis_password", "postgres_password"):
         value = getattr(one, name).get_secret_value()
         assert len(value) >= 40 and value != getattr(two, name).get_secret_value()
     assert one.api_token.get_secret_value() != OLD_DEFAULT_API_TOKEN
+    assert not rotate.uses_public_default(one)  # no fixed secret left (issue 22)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("A=1\nPOSTGRES_PASSWORD=devmatrix\nB=2\n", "A=1\nPOSTGRES_PASSWORD=new\nB=2\n"),  # pragma: allowlist secret
+    ("A=1", "A=1\nPOSTGRES_PASSWORD=new\n"),  # an older file leaves it to the default: added
+    ("", "POSTGRES_PASSWORD=new\n"),
+])
+def test_rotation_rewrites_only_the_password_line(text, expected):
+    assert rotate.with_password(text, "new") == expected
 
 
 def test_loading_a_readable_file_makes_it_0600_with_a_warning(tmp_path, caplog):

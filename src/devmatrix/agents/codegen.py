@@ -1,13 +1,18 @@
 """CodeGenerationAgent: one request, end to end (seed §2.2).
 
 request → (RAG examples) → LLM → code block → ast check (one bounded repair) →
-review score → the review gate (approval.py: approved, rejected, pending_review) →
-file in the workspace → git commit (approved only) → a row in code_generation_logs →
-metrics and one log line → the seed's result dict.
+evidence in the sandbox (devmatrix.evidence; failing evidence goes back to the model for
+at most EVIDENCE_REPAIR_ROUNDS repairs) → review score (only for passing evidence) →
+the gate (approval.py: approved, rejected, pending_review) → file in the workspace →
+git commit (approved only) → a row in code_generation_logs → metrics and one log line →
+the seed's result dict, plus ``evidence`` (one dict per check), ``evidence_passed``,
+``evidence_repair_rounds`` and ``score_advisory`` (the score did not gate: local backend).
 A failure of the request or of the model's output returns a result (success
-False, the error named) and logs its row. A service that is down or frozen is a
-ServiceError raised to the caller, after the attempt is logged where Postgres
-allows. A row that cannot be written is named in ``logging_error``, never hidden.
+False, the error named, a fix that changes the outcome: remedies.py) and logs its row.
+What is not the model's doing is raised to the caller, after the attempt is logged where
+Postgres allows: a service down or frozen (ServiceError), retrieval asked for with
+RAG_ENABLED=false (RAGDisabled), a collection never seeded (CollectionMissing).
+A row that cannot be written is named in ``logging_error``, never hidden.
 """
 
 from __future__ import annotations
@@ -17,39 +22,65 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Any
 
 import structlog
 
 from devmatrix.agents._extract import extract_code, module_name, requested_path
-from devmatrix.agents.approval import Approval, decide
+from devmatrix.agents.approval import Approval, decide, score_gates
+from devmatrix.agents.remedies import PYTHON, Remedies
 from devmatrix.agents.review import review_code
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
-from devmatrix.errors import DevMatrixError, LLMError, RAGError, RejectedByReview, ServiceError
+from devmatrix.errors import (
+    CollectionMissing,
+    DevMatrixError,
+    LLMError,
+    NotSetUp,
+    RAGDisabled,
+    RejectedByEvidence,
+    RejectedByReview,
+    ReviewError,
+    ServiceError,
+)
+from devmatrix.evidence import Evidence, Sandbox, gather_files, read_files
 from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.workspace import WorkspaceManager
+from devmatrix.workspace.manager import REVIEW_DIR
 
 log = structlog.get_logger("devmatrix.agent")
 
 MAX_REQUEST_CHARS = 20_000
+# Raised to the caller rather than returned as a failed generation: not the model's doing.
+NOT_A_RESULT = (ServiceError, RAGDisabled, NotSetUp)
 GENERATE_MAX_TOKENS = 512
 SYSTEM = (
     "You are an expert Python developer. Reply with one complete, runnable Python module"
     " in a single ```python code block, with type hints and docstrings. No text outside it."
 )
+REPAIR = ("This Python module, written for the request {request!r}, failed these checks"
+          " (run in a sandbox):\n{failures}\n\nReply with the corrected module only.\n```python\n{code}```")
+# (files: relative path → source, the files to check among them) → their Evidence
+GatherEvidence = Callable[[Mapping[str, str], Collection[str]], Evidence]
 
 
 class CodeGenerationAgent:
     def __init__(self, api_key: str | None = None, postgres_manager: PostgresManager | None = None,
                  enable_cache: bool = True, *, settings: Settings | None = None,
-                 llm_client: object | None = None, retriever: object | None = None) -> None:
+                 llm_client: object | None = None, retriever: object | None = None,
+                 remedies: Remedies = PYTHON, evidence: GatherEvidence | None = None) -> None:
         self.settings = settings or load_settings()
+        self.remedies = remedies  # how fixes name the caller's own flags or fields
+        self._gather = evidence  # the sandbox's checks unless given (built on first use)
         self.api_key = api_key
         self.enable_cache = enable_cache
         self.postgres = postgres_manager
         self._client = llm_client
+        self._owns_client = False  # True once it builds its own (close() closes only that)
         self._retriever = retriever
         # One agent serves several threads at once (workflow branches, API workers):
         # each generation's deadline is its thread's own.
@@ -64,7 +95,14 @@ class CodeGenerationAgent:
             if self.api_key:
                 overrides["api_key"] = self.api_key
             self._client = create_llm_client(self.settings, **overrides)
+            self._owns_client = True
         return self._client
+
+    def close(self) -> None:
+        """Close the LLM client this agent built (one it was given belongs to the giver)."""
+        if self._owns_client:
+            self._client.close()
+            self._client, self._owns_client = None, False
 
     def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
                  auto_approve: bool = True, enable_rag: bool = False,
@@ -82,7 +120,8 @@ class CodeGenerationAgent:
             "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": 0.0,
             "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
             "rag_examples": 0, "rag_example_ids": [], "log_id": None, "workspace_id": workspace_id,
-            "approval_min_score": min_score,
+            "approval_min_score": min_score, "evidence": [], "evidence_passed": None,
+            "evidence_repair_rounds": 0, "score_advisory": None,
         }
         self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
         try:
@@ -90,9 +129,10 @@ class CodeGenerationAgent:
                       base_path)
             result["success"] = True
             CODE_GENERATION_SUCCESS.inc()
-        except ServiceError as error:
-            # A service is down or frozen: not a result but an error for the caller to decide on
-            # (CLI exit 3, API 503, workflow interrupted). The attempt is still logged if it can be.
+        except NOT_A_RESULT as error:
+            # A service is down or frozen, or the stack is not set up for this request: not a result
+            # but an error for the caller to decide on (CLI exit 3/2/4, API 503/409, workflow
+            # interrupted). The attempt is still logged if it can be.
             result["error"] = str(error)
             self._finish(result, user_request, start)
             raise
@@ -130,8 +170,10 @@ class CodeGenerationAgent:
         prompt = request
         if enable_rag:
             if not self.settings.rag_enabled:
-                raise RAGError("retrieval was asked for (--rag / enable_rag) but RAG_ENABLED=false",
-                               fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or drop --rag")
+                raise RAGDisabled(f"retrieval was asked for ({self.remedies.rag or 'enable_rag'})"
+                                  " but RAG_ENABLED=false",
+                                  fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or ask"
+                                      f" without {self.remedies.rag or 'enable_rag'}")
             result["rag_example_ids"], examples = self._examples(request)
             result["rag_examples"] = len(result["rag_example_ids"])
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
@@ -139,28 +181,42 @@ class CodeGenerationAgent:
         code = extract_code(reply)
         if code is None:
             raise LLMError(f"the model's reply has no ```python code block: {reply[:120]!r}",
-                           fix="retry; a stronger model (LLM_BACKEND=anthropic) follows the format")
+                           fix=self.remedies.bad_output(self.settings, used_rag=enable_rag))
         result["generated_code"] = code
-        code = self._checked(result, request, code)
-        review = review_code(self.client, request, code, deadline_s=self._remaining(),
-                             use_cache=self.enable_cache)
-        self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
-        result["quality_score"] = review.score
-        min_score = result["approval_min_score"]
-        approval = decide(review.score, min_score, auto_approve=auto_approve)
-        result["approval_status"] = approval.value
+        code = self._checked(result, request, code, used_rag=enable_rag)
         fallback = "generated_" + hashlib.sha256(request.encode()).hexdigest()[:8]
         target = hinted or module_name(code, fallback)
+        code, evidence = self._evidenced(result, request, workspace, PurePosixPath(target).as_posix(), code)
+        if evidence.passed:  # a review of code that fails its own evidence would be paid for nothing
+            try:
+                review = review_code(self.client, request, code, deadline_s=self._remaining(),
+                                     use_cache=self.enable_cache)
+            except ReviewError as error:
+                raise ReviewError(error.message, fix=self.remedies.bad_output(self.settings, used_rag=enable_rag)) \
+                    from None
+            self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
+            result["quality_score"] = review.score
+        counts = score_gates(result["backend"])
+        result["score_advisory"] = not counts
+        min_score = result["approval_min_score"]
+        approval = decide(result["quality_score"], min_score, auto_approve=auto_approve,
+                          evidence_passed=evidence.passed, score_counts=counts)
+        result["approval_status"] = approval.value
         if approval is not Approval.APPROVED:
             # Written where a person can read it, never committed (.devmatrix-review/ is git-excluded).
             path = workspace.write_for_review(approval.value, target, code)
             result["file_written"], result["file_path"] = True, str(path)
+            if approval is Approval.REJECTED and not evidence.passed:
+                failed = ", ".join(f"{check.name} of {check.target}" for check in evidence.failures)
+                raise RejectedByEvidence(
+                    f"rejected: the evidence failed ({failed}) after {result['evidence_repair_rounds']}"
+                    f" repair round(s) (EVIDENCE_REPAIR_ROUNDS); not committed, kept at {path}",
+                    fix=self.remedies.evidence_failed(self.settings, used_rag=enable_rag, path=path))
             if approval is Approval.REJECTED:
                 raise RejectedByReview(
                     f"rejected: the review scored the code {review.score:g}/10, below"
                     f" APPROVAL_MIN_SCORE={min_score:g}; not committed, kept at {path}",
-                    fix="read it and commit it yourself, retry, lower the gate with --min-score,"
-                        " or ask for a person's review with --review")
+                    fix=self.remedies.rejected(self.settings, used_rag=enable_rag))
             return  # pending_review: a person decides
         if git_enabled:  # one workspace lock for the write and its commit
             path, result["git_commit_hash"] = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
@@ -168,6 +224,33 @@ class CodeGenerationAgent:
         else:
             path = workspace.write_file(target, code)
         result["file_written"], result["file_path"] = True, str(path)
+
+    def _evidenced(self, result: dict, request: str, workspace: WorkspaceManager, target: str,
+                   code: str) -> tuple[str, Evidence]:
+        """The code's evidence, checked beside the workspace's files (a test task imports the
+        implementation an earlier task wrote). Failing evidence goes back to the model with what
+        failed, for at most EVIDENCE_REPAIR_ROUNDS rounds; each round is logged and its cost counted."""
+        context = read_files(workspace.root, also_skipped=(REVIEW_DIR,))
+        while True:
+            evidence = self._evidence_of({**context, target: code}, [target])
+            result["evidence"] = [asdict(check) for check in evidence.checks]
+            result["evidence_passed"] = evidence.passed
+            if evidence.passed or result["evidence_repair_rounds"] >= self.settings.evidence_repair_rounds:
+                return code, evidence
+            result["evidence_repair_rounds"] += 1
+            log.info("evidence_repair", workspace_id=result["workspace_id"], target=target,
+                     round=result["evidence_repair_rounds"],
+                     failed=[f"{check.name}:{check.target}" for check in evidence.failures])
+            repaired = extract_code(self._call(
+                result, REPAIR.format(request=request, failures=evidence.feedback(), code=code), SYSTEM))
+            if repaired is not None:  # no code block: the round is spent, the code stays
+                code = result["generated_code"] = repaired
+
+    def _evidence_of(self, files: Mapping[str, str], targets: Collection[str]) -> Evidence:
+        if self._gather is None:
+            sandbox = Sandbox.from_settings(self.settings)  # one per agent: bwrap is probed once
+            self._gather = lambda files, targets: gather_files(files, sandbox, targets=targets)
+        return self._gather(files, targets)
 
     def _call(self, result: dict, prompt: str, system: str) -> str:
         reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS,
@@ -177,7 +260,7 @@ class CodeGenerationAgent:
         self._add_usage(result, reply.input_tokens, reply.output_tokens, reply.cost_usd)
         return reply.text
 
-    def _checked(self, result: dict, request: str, code: str) -> str:
+    def _checked(self, result: dict, request: str, code: str, *, used_rag: bool) -> str:
         """ast.parse the code; on a syntax error, one repair round, then give up clearly."""
         try:
             ast.parse(code)
@@ -193,24 +276,26 @@ class CodeGenerationAgent:
         except SyntaxError as error:
             raise LLMError(f"the generated code is not valid Python ({problem}), and the repair"
                            f" round failed too (line {error.lineno}: {error.msg})",
-                           fix="retry, or rephrase the request") from None
+                           fix=self.remedies.bad_output(self.settings, used_rag=used_rag)) from None
         if repaired is None:
             raise LLMError(f"the generated code is not valid Python ({problem}) and the repair"
-                           " reply has no code block", fix="retry, or rephrase the request")
+                           " reply has no code block", fix=self.remedies.bad_output(self.settings, used_rag=used_rag))
         result["generated_code"] = repaired
         return repaired
 
     def _examples(self, request: str) -> tuple[list[str], str]:
-        """(the examples' ids, the prompt section) from the RAG corpus; an empty store is an error."""
+        """(the examples' ids, the prompt section) from the RAG corpus: the retrieved examples at or
+        above the retriever's similarity threshold (RAG_SIMILARITY_THRESHOLD); an empty store is an error."""
         from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 
         if self._retriever is None:
             self._retriever = create_retriever(settings=self.settings)
         retrieval = self._retriever.retrieve(request)
         if not retrieval.results and self._retriever.store.count() == 0:
-            raise RAGError(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
-                           " is empty", fix="`invoke rag.seed` (phase1 does it), or run without --rag")
-        return [hit.id for hit in retrieval.results], format_examples_prompt(retrieval)
+            raise CollectionMissing(f"RAG is enabled but the collection {self._retriever.store.collection_name!r}"
+                                    " is empty", fix="`invoke rag.seed` (phase1 does it), or ask without"
+                                                     f" {self.remedies.rag or 'enable_rag'}")
+        return [hit.id for hit in retrieval.relevant], format_examples_prompt(retrieval)
 
     def _remaining(self) -> float:
         """Seconds left of this generation's deadline, for the next LLM call."""
@@ -241,7 +326,10 @@ class CodeGenerationAgent:
                  result["approval_status"], result["quality_score"],
                  json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"],
                              "rag_example_ids": result["rag_example_ids"],
-                             "approval_min_score": result["approval_min_score"]}),
+                             "approval_min_score": result["approval_min_score"],
+                             "evidence": result["evidence"], "evidence_passed": result["evidence_passed"],
+                             "evidence_repair_rounds": result["evidence_repair_rounds"],
+                             "score_advisory": result["score_advisory"]}),
                  result["success"], result["error"], result["model"], result["backend"],
                  result["usage"]["input_tokens"], result["usage"]["output_tokens"],
                  result["cost_usd"], result["latency_s"], result["file_path"],

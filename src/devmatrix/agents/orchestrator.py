@@ -54,6 +54,7 @@ class OrchestratorAgent:
         self.settings = settings or load_settings()
         self.api_key = api_key
         self._client = llm_client
+        self._owns_client = False  # True once it builds its own (close() closes only that)
 
     @property
     def client(self):  # the AnthropicClient, built on first use
@@ -62,7 +63,14 @@ class OrchestratorAgent:
 
             overrides = {"api_key": self.api_key} if self.api_key else {}
             self._client = create_llm_client(self.settings, **overrides)
+            self._owns_client = True
         return self._client
+
+    def close(self) -> None:
+        """Close the LLM client this agent built (one it was given belongs to the giver)."""
+        if self._owns_client:
+            self._client.close()
+            self._client, self._owns_client = None, False
 
     def plan(self, user_request: str) -> PlanResult:
         if not user_request.strip():

@@ -42,5 +42,5 @@ def review_code(client: AnthropicClient, request: str, code: str, *,
         score = parse_score(reply.text, prefill=PREFILL)
     except ValueError as error:
         raise ReviewError(f"review failed: {error}",
-                          fix="retry, or use a model that follows instructions better") from None
+                          fix="reword the request, or use a model that follows instructions better") from None
     return Review(score, reply.text, reply.input_tokens, reply.output_tokens, reply.cost_usd)

@@ -6,7 +6,7 @@
 | GET  /api/v1/health/circuit-breaker       | LLM breaker: state, failures, opened_at      |
 | POST /api/v1/health/circuit-breaker/reset | close the breaker (bearer token)             |
 | GET  /api/v1/metrics/prometheus           | the one metrics registry                     |
-| POST /api/v1/generate                     | CodeGenerationAgent (bearer token)           |
+| POST /api/v1/generate                     | CodeGenerationAgent (bearer token); 429 when busy |
 | GET  /api/v1/generations/{log_id}         | a row of code_generation_logs                |
 | GET  /openapi.json, /docs                 | the schema; Swagger UI from a packaged copy (offline) |
 """

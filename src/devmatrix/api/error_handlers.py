@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from devmatrix.api.schemas import ErrorBody, FieldProblem
-from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.errors import DevMatrixError, ServiceBusy, ServiceError
 
 log = structlog.get_logger("devmatrix.api")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
+          405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
           422: "validation_failed", 429: "too_many_requests", 500: "internal_error",
           502: "bad_gateway", 503: "service_unavailable"}
 _FIXES = {
@@ -86,11 +86,21 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return error_response(request, status, message, fix=fix, headers=exc.headers)
 
 
+def retry_after(exc: DevMatrixError) -> str | None:
+    """The Retry-After of an error's answer: a busy service says when; an outage, 30 s."""
+    if isinstance(exc, ServiceBusy):
+        return str(exc.retry_after_s)
+    return "30" if exc.http_status == 503 else None
+
+
 async def _devmatrix(request: Request, exc: DevMatrixError) -> JSONResponse:
     status = exc.http_status
-    headers = {"Retry-After": "30"} if status == 503 else None
+    after = retry_after(exc)
+    headers = {"Retry-After": after} if after else None
     service = exc.service if isinstance(exc, ServiceError) else None
-    if service:
+    if isinstance(exc, ServiceBusy):
+        log.info("service_busy", path=request.url.path, service=service, error=exc.message)
+    elif service:
         log.warning("service_unavailable", path=request.url.path, service=service, error=exc.message)
     return error_response(request, status, exc.message, fix=exc.fix, service=service, headers=headers)
 

@@ -1,9 +1,12 @@
-"""What the API's routes share: one Postgres pool, one Redis connection, one LLM client, one retriever.
+"""What the API's routes share: one Postgres pool, one Redis connection, one LLM client, one retriever,
+and the generation slots.
 
-Each is built on first use, not at start-up, so the API is live (and can say
+Each client is built on first use, not at start-up, so the API is live (and can say
 what is not ready) while a dependency is down; a dependency that cannot be
 reached raises ServiceError, which the handlers turn into 503. Everything is
-closed when the app shuts down.
+closed when the app shuts down. The Postgres pool holds one connection per
+generation slot plus API_POOL_READ_CONNECTIONS, so the generations the API admits
+can never exhaust it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from devmatrix.api._constants import API_POOL_READ_CONNECTIONS
+from devmatrix.api.slots import GenerationSlots
 from devmatrix.config import Settings
 from devmatrix.llm import breaker as breakers
 
@@ -25,6 +30,7 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self.generation_slots = GenerationSlots.for_settings(settings)
         self._postgres: PostgresManager | None = None
         self._redis: RedisManager | None = None
         self._llm: AnthropicClient | None = None
@@ -35,6 +41,11 @@ class Resources:
         """The URL whose circuit breaker guards this app's LLM calls (as the client keys it)."""
         return self.settings.resolved_llm_base_url
 
+    @property
+    def pool_size(self) -> int:
+        """The Postgres pool: a generation uses one connection at a time, the reads a few more."""
+        return self.generation_slots.limit + API_POOL_READ_CONNECTIONS
+
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.llm_endpoint)
 
@@ -43,7 +54,7 @@ class Resources:
             if self._postgres is None:
                 from devmatrix.state.postgres import PostgresManager
 
-                self._postgres = PostgresManager(settings=self.settings)
+                self._postgres = PostgresManager(settings=self.settings, max_connections=self.pool_size)
             return self._postgres
 
     def llm(self) -> AnthropicClient:

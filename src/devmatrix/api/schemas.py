@@ -89,6 +89,19 @@ class Usage(BaseModel):
     output_tokens: int
 
 
+class EvidenceCheck(BaseModel):
+    """One check of the generated code (devmatrix.evidence): ast and ruff on the host, import and
+    pytest inside the bubblewrap sandbox."""
+
+    name: Literal["ast", "ruff", "import", "pytest"]
+    target: str = Field(description="the file checked, relative to the workspace")
+    passed: bool
+    output: str = Field(description="an excerpt of what the check printed (at most 4000 characters)")
+    seconds: float
+    skipped: bool = Field(description="not run (no tests, or a file that does not parse); passed stays true")
+    limits_hit: list[str] = Field(description="sandbox limits the run met: wall, cpu, memory, processes, …")
+
+
 class GenerateResult(BaseModel):
     """The agent's result: the seed's keys, and ``log_id``, its row in code_generation_logs (the
     same key as `devmatrix generate --json` and GET /generations/{log_id})."""
@@ -113,6 +126,13 @@ class GenerateResult(BaseModel):
     rag_examples: int
     rag_example_ids: list[str] = Field(description="the corpus examples put in the prompt, best first")
     workspace_id: str
+    evidence: list[EvidenceCheck] = Field(default_factory=list,
+                                          description="the last round's checks; empty when the generation"
+                                                      " stopped before them")
+    evidence_passed: bool | None = Field(default=None, description="null when no evidence was gathered")
+    evidence_repair_rounds: int = Field(default=0, description="times failing evidence went back to the model")
+    score_advisory: bool | None = Field(default=None, description="true when the review score did not gate"
+                                                                  " (local backend)")
     logging_error: str | None = None
 
     @classmethod

@@ -9,11 +9,13 @@ from devmatrix.llm._constants import CACHE_KEY_PREFIX, CACHE_TTL_S
 from devmatrix.state.redis import RedisManager
 
 
-def cache_key(*, model: str, backend: str, system: str | None, messages: list[dict],
+def cache_key(*, model: str, backend: str, base_url: str, system: str | None, messages: list[dict],
               max_tokens: int, temperature: float) -> str:
-    """Same request → same key; any difference in model, prompt or parameters → another key."""
+    """Same request → same key; any difference in model, endpoint, prompt or parameters → another
+    key. The endpoint counts: a reply of the Messages-API double (or of a gateway) is never served
+    to a call meant for the paid API at another URL."""
     payload = json.dumps(
-        {"model": model, "backend": backend, "system": system, "messages": messages,
+        {"model": model, "backend": backend, "base_url": base_url, "system": system, "messages": messages,
          "max_tokens": max_tokens, "temperature": temperature},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )

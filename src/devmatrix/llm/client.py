@@ -133,8 +133,8 @@ class AnthropicClient:
         messages = _as_messages(messages)
         start = time.perf_counter()
         cache = self._cache if use_cache else None
-        key = cache_key(model=self.model, backend=self.backend, system=system, messages=messages,
-                        max_tokens=max_tokens, temperature=temperature)
+        key = cache_key(model=self.model, backend=self.backend, base_url=self.base_url, system=system,
+                        messages=messages, max_tokens=max_tokens, temperature=temperature)
         if cache is not None and (hit := cache.get(key)):
             result = replace(LLMResult(**hit), cache_hit=True, cost_usd=0.0,
                              latency_s=time.perf_counter() - start)

@@ -81,3 +81,11 @@ LLM_BUDGET_SPENT_USD = Gauge(
     "llm_budget_spent_usd", "Dollars spent today against LLM_BUDGET_USD by every process on this Redis.",
     registry=REGISTRY,
 )
+API_GENERATIONS_RUNNING = Gauge(
+    "api_generations_running", "Generations the API is running now (at most API_MAX_CONCURRENT_GENERATIONS).",
+    registry=REGISTRY,
+)
+API_GENERATIONS_REFUSED = Counter(
+    "api_generations_refused", "Generation requests the API answered 429 because every slot was in use.",
+    registry=REGISTRY,
+)

@@ -43,7 +43,7 @@ def _init(settings: Settings, repo: git.Repo | None, dry: bool) -> CheckResult:
             config.set_value("user", "email", settings.git_user_email)
         if not target.head.is_valid():
             (path / ".gitkeep").touch()
-            target.index.add([".gitkeep"])
+            target.git.add("--", ".gitkeep")  # the CLI: GitPython's index.add chdirs the whole process
             target.index.commit(INITIAL_COMMIT_MESSAGE)
     return CheckResult("git workspace", Status.PASS, "; ".join(plan))
 

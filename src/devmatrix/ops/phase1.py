@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devmatrix.config import Settings, load_settings
-from devmatrix.ops import db, env, git
+from devmatrix.ops import db, env, git, rotate
 from devmatrix.ops.checks import CheckResult, Status, timed
 from devmatrix.ops.services import get_provider
 
@@ -79,9 +79,9 @@ def _env_step(env_file: Path, dry: bool, created: CheckResult) -> tuple[list[Che
     if dry and not env_file.exists():
         return [created], load_settings(env_file)
     settings, valid = env.validate_env_file(env_file)
-    results = [created, valid]
-    if not dry:
-        results.append(env.check_llm_backend(settings))
+    results = [created, valid, rotate.default_password_check(settings)]
+    if not dry:  # a second run does not ask the model again when nothing it depends on changed
+        results.append(env.check_llm_backend(settings, unless_unchanged=True))
     return results, settings
 
 

@@ -8,6 +8,7 @@ could not run (bad settings).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -208,6 +209,7 @@ class Report:
     settings: Settings | None
     provider: str
     results: list[CheckResult] = field(default_factory=list)
+    checks_seconds: float = 0.0  # the checks' own wall time, which VALIDATE_DEADLINE_S bounds
     error: str = ""  # why the checks could not run (exit 2)
     problems: list[str] = field(default_factory=list)  # each bad line or value of the settings file
     fix: str = ""
@@ -248,6 +250,7 @@ class Report:
         assert self.settings is not None
         return {"ready": self.exit_code == 0, "passed": self.passed, "total": len(self.critical),
                 "provider": self.provider, "llm_backend": self.settings.resolved_llm_backend,
+                "checks_seconds": round(self.checks_seconds, 3),
                 "approval_min_score": self.settings.approval_min_score, "checks": [r.to_dict() for r in self.results]}
 
 
@@ -259,4 +262,6 @@ def validate(env_file: Path) -> Report:
         return Report(None, "?", error=str(error), problems=list(error.problems), fix=error.fix)
     configure_logging(settings, report=True)  # warnings only on stderr: nothing inside the table
     provider = resolve_provider(settings)
-    return Report(settings, provider, run_validation(settings, provider))
+    started = time.monotonic()
+    results = run_validation(settings, provider)
+    return Report(settings, provider, results, checks_seconds=time.monotonic() - started)

@@ -25,6 +25,9 @@ TOPICS = ("algorithms", "data_structures", "fastapi", "sql", "auth", "async", "t
 REQUIRED = ("id", "title", "topic", "tags")
 _HEADER = re.compile(r"^#\s*(\w+):\s*(.*?)\s*$")
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
+# The known query validate asks, and the example it must find first.
+KNOWN_QUERY = "memoized fibonacci"
+KNOWN_ID = "fibonacci_memo"
 
 
 @dataclass(frozen=True)

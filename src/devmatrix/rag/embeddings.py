@@ -21,6 +21,7 @@ import structlog
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import InstallError, RAGError
 from devmatrix.observability.metrics import EMBEDDING_CACHE_HITS, EMBEDDING_CACHE_MISSES
+from devmatrix.rag import shipped
 from devmatrix.rag.cache import EmbeddingCache
 
 log = structlog.get_logger("devmatrix.rag")
@@ -51,18 +52,24 @@ def model_dir() -> Path:
 
 
 class EmbeddingModel:
-    def __init__(self, settings: Settings, cache: EmbeddingCache | None) -> None:
+    def __init__(self, settings: Settings, cache: EmbeddingCache | None, *, use_shipped: bool = True) -> None:
+        """``use_shipped``: take the corpus's shipped vectors (rag/shipped.py) before loading the model."""
         self.settings = settings
+        self.use_shipped = use_shipped
         self.model_id = settings.rag_embedding_model
         self.dimension = settings.rag_embedding_dim
         self.cache = cache
         self._model = None
         self._load_lock = threading.Lock()
+        # Seconds spent loading torch and the weights in this process (0: never loaded): a
+        # caller that times a query reports it apart, it is not the query's own cost.
+        self.load_seconds = 0.0
 
     @property
     def model(self):
         with self._load_lock:
             if self._model is None:
+                start = time.perf_counter()  # the imports below are most of the load
                 os.environ["HF_HUB_OFFLINE"] = "1"  # before the import: never reach for the Hub
                 os.environ["TRANSFORMERS_OFFLINE"] = "1"
                 from sentence_transformers import SentenceTransformer
@@ -70,15 +77,14 @@ class EmbeddingModel:
 
                 # its "Loading weights" bar would land in the middle of a report on stderr
                 transformers_logging.disable_progress_bar()
-                start = time.perf_counter()
                 self._model = SentenceTransformer(str(model_dir()), device="cpu")
                 size = self._model.get_embedding_dimension()
                 if size != self.dimension:
                     raise RAGError(f"the model {self.model_id} gives {size}-d vectors,"
                                    f" RAG_EMBEDDING_DIM is {self.dimension}",
                                    fix=f"set RAG_EMBEDDING_DIM={size}")
-                log.info("embedding_model_loaded", model=self.model_id,
-                         seconds=round(time.perf_counter() - start, 2))
+                self.load_seconds = time.perf_counter() - start
+                log.info("embedding_model_loaded", model=self.model_id, seconds=round(self.load_seconds, 2))
             return self._model
 
     def embed_text(self, text: str) -> list[float]:
@@ -98,6 +104,12 @@ class EmbeddingModel:
         missing = [i for i, t in enumerate(texts) if t not in found]
         EMBEDDING_CACHE_MISSES.inc(len(missing))
         computed: dict[str, Embedded] = {}
+        if missing and self.use_shipped:  # the corpus's own vectors: no model load for them
+            known = shipped.lookup(self.model_id, [texts[i] for i in missing])
+            computed.update({text: Embedded(vector, truncated) for text, (vector, truncated) in known.items()})
+            if self.cache and known:
+                self.cache.put_many(self.model_id, known)
+            missing = [i for i in missing if texts[i] not in known]
         if missing:
             fresh = [texts[i] for i in missing]
             vectors = self.model.encode([t[:MAX_INPUT_CHARS] for t in fresh], batch_size=BATCH_SIZE,
@@ -105,7 +117,8 @@ class EmbeddingModel:
             for text, vector in zip(fresh, vectors, strict=True):
                 computed[text] = Embedded([float(x) for x in vector], self._too_long(text))
             if self.cache:
-                self.cache.put_many(self.model_id, {t: (e.vector, e.truncated) for t, e in computed.items()})
+                self.cache.put_many(self.model_id, {texts[i]: (computed[texts[i]].vector, computed[texts[i]].truncated)
+                                                    for i in missing})
         return [computed[t] if t in computed else Embedded(*found[t]) for t in texts]
 
     def close(self) -> None:

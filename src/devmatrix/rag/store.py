@@ -19,7 +19,7 @@ import httpx
 
 from devmatrix.clients import chroma_client, chroma_error, chroma_sessions
 from devmatrix.config import Settings
-from devmatrix.errors import RAGError
+from devmatrix.errors import CollectionMissing, RAGError
 from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS
 from devmatrix.rag.embeddings import EmbeddingModel
 
@@ -33,6 +33,8 @@ class Hit:
     metadata: dict
     similarity: float  # cosine similarity, 1 - Chroma's cosine distance
     embedding: list[float] | None = None
+    # similarity >= the retrieval's threshold: set by Retrieval; None for a hit straight from the store
+    above_threshold: bool | None = None
 
     @property
     def code(self) -> str:
@@ -77,7 +79,7 @@ class VectorStore:
         try:
             return self.client.get_collection(self.collection_name, embedding_function=None)
         except NotFoundError:
-            raise RAGError(f"collection {self.collection_name!r} does not exist on {self.address}",
+            raise CollectionMissing(f"collection {self.collection_name!r} does not exist on {self.address}",
                            fix="`invoke rag.seed` creates and fills it") from None
 
     def _check_dimension(self) -> None:

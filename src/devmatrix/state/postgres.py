@@ -4,10 +4,16 @@ Every connection carries the deadlines of devmatrix.clients. A pooled connection
 that died (the server restarted) is found by a ping before the statement is sent
 and replaced once, transparently; a statement that fails on the wire is never
 re-sent (it may have run), it raises ServiceError.
+
+A connection is checked out for one statement (``execute``) or one transaction
+(``connection()``), never for longer. psycopg2's pool refuses at once when every
+connection is out; here a caller waits up to POSTGRES_POOL_WAIT_S for one to come
+back, then gets ServiceBusy (429: busy, not down), never an outage.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -18,9 +24,12 @@ import psycopg2.pool
 
 from devmatrix import clients
 from devmatrix.config import Settings, load_settings
-from devmatrix.deadlines import PROBE_TIMEOUT_S
+from devmatrix.deadlines import POSTGRES_POOL_WAIT_S, PROBE_TIMEOUT_S
 from devmatrix.errors import ServiceError
 
+# Connections one PostgresManager opens at most: a CLI generation or a workflow's parallel
+# branches use one at a time each. The API sizes its own pool to its generation bound
+# (api/resources.py).
 POOL_MAX_CONNECTIONS = 8
 
 
@@ -36,8 +45,14 @@ class PostgresManager:
         password: str | None = None,
         *,
         settings: Settings | None = None,
+        max_connections: int = POOL_MAX_CONNECTIONS,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections={max_connections}: a pool needs at least one connection")
         settings = settings or load_settings()
+        self.max_connections = max_connections
+        # one permit per connection: a thread waits here (bounded) instead of psycopg2 refusing
+        self._permits = threading.BoundedSemaphore(max_connections)
         self.params: dict[str, Any] = {
             **clients.postgres_params(settings),
             "host": host or settings.postgres_host,
@@ -50,7 +65,7 @@ class PostgresManager:
         }
         try:
             self._pool = clients.reconnecting(
-                lambda: psycopg2.pool.ThreadedConnectionPool(1, POOL_MAX_CONNECTIONS, **self.params))
+                lambda: psycopg2.pool.ThreadedConnectionPool(1, max_connections, **self.params))
         except psycopg2.Error as error:
             raise self._error("cannot connect", error) from error
 
@@ -82,17 +97,28 @@ class PostgresManager:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A pooled connection in a transaction: committed on success, rolled back on error."""
-        conn = self._checkout()
-        broken = False
+        """A pooled connection in a transaction: committed on success, rolled back on error.
+
+        Hold it only for the statements of one transaction: it is one of ``max_connections``.
+        """
+        if not self._permits.acquire(timeout=POSTGRES_POOL_WAIT_S):
+            exhausted = psycopg2.pool.PoolError(
+                f"connection pool exhausted: all {self.max_connections} connections stayed in use"
+                f" for {POSTGRES_POOL_WAIT_S:g} s")
+            raise self._error("cannot get a connection", exhausted)
         try:
-            with conn:
-                yield conn
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            broken = True  # a connection that failed on the wire is never reused
-            raise
+            conn = self._checkout()
+            broken = False
+            try:
+                with conn:
+                    yield conn
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                broken = True  # a connection that failed on the wire is never reused
+                raise
+            finally:
+                self._pool.putconn(conn, close=broken or bool(conn.closed))
         finally:
-            self._pool.putconn(conn, close=broken or bool(conn.closed))
+            self._permits.release()
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict]:
         """Run one statement; return its rows as dicts (empty for statements without rows)."""

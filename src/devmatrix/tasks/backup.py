@@ -8,6 +8,8 @@ from invoke import Exit
 
 from devmatrix.ops.backup import create_backup, manifest, verify_backup
 from devmatrix.tasks._common import (
+    Folder,
+    Number,
     console,
     echo,
     env_file,
@@ -19,13 +21,16 @@ from devmatrix.tasks._common import (
     task,
 )
 
+# BACKUP_KEEP's own range (config.py); 0 stands for it
+KEEP = Number(1, 1000, default="BACKUP_KEEP")
+
 
 @task(default=True, help={
     "to": "folder that holds the backups (default BACKUP_DIR, .devmatrix/backups)",
     "keep": "keep the newest N complete backups there, delete older ones (default BACKUP_KEEP, 7)",
     "dry": "print where the backup would go and what retention would delete; change nothing",
     "json": "print the result (path, bytes, seconds, manifest) as JSON",
-})
+}, checks={"to": Folder(), "keep": KEEP})
 def backup(c, to="", keep=0, dry=False, json=False):
     """Back up Postgres (pg_dump), Redis (BGSAVE RDB) and Chroma (export) with a checksummed manifest."""
     with reported():
@@ -77,7 +82,7 @@ def verify(c, path, json=False):
     "keep": "complete backups to keep (default BACKUP_KEEP, 7)",
     "off": "stop scheduled backups (existing backups are kept)",
     "dry": "print what would change; change nothing",
-})
+}, checks={"keep": KEEP})
 def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
     """Back up on a timer under the native supervisor, or print the cron line for other providers."""
     from devmatrix.ops.backup import schedule
@@ -92,4 +97,3 @@ def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
             plan = schedule.Schedule(schedule.parse_every(every), keep or s.backup_keep)
             message = schedule.enable(s, plan, provider, project=Path.cwd(), dry=dry)
     console.print(f"  {message}")
-

@@ -8,7 +8,7 @@ from rich.table import Table
 from devmatrix.ops import chaos as drill
 from devmatrix.ops.chaos.faults import FAULTS
 from devmatrix.ops.chaos.work import WORKLOADS
-from devmatrix.tasks._common import console, echo, env_file, print_json, reported, settings, task
+from devmatrix.tasks._common import Choice, console, echo, env_file, print_json, reported, settings, task
 
 
 @task(help={
@@ -18,7 +18,7 @@ from devmatrix.tasks._common import console, echo, env_file, print_json, reporte
     "during": f"the work it hits: {', '.join(WORKLOADS)} (api = POST /api/v1/generate)",
     "json": "print the rows as JSON (for scripts)",
     "dry": "print the cases that would run; touch nothing",
-})
+}, checks={"service": Choice(drill.SERVICES), "fault": Choice(tuple(FAULTS)), "during": Choice(tuple(WORKLOADS))})
 def chaos(c, service="", fault="kill", during="generate", json=False, dry=False):
     """Fault drill (native stack only): kill/freeze a service during real work; one row per case.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from devmatrix.ops import db as ops_db
-from devmatrix.tasks._common import console, print_result, reported, settings, task
+from devmatrix.ops import rotate
+from devmatrix.tasks._common import console, echo, env_file, print_result, reported, settings, task
 
 
 def _confirm(name: str) -> bool:
@@ -29,3 +30,15 @@ def setup(c, recreate=False, yes=False, dry=False):
                                             dry=dry):
             print_result(result)
         console.print(f"  database {s.postgres_db} on {s.postgres_host}:{s.postgres_port}")
+
+
+@task(name="rotate-password", help={"dry": "print what would change, change nothing"})
+def rotate_password(c, dry=False):
+    """Give the Postgres role a new random POSTGRES_PASSWORD: server, .env.test, then restart its users.
+
+    For a stack made with the public default of .env.test.example. All or nothing: if the new
+    password cannot be written or does not open the server, the old one stays everywhere.
+    """
+    with reported():
+        for result in rotate.rotate_postgres_password(env_file(), dry=dry, echo=echo):
+            print_result(result)

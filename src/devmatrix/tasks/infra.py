@@ -8,7 +8,7 @@ from invoke import Exit
 
 from devmatrix.ops.services import get_provider, registry
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, env_file, positional, print_json, reported, settings, task
+from devmatrix.tasks._common import Number, console, echo, env_file, positional, print_json, reported, settings, task
 
 SERVICE_HELP = {task: registry.service_help(task) for task in ("up", "down", "restart", "status")}
 
@@ -101,7 +101,8 @@ def status(c, service="", json=False):
         raise Exit(code=1)
 
 
-@task(positional=["service"], help={"service": "one service name", "lines": "how many lines"})
+@task(positional=["service"], help={"service": "one service name", "lines": "how many lines (1-100000)"},
+      checks={"lines": Number(1, 100_000)})
 def logs(c, service, lines=50):
     """Print the last lines of a service's log."""
     with reported():

@@ -10,7 +10,18 @@ from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services import get_provider, registry
 from devmatrix.tasks import infra
-from devmatrix.tasks._common import checks_table, console, echo, env_file, print_json, reported, settings, task
+from devmatrix.tasks._common import (
+    Folder,
+    Number,
+    checks_table,
+    console,
+    echo,
+    env_file,
+    print_json,
+    reported,
+    settings,
+    task,
+)
 
 SNAPSHOT_DIR = ".devmatrix/monitoring/snapshots"
 
@@ -57,7 +68,8 @@ def check(c, json=False, static=False):
 
 
 @task(help={"out": f"directory for the PNGs (default {SNAPSHOT_DIR})",
-            "minutes": "how far back each graph goes (default 15)", "json": "print the results as JSON"})
+            "minutes": "how far back each graph goes, 1-10080 (default 15)", "json": "print the results as JSON"},
+      checks={"out": Folder(), "minutes": Number(1, 7 * 24 * 60)})
 def snapshot(c, out=SNAPSHOT_DIR, minutes=15, json=False):
     """Draw each dashboard panel's query from the live Prometheus into a PNG (Grafana cannot run here)."""
     with reported():

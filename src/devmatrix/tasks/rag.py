@@ -6,7 +6,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from devmatrix.ops import rag as ops_rag
-from devmatrix.tasks._common import console, err_console, positional, print_json, print_result, reported, settings, task
+from devmatrix.rag.retriever import RetrievalStrategy
+from devmatrix.tasks._common import (
+    Choice,
+    Number,
+    console,
+    err_console,
+    positional,
+    print_json,
+    print_result,
+    reported,
+    settings,
+    task,
+)
+
+THRESHOLD = Number(0, 1, default="RAG_SIMILARITY_THRESHOLD")
 
 
 @task(default=True, help={
@@ -35,7 +49,8 @@ def seed(c, recreate=False, dry=False, json=False):
     "threshold": "minimum similarity 0-1 (default RAG_SIMILARITY_THRESHOLD); 0 shows everything",
     "json": "print the results as JSON",
     "code": "print each result's code too",
-})
+}, checks={"strategy": Choice(tuple(s.value for s in RetrievalStrategy)),
+           "top_k": Number(1, 100, default="RAG_TOP_K"), "threshold": THRESHOLD})
 def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, code=False):
     """Retrieve the corpus examples closest to TEXT, with their similarity scores."""
     with reported():
@@ -46,6 +61,8 @@ def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, c
         print_json(found)
         return
     console.print(f"  {len(found['results'])} result(s), {found['strategy']}, {found['seconds'] * 1000:.1f} ms"
+                  + (f" (after {found['model_load_seconds']:.1f} s loading the embedding model: a text not in"
+                     " the cache)" if found["model_load_seconds"] else "")
                   + (f"; {found['below_threshold']} below the threshold" if found["below_threshold"] else "")
                   + ("; the query was truncated to what the model reads" if found["truncated"] else ""))
     for rank, hit in enumerate(found["results"], 1):
@@ -74,7 +91,7 @@ def stats(c, json=False):
 @task(name="eval", help={
     "threshold": "similarity floor to score at, 0-1 (default RAG_SIMILARITY_THRESHOLD)",
     "json": "print the metrics, the sweep and the misses as JSON",
-})
+}, checks={"threshold": THRESHOLD})
 def evaluate(c, threshold=-1.0, json=False):
     """Retrieval quality on the labelled query set: recall@1, recall@3, MRR, precision/recall at the threshold."""
     with reported():
@@ -104,3 +121,13 @@ def evaluate(c, threshold=-1.0, json=False):
         got = ", ".join(f"{g['id']} {g['similarity']:.2f}" for g in miss["got"])
         console.print(f"  miss ({miss['kind']}): {miss['query']!r} expected {', '.join(miss['expected'])};"
                       f" got {got}", markup=False)
+
+
+@task(name="ship-vectors", help={"dry": "say what would be embedded; write nothing"})
+def ship_vectors(c, dry=False):
+    """Recompute the corpus's shipped vectors (src/devmatrix/rag/examples/vectors.json) with the pinned model.
+
+    For developers, after an example or the embedding model changed: seeding then needs no model.
+    """
+    with reported():
+        print_result(ops_rag.ship_vectors(settings(), dry=dry))

@@ -62,10 +62,11 @@ class MultiAgentWorkflow:
     def agent(self):  # the CodeGenerationAgent every specialist uses, built on first use
         if self._agent is None:
             from devmatrix.agents.codegen import CodeGenerationAgent
+            from devmatrix.agents.remedies import CLI_WORKFLOW
 
             self._agent = CodeGenerationAgent(
                 settings=self.settings, postgres_manager=self.scratchpad.postgres,
-                llm_client=self.orchestrator.client,
+                llm_client=self.orchestrator.client, remedies=CLI_WORKFLOW,
             )
         return self._agent
 

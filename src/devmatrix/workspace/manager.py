@@ -63,17 +63,23 @@ def git_user(repo: git.Repo) -> tuple[str | None, str | None]:
                 reader.get_value("user", "email", default=None))
 
 
+def check_workspace_id(workspace_id: str) -> str:
+    """``workspace_id`` when it can name a folder directly under WORKSPACE_DIR; else WorkspaceError."""
+    if not _WORKSPACE_ID.match(workspace_id) or ".." in workspace_id:
+        raise WorkspaceError(
+            f"workspace id {workspace_id!r} is not allowed",
+            fix="use letters, digits, '_', '-' and '.', starting with a letter or digit",
+        )
+    return workspace_id
+
+
 class WorkspaceManager:
     """The workspace ``workspace_id``: ``base_path`` if given (the seed passes the repo
     itself), else ``WORKSPACE_DIR/<workspace_id>``. Created as a git repo when missing."""
 
     def __init__(self, workspace_id: str, base_path: str | Path | None = None, *,
                  settings: Settings | None = None) -> None:
-        if not _WORKSPACE_ID.match(workspace_id) or ".." in workspace_id:
-            raise WorkspaceError(
-                f"workspace id {workspace_id!r} is not allowed",
-                fix="use letters, digits, '_', '-' and '.', starting with a letter or digit",
-            )
+        check_workspace_id(workspace_id)
         settings = settings or load_settings()
         self.workspace_id = workspace_id
         self.root = (Path(base_path) if base_path is not None
@@ -199,14 +205,17 @@ class WorkspaceManager:
 
     def _commit(self, message: str, paths: list[str | Path] | None) -> str:
         """Commit under the caller's lock."""
+        # Staged with the git CLI (run with cwd=the workspace), never GitPython's ``index.add``: that one
+        # os.chdir()s the whole process into the repository and back, so two generations
+        # committing at once on the API's threads left the server in a workspace folder, and
+        # every relative path after that (the state dir, tasks.py) resolved inside it.
         try:
             if paths is None:
                 self.repo.git.add(A=True)
             else:
-                self.repo.index.add([str(self.resolve(self._relative(p)).relative_to(self.root))
-                                     for p in paths])
-            commit = self.repo.index.commit(message)
+                self.repo.git.add("--", *[str(self.resolve(self._relative(p)).relative_to(self.root))
+                                          for p in paths])
+            return self.repo.index.commit(message).hexsha  # a fresh index read from disk; no chdir
         except (git.GitError, OSError) as error:
             raise WorkspaceError(f"git commit failed in {self.root}: {error}",
                                  fix=f"inspect it with `git -C {self.root} status`") from error
-        return commit.hexsha

@@ -87,9 +87,24 @@ def test_enable_rag_grounds_the_prompt_with_the_apps_one_retriever(start_api, ge
     assert response.status_code == 200, response.text
     built = resources._retriever
     assert built is not None and resources.retriever() is built  # shared by later requests, not rebuilt
-    retrieved = built.retrieve(request).results
+    retrieved = built.retrieve(request).relevant  # at or above RAG_SIMILARITY_THRESHOLD: what the prompt holds
     assert response.json()["rag_examples"] == len(retrieved) >= 1
     generation_prompt = llm_recorder.prompts()[0]  # the first call generates; the next ones review
     for example in retrieved:
         assert example.document.strip() in generation_prompt, f"example {example.id} was not sent"
     assert request in generation_prompt
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    ({"rag_enabled": False}, ['RAG_ENABLED=false', '"enable_rag": true']),  # the setting and the body field
+    ({"chromadb_collection": "test_never_seeded"}, ["does not exist", "`invoke rag.seed`"]),
+])
+def test_enable_rag_the_stack_cannot_serve_is_a_409_saying_why(start_api, generation_rows, workspace_id, overrides,
+                                                              words):
+    live_api = start_api(**overrides)
+    response = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, timeout=60,
+                                  json={"request": "Write add(a, b)", "workspace_id": workspace_id,
+                                        "enable_rag": True, "git_enabled": False})
+    body = response.json()
+    assert response.status_code == 409 and body["error"] == "conflict", response.text
+    assert all(w in body["message"] + " " + body["fix"] for w in words), body

@@ -47,7 +47,8 @@ def test_streaming_yields_the_reply_in_pieces(settings):
 
 
 def test_a_wrong_key_is_a_clear_error(settings):
-    with (AnthropicClient(settings=settings, api_key="wrong-key", enable_cache=False) as client,
+    wrong = "wrong-key"  # pragma: allowlist secret
+    with (AnthropicClient(settings=settings, api_key=wrong, enable_cache=False) as client,
           pytest.raises(LLMError, match="rejected the API key")):
         client.complete("hi", max_tokens=4)
 
@@ -55,7 +56,7 @@ def test_a_wrong_key_is_a_clear_error(settings):
 # (The breaker's state after failures, its half-open trial and what does not trip it are in
 # tests/unit/llm/test_breaker.py.)
 @pytest.mark.parametrize(("overrides", "error"), [
-    ({"api_key": "wrong-key"}, "rejected the API key"),
+    ({"api_key": "wrong-key"}, "rejected the API key"),  # pragma: allowlist secret
     ({"base_url_path": "/no/such/path"}, "answered 404"),
 ])
 def test_a_stream_the_server_refuses_is_an_llm_error_the_breaker_does_not_count(settings, overrides, error):

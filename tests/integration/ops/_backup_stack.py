@@ -57,6 +57,7 @@ class Stack:
             "LLM_PORT": s.llm_port, "LLM_BACKEND": s.llm_backend, "WORKSPACE_DIR": s.workspace_dir,
             "BACKUP_DIR": s.backup_dir, "RAG_CACHE_DIR": s.rag_cache_dir,
             "REDIS_PASSWORD": s.redis_password.get_secret_value(), "API_TOKEN": s.api_token.get_secret_value(),
+            "POSTGRES_PASSWORD": s.postgres_password.get_secret_value(),  # the one its cluster was made with
         }
         path.touch(mode=0o600)
         path.write_text("".join(f"{k}={_quoted(str(v))}\n" for k, v in values.items()))

@@ -173,7 +173,7 @@ def test_backup_and_verify_from_the_command_line_with_retention(clean: Stack, in
     assert_same_data(snapshot(clean), before)
 
     done = invoke_cli("backup.verify", str(clean.root / "no-such-backup"), env=env, isolated=True)
-    assert done.returncode == 1
+    assert done.returncode == 2  # the argument's mistake
     assert "no-such-backup does not exist" in said(done)
 
 
@@ -224,4 +224,3 @@ def test_scheduled_backups_run_under_the_supervisor_and_stop_with_off(clean: Sta
     (state,) = clean.provider.status((schedule.SERVICE,))
     assert not state.running and not schedule.schedule_path(clean.settings).exists()
     assert schedule.SERVICE not in clean.provider.services()
-

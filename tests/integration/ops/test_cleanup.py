@@ -180,4 +180,3 @@ def test_servers_this_stack_does_not_run_need_yes(stack: Stack, invoke_cli):
         assert f"test:cleanup{suffix}" not in _state(s, suffix)["keys"]
     finally:
         _remove_data(s, suffix)
-

@@ -84,9 +84,11 @@ def test_phase1_second_run_changes_nothing(invoke_cli):
     assert result.returncode == 0, result.stderr
     statuses = {r["status"] for step in json.loads(result.stdout)["steps"] for r in step["results"]}
     assert "FAIL" not in statuses
-    changed = [r for step in json.loads(result.stdout)["steps"] for r in step["results"]
-               if r["status"] == "PASS" and r["name"] not in {"settings", "llm (local)"}]
+    results = {r["name"]: r for step in json.loads(result.stdout)["steps"] for r in step["results"]}
+    changed = [r for r in results.values() if r["status"] == "PASS" and r["name"] != "settings"]  # a check
     assert changed == []
+    assert results["llm (local)"]["status"] == "SKIPPED"  # the model is not asked again
+    assert "nothing changed since" in results["llm (local)"]["detail"]
 
 
 def test_git_workspace_init_is_idempotent(settings, tmp_path):

@@ -169,7 +169,7 @@ def test_status_command_speaks_json_and_selects_services(invoke_cli):
 
 def test_unknown_service_is_named_with_the_choices(invoke_cli):
     result = invoke_cli("infra.up", "-s", "mysql")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "mysql: no such service" in result.stderr and "postgres" in result.stderr
 
 

@@ -78,4 +78,3 @@ def test_monitoring_down_stops_only_monitoring(monitoring_stack, invoke_cli, pro
     assert not any(s.running for s in provider.status(MONITORING_SERVICES))
     assert all(s.healthy for s in provider.status()), "the core stack must keep running"
     assert invoke_cli("monitoring.up").returncode == 0  # the fixture expects it up
-

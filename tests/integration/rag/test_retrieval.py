@@ -40,9 +40,19 @@ def test_a_query_finds_its_example_first_with_similarity_above_0_6(seeded_store,
     assert found.results[0].metadata["topic"] and found.results[0].document
 
 
-def test_the_threshold_drops_weak_matches_and_says_how_many(seeded_store):
+def test_the_threshold_marks_weak_matches_and_never_drops_them(seeded_store):
     found = retriever(seeded_store, threshold=0.99).retrieve("memoized fibonacci")
-    assert found.results == [] and found.below_threshold == 3
+    assert [h.id for h in found.results] == [h.id for h in retriever(seeded_store).retrieve("memoized fibonacci")]
+    assert len(found.results) == 3 and not any(h.above_threshold for h in found.results)
+    assert found.relevant == [] and found.below_threshold == 3
+
+
+def test_the_seeds_create_retriever_returns_top_k_at_the_configured_threshold(seeded_store):
+    """§4.1: `create_retriever(vector_store)` with its settings (RAG_SIMILARITY_THRESHOLD=0.45) returns
+    `top_k` results; those under the threshold are marked, not cut."""
+    found = create_retriever(seeded_store).retrieve("addition function", top_k=5)
+    assert len(found) == 5 and found.threshold == seeded_store.settings.rag_similarity_threshold
+    assert [h.above_threshold for h in found] == [h.similarity >= found.threshold for h in found]
 
 
 def mean_pairwise_similarity(hits) -> float:
@@ -166,4 +176,4 @@ def test_the_readme_example_request_retrieves_the_todo_api_at_the_default_thresh
     default = Settings.model_fields["rag_similarity_threshold"].default
     found = Retriever(seeded_store, top_k=3, threshold=default, mmr_lambda=0.5).retrieve(
         "Create a REST API for a todo list")
-    assert found.results and found.results[0].id == "fastapi_crud_todo"
+    assert found.relevant and found.relevant[0].id == "fastapi_crud_todo"

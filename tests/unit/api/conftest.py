@@ -15,9 +15,9 @@ TOKEN = "unit-test-token-5b1f"
 
 @pytest.fixture
 def api_settings(tmp_path) -> Settings:
-    """Every service on port 1 (nothing listens there): a unit test can never reach a real one,
-    and this app's LLM circuit breaker is its own."""
-    return Settings(api_token=TOKEN, llm_port=1, postgres_port=1, redis_port=1, chromadb_port=1,
+    """Every service on a port of its own below 5 (nothing listens there): a unit test can never
+    reach a real one, and this app's LLM circuit breaker is its own."""
+    return Settings(api_token=TOKEN, llm_port=1, postgres_port=2, redis_port=3, chromadb_port=4,
                     workspace_dir=tmp_path / "workspaces")
 
 

@@ -92,3 +92,31 @@ def test_a_streamed_body_over_the_limit_is_413_too(client, auth):
     response = client.post(GENERATE, content=chunks, headers={**auth, "content-type": "application/json"})
     body = assert_error(response, 413, "body_too_large")
     assert "streamed" in body["message"]
+
+
+def test_a_postgres_pool_with_every_connection_in_use_is_429_not_a_503(client, auth):
+    """psycopg2's PoolError, mapped in devmatrix.clients (the one place), reaches the client as busy."""
+    import psycopg2.pool
+
+    from devmatrix import clients
+
+    def exhausted():
+        raise clients.postgres_error("devmatrix@127.0.0.1:1/devmatrix_test", "cannot get a connection",
+                                     psycopg2.pool.PoolError("connection pool exhausted"))
+
+    client.app.state.resources.postgres = exhausted  # the injected failure: a pool with none free
+    for response in (client.post(GENERATE, json={"request": "Write add(a, b)", "workspace_id": "w"}, headers=auth),
+                     client.get("/api/v1/generations/1", headers=auth)):
+        body = assert_error(response, 429, "too_many_requests")
+        assert response.headers["retry-after"] == "1" and body["service"] == "postgres"
+        assert "busy, not down" in body["message"] and "infra." not in body["fix"]
+
+
+
+def test_retry_after_says_when_for_busy_and_30_s_for_an_outage():
+    from devmatrix.api.error_handlers import retry_after
+    from devmatrix.errors import LLMError, ServiceBusy, ServiceError
+
+    assert retry_after(ServiceBusy("api", "busy", retry_after_s=7)) == "7"
+    assert retry_after(ServiceError("postgres", "cannot connect")) == "30"
+    assert retry_after(LLMError("the model's reply was cut")) is None

@@ -15,7 +15,7 @@ from devmatrix.observability import logging as devmatrix_logging
 pytestmark = pytest.mark.unit
 
 API_TOKEN = "tok-9f8e7d6c5b4a39281706"
-ANTHROPIC_KEY = "sk-ant-api03-unitTESTsecretVALUE0123456789"
+ANTHROPIC_KEY = "sk-ant-api03-unitTESTsecretVALUE0123456789"  # pragma: allowlist secret - a fake key
 LOCAL_KEY = "local-llm-key-31415926535"
 
 
@@ -31,7 +31,7 @@ def json_logs(monkeypatch, capsys):
 
 def test_secrets_sent_or_configured_never_reach_the_log(tmp_path, json_logs):
     settings = Settings(api_token=API_TOKEN, anthropic_api_key=ANTHROPIC_KEY, llm_local_api_key=LOCAL_KEY,
-                        llm_backend="local", llm_port=1, postgres_port=1, redis_port=1, chromadb_port=1,
+                        llm_backend="local", llm_port=1, postgres_port=2, redis_port=3, chromadb_port=4,
                         workspace_dir=tmp_path)
     right = {"Authorization": f"Bearer {API_TOKEN}"}
     with TestClient(create_app(settings)) as client:

@@ -77,11 +77,11 @@ def test_exhausted_budget_sends_nothing():
 
 
 def test_cache_key_changes_with_anything_that_changes_the_reply():
-    base = {"model": "m", "backend": "local", "system": "s",
+    base = {"model": "m", "backend": "local", "base_url": "http://127.0.0.1:8002", "system": "s",
             "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10, "temperature": 0.0}
     key = cache_key(**base)
     assert key == cache_key(**dict(base))
-    for field, other in (("model", "n"), ("system", None), ("max_tokens", 11),
+    for field, other in (("model", "n"), ("base_url", "http://127.0.0.1:15080"), ("system", None), ("max_tokens", 11),
                          ("temperature", 0.5), ("messages", [{"role": "user", "content": "hi!"}])):
         assert cache_key(**{**base, field: other}) != key, field
 

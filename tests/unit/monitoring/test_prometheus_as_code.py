@@ -87,7 +87,7 @@ def test_a_chroma_that_does_not_answer_sets_chromadb_up_to_0_without_failing_the
     # as after a scrape that found Chroma up, with a collection counted
     CHROMADB_UP.set(1)
     CHROMADB_COLLECTION_DOCUMENTS.labels(collection="devmatrix_code_examples").set(30)
-    scrape_time.refresh(Settings(chromadb_port=closed_port, redis_port=closed_port))  # does not raise
+    scrape_time.refresh(Settings(chromadb_port=closed_port, redis_port=1))  # nothing answers: does not raise
     assert REGISTRY.get_sample_value("chromadb_up") == 0
     assert REGISTRY.get_sample_value("chromadb_collection_documents",
                                      {"collection": "devmatrix_code_examples"}) is None  # no stale count

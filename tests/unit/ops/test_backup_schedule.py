@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devmatrix.config import Settings
-from devmatrix.errors import BackupError
+from devmatrix.errors import UsageError
 from devmatrix.ops.backup import manifest, schedule
 
 pytestmark = pytest.mark.unit
@@ -20,11 +20,11 @@ def test_intervals_are_a_number_and_a_unit(text, seconds):
 
 
 @pytest.mark.parametrize(("text", "message"), [("6", "is not an interval"), ("5x", "is not an interval"),
-                                                ("30s", "shorter than 60 s")])
+                                                ("30s", "shorter than 60 s"), ("400d", "longer than a year")])
 def test_a_bad_interval_names_the_value_and_the_form(text, message):
-    with pytest.raises(BackupError, match=message) as caught:
+    with pytest.raises(UsageError, match=message) as caught:
         schedule.parse_every(text)
-    assert "fix:" in str(caught.value)
+    assert "fix:" in str(caught.value) and caught.value.exit_code == 2
 
 
 @pytest.mark.parametrize(("every", "when"), [("6h", "17 */6 * * *"), ("1d", "17 3 * * *"), ("15m", "*/15 * * * *")])

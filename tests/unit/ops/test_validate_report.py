@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devmatrix.config import Settings
@@ -42,3 +44,17 @@ def test_an_api_that_does_not_answer_fails_a_critical_check(closed_port, provide
     [result] = validate._run("api", validate.checks(provider)["api"], settings)
     assert result.status is Status.FAIL and result.critical
     assert f"127.0.0.1:{closed_port}/api/v1/health/live" in result.detail
+
+
+def test_the_report_times_the_checks_apart_from_the_start_up(tmp_path, monkeypatch):
+    """`checks_seconds` is what VALIDATE_DEADLINE_S bounds (the chaos tier asserts it): the checks'
+    own wall time, measured around them, not the interpreter's start-up before them."""
+    def slow_checks(settings, provider):
+        time.sleep(0.3)
+        return [CheckResult("postgres", Status.PASS)]
+
+    monkeypatch.setattr(validate, "run_validation", slow_checks)
+    env_file = tmp_path / ".env.test"
+    env_file.write_text("DEVMATRIX_PROVIDER=native\n")
+    payload = validate.validate(env_file).to_dict()
+    assert 0.3 <= payload["checks_seconds"] < 5, payload

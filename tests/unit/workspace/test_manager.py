@@ -61,6 +61,28 @@ def test_two_generations_writing_one_file_each_commit_their_own_content(tmp_path
         assert len(list(repo.iter_commits())) == 50
 
 
+def test_commits_on_many_threads_leave_the_process_where_it_was(tmp_path):
+    """The API commits generations on its threads: a commit must not move the process's working
+    directory (GitPython's index.add chdirs into the repository and back, which two threads at
+    once leave in a workspace: every relative path resolved there afterwards)."""
+    here = os.getcwd()
+    settings = Settings(workspace_dir=tmp_path)
+    start = threading.Barrier(4)
+
+    def commit_rounds(index: int) -> None:
+        with WorkspaceManager(f"ws-{index}", settings=settings) as manager:
+            start.wait()
+            for round_ in range(15):
+                manager.write_and_commit(f"m{round_}.py", f"x = {round_}\n", f"feat: {round_}")
+
+    threads = [threading.Thread(target=commit_rounds, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert os.getcwd() == here
+
+
 @pytest.mark.parametrize("bad", ["../escape.py", "a/../../escape.py", "/etc/passwd", ".git/hooks/x"])
 def test_paths_outside_the_workspace_are_refused(workspace, bad):
     with pytest.raises(PathOutsideWorkspace):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.agents.remedies import API
 from devmatrix.api._constants import API_PREFIX, MAX_LOG_ID
 from devmatrix.api.auth import require_token
 from devmatrix.api.error_handlers import APIError
@@ -20,18 +21,23 @@ router = APIRouter(prefix=API_PREFIX, tags=["generation"])
 log = structlog.get_logger("devmatrix.api")
 _ERRORS = {
     422: {"model": ErrorBody, "description": "the body or a parameter is invalid (the field is named)"},
+    429: {"model": ErrorBody, "description": "busy, not down: every generation slot (or pooled Postgres"
+                                             " connection) is in use; send it again after Retry-After"},
     503: {"model": ErrorBody, "description": "a service it needs is down, or the LLM breaker is open"},
 }
 
 
 @router.post("/generate", response_model=GenerateResult, dependencies=[Depends(require_token)],
              responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+                        409: {"model": ErrorBody, "description": "enable_rag while the server has RAG_ENABLED=false,"
+                                                                 " or its RAG collection was never seeded"},
                         413: {"model": ErrorBody, "description": "the body is over the limit"}, **_ERRORS},
              summary="Generate code for a request: LLM → checks → review → file → git → log row")
 async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
     """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
     (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error`` and its
-    ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503."""
+    ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503.
+    At most API_MAX_CONCURRENT_GENERATIONS run at once; one more is 429 with Retry-After, not started."""
     resources = request.app.state.resources
     status = resources.breaker_status()
     if _fenced_off(status):
@@ -39,7 +45,10 @@ async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
                           f" {status['opened_at']} ({status['failures']} consecutive failures)",
                           fix="check the backend (`invoke infra.status`); POST"
                               " /api/v1/health/circuit-breaker/reset to retry now")
-    with structlog.contextvars.bound_contextvars(workspace_id=body.workspace_id):
+    # run_in_threadpool is not abandoned when the request is cancelled: the slot is given
+    # back only when the generation's thread has finished
+    with resources.generation_slots.hold(), \
+            structlog.contextvars.bound_contextvars(workspace_id=body.workspace_id):
         result = await run_in_threadpool(_run_agent, resources, body)
     return GenerateResult.from_agent(result)
 
@@ -61,7 +70,7 @@ def _run_agent(resources, body: GenerateRequest) -> dict:
     agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=postgres,
                                 enable_cache=body.use_cache,
                                 llm_client=resources.llm(),
-                                retriever=resources.retriever() if body.enable_rag else None)
+                                retriever=resources.retriever() if body.enable_rag else None, remedies=API)
     return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
                           auto_approve=body.auto_approve, enable_rag=body.enable_rag,
                           min_score=body.min_score)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devmatrix.errors import BackupError
+from devmatrix.errors import BackupError, UsageError
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -176,9 +176,17 @@ def complete_backups(root: Path) -> list[Path]:
 
 
 def resolve(path: str | Path, root: Path) -> Path:
-    """A backup folder from the user's argument: a path, or ``latest`` under ``root``."""
+    """A backup folder from the user's argument: a path, or ``latest`` under ``root``. A path that is
+    not a folder is the argument's mistake (UsageError, exit 2)."""
     if str(path) != LATEST:
-        return Path(path)
+        folder = Path(path)
+        if not folder.exists():
+            raise UsageError(f"backup folder {folder} does not exist",
+                             fix=f"pass a folder made by `invoke backup` (`ls {root}`), or `latest`")
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is a file, not a backup folder",
+                             fix=f"pass a folder made by `invoke backup` (`ls {root}`), or `latest`")
+        return folder
     backups = complete_backups(root)
     if not backups:
         raise BackupError(f"no complete backup under {root} (asked for {LATEST!r})",

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devmatrix.config import Settings
-from devmatrix.errors import BackupError, ServiceError
+from devmatrix.errors import ServiceError, UsageError
 from devmatrix.ops.backup import manifest
 
 SERVICE = "backup-scheduler"
@@ -38,6 +38,7 @@ HEARTBEAT_STALE_S = 3 * POLL_S
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"^(\d+)([smhd])$")
 MIN_EVERY_S = 60
+MAX_EVERY_S = 366 * 86400  # a backup at least once a year: a longer interval is a typo
 
 log = logging.getLogger("devmatrix.backup.schedule")
 
@@ -55,10 +56,12 @@ def parse_every(text: str) -> int:
     """``6h`` → 21600; BackupError naming the value and the accepted form otherwise."""
     match = _EVERY.match(text.strip())
     if not match:
-        raise BackupError(f"--every {text!r} is not an interval", fix="write a number and a unit: 90m, 6h, 1d")
+        raise UsageError(f"--every {text!r} is not an interval", fix="write a number and a unit: 90m, 6h, 1d")
     seconds = int(match[1]) * _UNITS[match[2]]
     if seconds < MIN_EVERY_S:
-        raise BackupError(f"--every {text} is shorter than {MIN_EVERY_S} s", fix="back up at most once a minute")
+        raise UsageError(f"--every {text} is shorter than {MIN_EVERY_S} s", fix="back up at most once a minute")
+    if seconds > MAX_EVERY_S:
+        raise UsageError(f"--every {text} is longer than a year", fix="back up at least once a year, e.g. 1d or 7d")
     return seconds
 
 

@@ -49,7 +49,7 @@ MATRIX = [
     ("api", "kill", "api"), ("api", "freeze", "api"),
     ("supervisor", "kill", "backup"), ("supervisor", "freeze", "workflow"),
 ]
-# `invoke validate` with one service frozen: exit 1 naming it, within 10 s.
+# `invoke validate` with one service frozen: exit 1 naming it, within 10 s of its checks (work.Validate).
 VALIDATE_MATRIX = [(service, "freeze", "validate") for service in ("postgres", "redis", "chroma", "llm")]
 Echo = Callable[[str], None]
 
@@ -104,7 +104,7 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
     before = snapshot(settings)
     work = workload(during, settings, env_file)
     if freeze_s is None:
-        freeze_s = work.deadline_s if service in FROZEN_UNTIL_THE_WORK_ENDS else FREEZE_S
+        freeze_s = work.freeze_s if service in FROZEN_UNTIL_THE_WORK_ENDS else FREEZE_S
     echo(f"{service} {fault} during {during}: starting the work …")
     work.start()
     time.sleep(INJECT_AFTER_S[during])

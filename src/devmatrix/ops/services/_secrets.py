@@ -12,7 +12,7 @@ import grp
 import os
 from pathlib import Path
 
-SECRETS_DIR = "secrets"
+SECRETS_DIR = "secrets"  # pragma: allowlist secret - a folder name
 SCRATCH_STACKS_PREFIX = "test-"  # .devmatrix/test-*: the integration tests' scratch stacks, not this stack's
 # `sh -c SCRIPT ENV_FILE PROGRAM ARGS…`: $0 is the env file, "$@" the program and its arguments.
 _EXEC_WITH_ENV = 'set -a; . "$0"; set +a; exec "$@"'
@@ -22,10 +22,14 @@ def secrets_dir(state: Path) -> Path:
     return state / SECRETS_DIR
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 (never readable by others, not even briefly)."""
+def write_private(path: Path, text: str, *, private_parent: bool = True) -> None:
+    """Write ``text`` to ``path`` with mode 0600 (never readable by others, not even briefly), by
+    an atomic rename. ``private_parent``: make the folder 0700 too (a secrets folder of ours);
+    False for a file in a folder that is not ours to close, such as the checkout's .env.test
+    (a 0700 checkout locks the Postgres system user out of its data)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.parent.chmod(0o700)
+    if private_parent:
+        path.parent.chmod(0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from devmatrix.config import Settings
-from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.errors import ServiceError, UsageError
 from devmatrix.ops.services import registry
 from devmatrix.ops.services.base import ServiceState, record
 
@@ -30,7 +30,7 @@ class ExternalProvider:
 
     def _probe(self, name: str) -> ServiceState:
         if name not in self.specs:
-            raise DevMatrixError(f"{name}: no such service", fix=f"choose from {', '.join(self.specs)}")
+            raise UsageError(f"{name}: no such service", fix=f"choose from: {', '.join(self.specs)}")
         spec = self.specs[name]
         state = ServiceState(name=name, url=spec.url(self.settings), port=spec.port(self.settings), running=True)
         try:
@@ -66,4 +66,3 @@ class ExternalProvider:
 
     def logs(self, name: str, lines: int = 50) -> str:
         return f"{name} is external: read its logs where it runs"
-

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from devmatrix.config import Settings
-from devmatrix.errors import DevMatrixError, InstallError, PortInUse, ServiceError, ServiceNotReady
+from devmatrix.errors import InstallError, PortInUse, ServiceError, ServiceNotReady, UsageError
 from devmatrix.ops.services import _reaper, system
 from devmatrix.ops.services._constants import SUPERVISORD_STOP_GRACE_S
 from devmatrix.ops.services._ownership import SUPERVISORD, Member, StackIdentity, stale_postmaster_pid
@@ -69,8 +69,8 @@ class NativeProvider:
     def _select(self, names: tuple[str, ...]) -> list[NativeService]:
         unknown = [n for n in names if n not in self.catalog]
         if unknown:
-            # a wrong name, not a service outage: exit 1, not the outage exit code 3
-            raise DevMatrixError(f"{', '.join(unknown)}: no such service",
+            # a wrong name is bad usage (exit 2), not a service outage (exit 3)
+            raise UsageError(f"{', '.join(unknown)}: no such service",
                                  fix=f"choose from: {', '.join(self.catalog)}")
         return [self.catalog[n] for n in (names or self.services())]
 

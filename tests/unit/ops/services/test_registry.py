@@ -23,7 +23,7 @@ PROVIDERS = ("native", "compose", "external")
 @pytest.mark.parametrize("backend", ["local", "anthropic"])
 def test_native_compose_and_external_run_the_same_core_set(tmp_path, backend):
     settings = Settings(devmatrix_state_dir=tmp_path, llm_backend=backend,
-                        anthropic_api_key="sk-ant-test" if backend == "anthropic" else None)
+                        anthropic_api_key="sk-ant-test" if backend == "anthropic" else None)  # pragma: allowlist secret
     native = tuple(name for name, s in native_services(settings, env_file=tmp_path / ".env.test", user=None).items()
                    if s.group == "core")
     compose = ComposeProvider(settings, env_file=tmp_path / ".env.test").services()
