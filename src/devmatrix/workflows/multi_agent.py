@@ -10,6 +10,7 @@ branches finish. A service that is down or frozen stops the run: the workflow is
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import re
 import time
@@ -184,13 +185,20 @@ class MultiAgentWorkflow:
             self.scratchpad.finish_workflow(workflow_id, "interrupted")
 
     def _context(self, task: PlannedTask, records: dict[str, TaskRecord], root: Path) -> str:
-        """The dependencies' code, each headed by its files relative to the workspace: the same
-        plan in another directory is the same prompt (and the machine's paths stay out of it)."""
-        return "\n\n".join(
-            f"# from task {dep} ({records[dep].type}): {', '.join(_relative(f, root) for f in records[dep].files)}\n"
-            f"{records[dep].artifact[:ARTIFACT_CONTEXT_CHARS]}"
-            for dep in task.depends_on if dep in records
-        )
+        """The dependencies' code, each headed by its files relative to the workspace (the same
+        plan in another directory is the same prompt, and the machine's paths stay out of it)
+        and by the import line that reaches it from the workspace root."""
+        parts = []
+        for dep in task.depends_on:
+            if dep not in records:
+                continue
+            record = records[dep]
+            files = [_relative(f, root) for f in record.files]
+            header = f"# {', '.join(files) or 'code'} (from task {dep}, {record.type})"
+            if hint := _import_hint(files, record.artifact):
+                header += f"\n# import it with: {hint}"
+            parts.append(f"{header}\n{record.artifact[:ARTIFACT_CONTEXT_CHARS]}")
+        return "\n\n".join(parts)
 
     def _run_task(self, task: PlannedTask, context: str, workflow_id: str,
                   workspace_id: str) -> TaskRecord:
@@ -224,6 +232,24 @@ class MultiAgentWorkflow:
         self.scratchpad.set_state(workflow_id, task.id, status=record.status,
                                   files=record.files, commit=record.git_commit_hash)
         return record
+
+
+def _import_hint(files: list[str], code: str) -> str | None:
+    """``from module import name, …`` for a dependency's public top-level names. Without it a
+    small model guesses the module (``from task import …``, from the header) and its tests
+    fail to import: evidence that says nothing about the code."""
+    module = next((f[:-3].replace("/", ".") for f in files
+                   if f.endswith(".py") and not f.startswith("tests/")), None)
+    if module is None or not module.replace(".", "").replace("_", "").isalnum():
+        return None
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    names = [node.name for node in tree.body
+             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+             and not node.name.startswith("_")]
+    return f"from {module} import {', '.join(names)}" if names else None
 
 
 def _relative(path: str, root: Path) -> str:

@@ -75,3 +75,31 @@ def test_resuming_an_unknown_workflow_is_a_clear_error_and_runs_nothing(pad, cou
     assert caught.value.message == "no workflow 'wf-000000000000' to resume"
     assert caught.value.fix == "check the id printed by the first run"
     assert agent.calls == [] and pad.workflows == {}
+
+
+class _WritingAgent:
+    """Writes ``def add`` for the first task and records every instruction."""
+
+    def __init__(self, root):
+        self.root, self.calls = root, []
+
+    def generate(self, user_request, workspace_id, **_):
+        self.calls.append(user_request)
+        code = ("import os\n\n\ndef add(a, b):\n    return a + b\n\n\nclass Adder:\n    pass\n\n\n"
+                "def _private():\n    pass\n")
+        return {"success": True, "generated_code": code, "file_written": True,
+                "file_path": str(self.root / workspace_id / "pkg" / "add.py"), "git_commit_hash": "abc"}
+
+
+def test_a_dependent_task_is_told_the_import_line_of_its_dependencys_public_names(pad, fixed_planner, tmp_path):
+    # without it the 135M model imports from a module named after the header ("from task import …")
+    planner = fixed_planner({"impl": ("implementation", "write add", []),
+                             "tests": ("test", "test add", ["impl"])})
+    agent = _WritingAgent(tmp_path)
+    flow = MultiAgentWorkflow(planner, pad, agent=agent,  # type: ignore[arg-type]
+                              settings=Settings(workspace_dir=tmp_path))
+    assert flow.execute("r", "ws")["success"] is True
+    dependent = agent.calls[1]
+    assert ("# pkg/add.py (from task impl, implementation)\n"
+            "# import it with: from pkg.add import add, Adder\n") in dependent
+    assert str(tmp_path) not in dependent  # the machine's paths stay out of the prompt
