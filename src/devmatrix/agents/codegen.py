@@ -60,7 +60,8 @@ NOT_A_RESULT = (ServiceError, RAGDisabled, NotSetUp)
 GENERATE_MAX_TOKENS = 512
 SYSTEM = (
     "You are an expert Python developer. Reply with one complete, runnable Python module"
-    " in a single ```python code block, with type hints and docstrings. No text outside it."
+    " in a single ```python code block, with type hints and docstrings, and pytest test functions"
+    " (def test_...) for it at the end of the module. No text outside it."
 )
 REPAIR = ("This Python module, written for the request {request!r}, failed these checks"
           " (run in a sandbox):\n{failures}\n\nReply with the corrected module only.\n```python\n{code}```")
