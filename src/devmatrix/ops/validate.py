@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import requests
 
 from devmatrix import clients
 from devmatrix.config import Settings, load_settings
-from devmatrix.deadlines import PROBE_TIMEOUT_S
+from devmatrix.deadlines import PROBE_TIMEOUT_S, VALIDATE_DEADLINE_S
 from devmatrix.errors import ConfigError, DevMatrixError, ServiceError
 from devmatrix.observability import push
 from devmatrix.observability.logging import configure_logging
@@ -190,12 +190,32 @@ def _run(name: str, check: Callable, settings: Settings) -> list[CheckResult]:
     return results
 
 
-def run_validation(settings: Settings, provider: registry.ProviderName | None = None) -> list[CheckResult]:
-    """Every check, in parallel (they are independent and mostly wait on I/O)."""
+# validate stops waiting here, so that it reports within VALIDATE_DEADLINE_S: the rest is
+# for assembling and printing the report. A check's own calls have deadlines, but a check may
+# make several (a retried probe), and a busy machine stretches each: only this bounds the whole.
+VALIDATE_WAIT_S = VALIDATE_DEADLINE_S - 0.5
+
+
+def run_validation(settings: Settings, provider: registry.ProviderName | None = None, *,
+                   wait_s: float = VALIDATE_WAIT_S) -> list[CheckResult]:
+    """Every check, in parallel (they are independent and mostly wait on I/O); a check with no
+    result after ``wait_s`` has failed, named, and is left to end by its own deadlines."""
     todo = checks(provider or resolve_provider(settings))
-    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-        futures = [pool.submit(_run, name, check, settings) for name, check in todo.items()]
-        return [result for future in futures for result in future.result()]
+    pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="validate")
+    futures = {name: pool.submit(_run, name, check, settings) for name, check in todo.items()}
+    done, _ = wait(futures.values(), timeout=wait_s)
+    pool.shutdown(wait=False, cancel_futures=True)
+    results: list[CheckResult] = []
+    for name, future in futures.items():
+        if future in done:
+            results.extend(future.result())
+        else:
+            results.append(CheckResult(
+                name, Status.FAIL, f"{name}: no result within {wait_s:g} s (validate's deadline is"
+                f" {VALIDATE_DEADLINE_S:g} s): hung, or too slow on a busy machine — fix: `invoke"
+                f" infra.status`, then `invoke infra.logs <service>`; busy: run `invoke validate` again",
+                critical=name != "monitoring", seconds=wait_s))
+    return results
 
 
 def exit_code(results: list[CheckResult]) -> int:

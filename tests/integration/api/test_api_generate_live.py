@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from _fixtures.waits import GENERATE_WAIT_S, ONE_GENERATION_TEST_TIMEOUT_S
+
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 GENERATE = "/api/v1/generate"
 
@@ -22,9 +24,10 @@ def rows_for(postgres, workspace_id: str) -> int:
                             (workspace_id,))[0]["n"]
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)
 def test_generate_returns_the_logged_result_and_the_row_reads_back(live_api, generation_rows, workspace_id):
     request = "Write a Python function multiply(a, b) that returns a * b"  # the pinned model gets it right
-    response = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, timeout=110,
+    response = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, timeout=GENERATE_WAIT_S,
                                   json={"request": request, "workspace_id": workspace_id})
     assert response.status_code == 200, response.text
     result = response.json()
@@ -75,6 +78,7 @@ def test_an_unknown_generation_is_a_json_404(live_api):
     assert "2147483647" in response.json()["message"]
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)
 def test_enable_rag_grounds_the_prompt_with_the_apps_one_retriever(start_api, generation_rows, workspace_id,
                                                                    llm_recorder):
     live_api = start_api(llm_port=llm_recorder.port)  # the app's LLM calls go through the recorder
@@ -82,7 +86,7 @@ def test_enable_rag_grounds_the_prompt_with_the_apps_one_retriever(start_api, ge
     assert resources._retriever is None  # nothing loads the embedding model until RAG is asked for
     request = "Write fibonacci(n) with memoization"
     response = live_api.http.post(
-        live_api.url + GENERATE, headers=live_api.auth, timeout=110,
+        live_api.url + GENERATE, headers=live_api.auth, timeout=GENERATE_WAIT_S,
         json={"request": request, "workspace_id": workspace_id, "enable_rag": True, "git_enabled": False})
     assert response.status_code == 200, response.text
     built = resources._retriever

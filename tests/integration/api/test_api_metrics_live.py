@@ -9,6 +9,8 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from _fixtures.waits import GENERATE_WAIT_S
+
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 
 # name → whether a generation must move it (RAG metrics come from RAG, not from /generate;
@@ -37,7 +39,7 @@ def scrapes_around_a_generation(live_api, generation_rows) -> tuple[str, str]:
     scrape = live_api.url + "/api/v1/metrics/prometheus"
     before = live_api.http.get(scrape, timeout=10).text
     workspace = f"api-test-{uuid.uuid4().hex[:8]}"
-    response = live_api.http.post(live_api.url + "/api/v1/generate", headers=live_api.auth, timeout=110,
+    response = live_api.http.post(live_api.url + "/api/v1/generate", headers=live_api.auth, timeout=GENERATE_WAIT_S,
                                   json={"request": "Write is_even(n)", "workspace_id": workspace})
     assert response.status_code == 200 and response.json()["success"] is True, response.text
     # a 422, counted under its route template

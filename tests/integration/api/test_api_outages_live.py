@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from _fixtures.waits import GENERATE_WAIT_S, ONE_GENERATION_TEST_TIMEOUT_S
+
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 GENERATE = "/api/v1/generate"
 # the pinned local model gets each of these right (chosen by running them)
@@ -86,11 +88,12 @@ def test_ready_on_the_anthropic_backend_names_a_rejected_key(start_api, settings
     assert accepted.http.get(accepted.url + "/api/v1/health/ready", timeout=30).status_code == 200
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)
 def test_concurrent_generations_into_one_workspace_each_commit_and_log(live_api, generation_rows):
     workspace = f"api-test-{uuid.uuid4().hex[:8]}"
 
     def generate(request: str) -> dict:
-        response = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, timeout=110,
+        response = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, timeout=GENERATE_WAIT_S,
                                       json={"request": request, "workspace_id": workspace})
         assert response.status_code == 200, response.text
         return response.json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -58,3 +59,31 @@ def test_the_report_times_the_checks_apart_from_the_start_up(tmp_path, monkeypat
     env_file.write_text("DEVMATRIX_PROVIDER=native\n")
     payload = validate.validate(env_file).to_dict()
     assert 0.3 <= payload["checks_seconds"] < 5, payload
+
+
+def test_a_check_still_waiting_at_the_deadline_fails_named_and_validate_does_not_wait_for_it(monkeypatch):
+    # a hung service whose check retries (each call within its own deadline) must not hold
+    # validate past its deadline: on a busy machine the llm check alone took 20 s
+    release = threading.Event()
+
+    def hung(settings):
+        release.wait(30)
+        return CheckResult("llm", Status.PASS)
+
+    monkeypatch.setattr(validate, "checks", lambda provider: {
+        "postgres": lambda s: CheckResult("postgres", Status.PASS), "llm": hung,
+        "monitoring": lambda s: release.wait(30) and CheckResult("monitoring", Status.PASS, critical=False)})
+    try:
+        start = time.perf_counter()
+        results = validate.run_validation(Settings(), "native", wait_s=0.5)
+        elapsed = time.perf_counter() - start
+    finally:
+        release.set()
+    # the bound: the 0.5 s wait, plus the pool's hand-back, with slack for a busy machine
+    assert elapsed < 5, elapsed
+    by_name = {r.name: r for r in results}
+    assert by_name["postgres"].status is Status.PASS
+    assert by_name["llm"].failed and by_name["llm"].critical
+    assert by_name["llm"].detail.startswith("llm: no result within 0.5 s") and "fix:" in by_name["llm"].detail
+    assert by_name["monitoring"].failed and not by_name["monitoring"].critical
+    assert validate.exit_code(results) == 1

@@ -39,6 +39,9 @@ HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
 INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 2.5, "rag": 1.2, "backup": 2.5, "validate": 0.0}
+# ... and, for work that says when it is under way (a workflow: its row exists), at most this
+# long more: on a busy machine a CLI start-up alone can take 20 s.
+UNDER_WAY_WITHIN_S = 60.0
 # The cases `nox -s chaos` runs: every service x both faults, each during the work
 # that depends on that service most.
 MATRIX = [
@@ -108,6 +111,9 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
     echo(f"{service} {fault} during {during}: starting the work …")
     work.start()
     time.sleep(INJECT_AFTER_S[during])
+    limit = time.monotonic() + UNDER_WAY_WITHIN_S
+    while not work.under_way() and not work.done() and time.monotonic() < limit:
+        time.sleep(0.1)
     injected = faults.inject(provider.supervisor, service, fault)  # type: ignore[attr-defined]
     hit = time.monotonic()
     echo(f"{fault} {service} (pids {', '.join(map(str, injected.pids))})")

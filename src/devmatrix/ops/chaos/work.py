@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S, PG_DUMP_TIMEOUT_S, VALIDATE_DEADLINE_S
 
@@ -96,6 +97,11 @@ class Workload(ABC):
 
     @abstractmethod
     def wait(self) -> Seen: ...
+
+    def under_way(self) -> bool:
+        """The work has reached what the fault is meant to hit (a fixed delay is enough unless
+        a workload says otherwise)."""
+        return True
 
 
 class _Command(Workload):
@@ -180,6 +186,18 @@ class Workflow(_Command):
 
     def summary(self, payload: dict) -> str:
         return f"workflow {payload.get('workflow_id')} success={payload.get('success')}"
+
+    def under_way(self) -> bool:
+        """Its workflow row exists, so a fault from now on interrupts a workflow that can be
+        resumed. A fixed delay was not enough: on a busy machine the CLI's start-up outlasted
+        it, the fault hit before the workflow existed, and there was nothing to resume."""
+        conn = clients.postgres_connect(self.settings)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM workflows WHERE workspace_id = %s", (self.workspace,))
+                return cursor.fetchone() is not None
+        finally:
+            conn.close()
 
     def resume(self, workflow_id: str) -> Seen:
         self.resuming, self.ended = workflow_id, None
