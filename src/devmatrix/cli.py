@@ -17,8 +17,9 @@ from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
 from devmatrix.agents.result import GenerationResult
+from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings
-from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
+from devmatrix.errors import UsageError, WorkspaceError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.observability.push import CLI_JOB, push
 
@@ -169,7 +170,7 @@ def _print_generation(result: GenerationResult, settings: Settings) -> None:
             marks = " ".join(f"{'-' if c.skipped else '✓' if c.passed else '✗'} {c.name}" for c in result.evidence)
             print(f"  evidence: {marks} · {result.evidence_repair_rounds} repair round(s)")
     else:
-        print(f"FAIL: {result.error_line}", file=sys.stderr)
+        print(f"FAIL: {result.error_line}", file=sys.stderr)  # the line boundary.Failure prints
 
 
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
@@ -253,36 +254,22 @@ EXIT_CODES = ("exit codes: 0 done, 1 the generation, a task or a check failed, 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The CLI's one error boundary: every error ends as `FAIL: what — fix: how` and an exit code."""
+    """Parse, run the command inside the one error boundary (devmatrix.boundary: `FAIL: what — fix:
+    how` and an exit code; with --json the error on stdout too), then push what it measured."""
     args = _parser().parse_args(argv)
-    settings = None
-    try:
+    loaded: list[Settings] = []
+
+    def command() -> int:
         settings = _with_gate(load_settings(), args)
+        loaded.append(settings)
         configure_logging(settings, report=True)
         return {"generate": _generate, "workflow": _workflow, "check": _check}[args.command](args, settings)
-    except DevMatrixError as error:
-        _fail(args, error.message, error.exit_code, fix=error.fix, service=getattr(error, "service", None),
-              workflow_id=getattr(error, "workflow_id", None))
-        return error.exit_code
-    except KeyboardInterrupt:
-        _fail(args, "interrupted (Ctrl-C)", 130)
-        return 130
-    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
-        _fail(args, f"internal error ({type(error).__name__}: {error})", 1,
-              fix="this is a bug: report it with the command you ran; LOG_LEVEL=DEBUG shows more")
-        return 1
+
+    try:
+        return run_main(command, json_errors=args.json)
     finally:  # whatever ended the command (after its FAIL line): what it measured reaches Prometheus
-        if settings is not None:
-            push(settings, CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
-
-
-def _fail(args: argparse.Namespace, message: str, code: int, *, fix: str | None = None,
-          **details: object) -> None:
-    print(f"FAIL: {message} — fix: {fix}" if fix else f"FAIL: {message}", file=sys.stderr)
-    if getattr(args, "json", False):  # scripts reading --json get the error on stdout too
-        # `fix` is kept beside `error_fix` for scripts written before the result had error_fix
-        print(json.dumps({"success": False, "error": message, "error_fix": fix, "exit_code": code,
-                          **{k: v for k, v in {"fix": fix, **details}.items() if v is not None}}, indent=2))
+        if loaded:
+            push(loaded[0], CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
 
 
 if __name__ == "__main__":
