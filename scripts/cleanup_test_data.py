@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
-from devmatrix.errors import DevMatrixError
 from devmatrix.ops.cleanup import SCOPES, cleanup
 
 
@@ -25,15 +25,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{scope}", action="store_true", help=f"clean {scope} (default: every scope)")
     args = parser.parse_args(argv)
     scopes = [scope for scope in SCOPES if getattr(args, scope)] or list(SCOPES)
-    try:
+
+    def clean() -> int:
         results = cleanup(load_settings(), scopes=scopes, dry=args.dry, confirmed=args.yes,
                           echo=lambda line: print(line, file=sys.stderr))
-    except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr)
-        return error.exit_code
-    for result in results:
-        print(f"{result.name}: {result.detail}")
-    return 1 if any(result.failed for result in results) else 0
+        for result in results:
+            print(f"{result.name}: {result.detail}")
+        return 1 if any(result.failed for result in results) else 0
+
+    return run_main(clean)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
-from devmatrix.errors import DevMatrixError
 from devmatrix.ops.db import setup_database
 
 
@@ -22,14 +22,13 @@ def main() -> int:
     parser.add_argument("--yes", action="store_true", help="confirm --recreate")
     parser.add_argument("--dry", action="store_true", help="print the plan, change nothing")
     args = parser.parse_args()
-    try:
-        settings = load_settings()
-        for result in setup_database(settings, recreate=args.recreate, confirmed=args.yes or args.dry,
-                                     dry=args.dry):
-            print(f"{result.status.value}: {result.name}: {result.detail}")
-    except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr)
-        return error.exit_code
+    return run_main(lambda: _setup(args))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    for result in setup_database(settings, recreate=args.recreate, confirmed=args.yes or args.dry, dry=args.dry):
+        print(f"{result.status.value}: {result.name}: {result.detail}")
     print(f"Test database {settings.postgres_db} ready")
     return 0
 

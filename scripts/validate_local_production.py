@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from devmatrix.boundary import run_main
 from devmatrix.config import env_file_path
 from devmatrix.ops.validate import validate
 
@@ -20,6 +21,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the checks as JSON (for scripts)")
     parser.add_argument("--env-file", default=None, help="settings file (default: DEVMATRIX_ENV_FILE or .env.test)")
     args = parser.parse_args()
+    return run_main(lambda: _validate(args))
+
+
+def _validate(args: argparse.Namespace) -> int:
     report = validate(env_file_path(args.env_file))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))

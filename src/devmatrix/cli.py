@@ -16,8 +16,10 @@ import uuid
 from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
+from devmatrix.agents.result import GenerationResult
+from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings
-from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
+from devmatrix.errors import UsageError, WorkspaceError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.observability.push import CLI_JOB, push
 
@@ -146,30 +148,29 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
         auto_approve=args.auto_approve)
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(result.model_dump_json(indent=2))
     else:
         _print_generation(result, settings)
-    if result.get("logging_error"):
-        print(f"WARNING: {result['logging_error']}", file=sys.stderr)
-    return 0 if result["success"] else 1
+    if result.logging_error:
+        print(f"WARNING: {result.logging_error}", file=sys.stderr)
+    return 0 if result.success else 1
 
 
-def _print_generation(result: dict, settings: Settings) -> None:
+def _print_generation(result: GenerationResult, settings: Settings) -> None:
     print(gate_line(settings))
-    if result["success"]:
-        mark = "✓" if result["approval_status"] == "approved" else "…"
-        print(f"{mark} {result['approval_status']}: {result['file_path'] or '(not written)'}")
-        advisory = " (advisory)" if result.get("score_advisory") else ""
-        print(f"  commit {result['git_commit_hash'] or '-'} · score {result['quality_score']}{advisory}"
-              f" · {result['usage']['input_tokens']}+{result['usage']['output_tokens']} tokens"
-              f" · ${result['cost_usd']:.6f} · {result['latency_s']:.1f} s"
-              f" · {result['backend']}/{result['model']} · log id {result['log_id']}")
-        if result.get("evidence"):
-            marks = " ".join(f"{'-' if c['skipped'] else '✓' if c['passed'] else '✗'} {c['name']}"
-                             for c in result["evidence"])
-            print(f"  evidence: {marks} · {result['evidence_repair_rounds']} repair round(s)")
+    if result.success:
+        mark = "✓" if result.approval_status == "approved" else "…"
+        print(f"{mark} {result.approval_status}: {result.file_path or '(not written)'}")
+        advisory = " (advisory)" if result.score_advisory else ""
+        print(f"  commit {result.git_commit_hash or '-'} · score {result.quality_score}{advisory}"
+              f" · {result.usage.input_tokens}+{result.usage.output_tokens} tokens"
+              f" · ${result.cost_usd:.6f} · {result.latency_s:.1f} s"
+              f" · {result.backend}/{result.model} · log id {result.log_id}")
+        if result.evidence:
+            marks = " ".join(f"{'-' if c.skipped else '✓' if c.passed else '✗'} {c.name}" for c in result.evidence)
+            print(f"  evidence: {marks} · {result.evidence_repair_rounds} repair round(s)")
     else:
-        print(f"FAIL: {result['error']}", file=sys.stderr)
+        print(f"FAIL: {result.error_line}", file=sys.stderr)  # the line boundary.Failure prints
 
 
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,6 +186,7 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     def progress(event: str, task_id: str, details: dict) -> None:
         if not args.json:
             extra = f" {details['error']}" if details.get("error") else ""
+            extra += f" — fix: {details['error_fix']}" if details.get("error_fix") else ""
             print(f"  [{event}] {task_id}{extra}", file=sys.stderr, flush=True)
 
     scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
@@ -252,34 +254,22 @@ EXIT_CODES = ("exit codes: 0 done, 1 the generation, a task or a check failed, 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The CLI's one error boundary: every error ends as `FAIL: what — fix: how` and an exit code."""
+    """Parse, run the command inside the one error boundary (devmatrix.boundary: `FAIL: what — fix:
+    how` and an exit code; with --json the error on stdout too), then push what it measured."""
     args = _parser().parse_args(argv)
-    settings = None
-    try:
+    loaded: list[Settings] = []
+
+    def command() -> int:
         settings = _with_gate(load_settings(), args)
+        loaded.append(settings)
         configure_logging(settings, report=True)
         return {"generate": _generate, "workflow": _workflow, "check": _check}[args.command](args, settings)
-    except DevMatrixError as error:
-        _fail(args, str(error), error.exit_code, service=getattr(error, "service", None),
-              fix=error.fix, workflow_id=getattr(error, "workflow_id", None))
-        return error.exit_code
-    except KeyboardInterrupt:
-        _fail(args, "interrupted (Ctrl-C)", 130)
-        return 130
-    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
-        _fail(args, f"internal error ({type(error).__name__}: {error})", 1,
-              fix="this is a bug: report it with the command you ran; LOG_LEVEL=DEBUG shows more")
-        return 1
+
+    try:
+        return run_main(command, json_errors=args.json)
     finally:  # whatever ended the command (after its FAIL line): what it measured reaches Prometheus
-        if settings is not None:
-            push(settings, CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
-
-
-def _fail(args: argparse.Namespace, message: str, code: int, **details: object) -> None:
-    print(f"FAIL: {message}", file=sys.stderr)
-    if getattr(args, "json", False):  # scripts reading --json get the error on stdout too
-        print(json.dumps({"success": False, "error": message, "exit_code": code,
-                          **{k: v for k, v in details.items() if v is not None}}, indent=2))
+        if loaded:
+            push(loaded[0], CLI_JOB, warn=lambda message: print(message, file=sys.stderr))
 
 
 if __name__ == "__main__":

@@ -209,6 +209,15 @@ class PlanError(WorkflowError):
     """A task plan is invalid: a cycle, an unknown type, a missing dependency."""
 
 
+class ChecksFailed(DevMatrixError):
+    """A command ran to its end and what it checked failed (a check, a step, a case, a service
+    unhealthy); each failure is listed above the FAIL line, or in the --json output."""
+
+    def __init__(self, message: str, *, fix: str | None = None, exit_code: int = 1) -> None:
+        self.exit_code = exit_code  # 1; `invoke validate` says 2 when its checks could not run
+        super().__init__(message, fix=fix)
+
+
 class UsageError(DevMatrixError):
     """A command was called wrongly (an option where an argument belongs)."""
 

@@ -8,6 +8,7 @@ import pytest
 
 from devmatrix import cli
 from devmatrix.agents import codegen
+from devmatrix.agents.result import GenerationResult
 from devmatrix.errors import CollectionMissing, RAGDisabled, ServiceError
 
 pytestmark = pytest.mark.unit
@@ -45,8 +46,22 @@ def test_json_mode_prints_the_error_for_scripts(monkeypatch, capsys):
     monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(down))
     assert cli.main(["generate", "Write add(a, b)", "--json"]) == 3
     payload = json.loads(capsys.readouterr().out)
-    assert payload == {"success": False, "error": "chroma: heartbeat timed out — fix: `invoke infra.restart -s chroma`",
-                       "exit_code": 3, "service": "chroma", "fix": "`invoke infra.restart -s chroma`"}
+    assert payload == {"success": False, "error": "chroma: heartbeat timed out",
+                       "error_fix": "`invoke infra.restart -s chroma`", "exit_code": 3, "service": "chroma",
+                       "fix": "`invoke infra.restart -s chroma`"}  # `fix`: the key scripts read before error_fix
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_failed_generation_exits_1_with_its_error_and_fix(monkeypatch, capsys, json_flag):
+    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_recording([]))
+    assert cli.main(["generate", "Write add(a, b)", *json_flag]) == 1
+    out, err = capsys.readouterr()
+    if json_flag:
+        payload = json.loads(out)
+        assert (payload["success"], payload["error"], payload["error_fix"]) == (False, "rejected: …", "--min-score N")
+        assert payload["approval_status"] == "rejected" and payload["usage"] == {"input_tokens": 0, "output_tokens": 0}
+    else:
+        assert err == "FAIL: rejected: … — fix: --min-score N\n"
 
 
 def test_a_bug_is_reported_in_one_line_never_as_a_traceback(monkeypatch, capsys):
@@ -78,7 +93,8 @@ def _agent_recording(calls: list):
 
         def generate(self, *args, **kwargs):
             calls.append((self.settings.approval_min_score, kwargs["auto_approve"]))
-            return {"success": False, "error": "rejected: …", "approval_status": "rejected"}
+            return GenerationResult(workspace_id="default", approval_min_score=self.settings.approval_min_score,
+                                    approval_status="rejected", error="rejected: …", error_fix="--min-score N")
 
     return Agent
 

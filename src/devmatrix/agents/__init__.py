@@ -7,5 +7,6 @@ enable_rag=)``, and ``OrchestratorAgent(api_key=)``.
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.orchestrator import OrchestratorAgent
+from devmatrix.agents.result import GenerationResult
 
-__all__ = ["CodeGenerationAgent", "OrchestratorAgent"]
+__all__ = ["CodeGenerationAgent", "GenerationResult", "OrchestratorAgent"]

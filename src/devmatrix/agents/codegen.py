@@ -5,10 +5,10 @@ evidence in the sandbox (devmatrix.evidence; failing evidence goes back to the m
 at most EVIDENCE_REPAIR_ROUNDS repairs) → review score (only for passing evidence) →
 the gate (approval.py: approved, rejected, pending_review) → file in the workspace →
 git commit (approved only) → a row in code_generation_logs → metrics and one log line →
-the seed's result dict, plus ``evidence`` (one dict per check), ``evidence_passed``,
-``evidence_repair_rounds`` and ``score_advisory`` (the score did not gate: local backend).
-A failure of the request or of the model's output returns a result (success
-False, the error named, a fix that changes the outcome: remedies.py) and logs its row.
+a GenerationResult (result.py: the seed's keys, read as a dict too, plus ``evidence``,
+``evidence_passed``, ``evidence_repair_rounds`` and ``score_advisory``: the score did not gate).
+A failure of the request or of the model's output returns a result (success False, the error
+in ``error``, a fix that changes the outcome in ``error_fix``: remedies.py) and logs its row.
 What is not the model's doing is raised to the caller, after the attempt is logged where
 Postgres allows: a service down or frozen (ServiceError), retrieval asked for with
 RAG_ENABLED=false (RAGDisabled), a collection never seeded (CollectionMissing).
@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,6 +30,7 @@ import structlog
 from devmatrix.agents._extract import extract_code, module_name, requested_path
 from devmatrix.agents.approval import Approval, decide, score_gates
 from devmatrix.agents.remedies import PYTHON, Remedies
+from devmatrix.agents.result import EvidenceCheck, GenerationResult
 from devmatrix.agents.review import review_code
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
@@ -107,52 +106,43 @@ class CodeGenerationAgent:
 
     def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
                  auto_approve: bool = True, enable_rag: bool = False,
-                 base_path: str | None = None, min_score: float | None = None) -> dict[str, Any]:
+                 base_path: str | None = None, min_score: float | None = None) -> GenerationResult:
         """``auto_approve``: the gate decides alone (below ``min_score``: rejected); False: a
         person does (below it: pending_review). ``min_score`` defaults to APPROVAL_MIN_SCORE."""
         CODE_GENERATION_ATTEMPTS.inc()
         if min_score is None:
             min_score = self.settings.approval_min_score
         start = time.perf_counter()
-        result: dict[str, Any] = {
-            "success": False, "approval_status": "error", "file_written": False,
-            "file_path": None, "generated_code": "", "quality_score": None,
-            "git_committed": False, "git_commit_hash": None, "error": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0}, "cost_usd": 0.0,
-            "latency_s": 0.0, "model": None, "backend": None, "cache_hit": False,
-            "rag_examples": 0, "rag_example_ids": [], "log_id": None, "workspace_id": workspace_id,
-            "approval_min_score": min_score, "evidence": [], "evidence_passed": None,
-            "evidence_repair_rounds": 0, "score_advisory": None,
-        }
+        result = GenerationResult(workspace_id=workspace_id, approval_min_score=min_score)
         self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
         try:
             self._run(result, user_request, workspace_id, git_enabled, auto_approve, enable_rag,
                       base_path)
-            result["success"] = True
+            result.success = True
             CODE_GENERATION_SUCCESS.inc()
         except NOT_A_RESULT as error:
             # A service is down or frozen, or the stack is not set up for this request: not a result
             # but an error for the caller to decide on (CLI exit 3/2/4, API 503/409, workflow
             # interrupted). The attempt is still logged if it can be.
-            result["error"] = str(error)
+            result.fail(error)
             self._finish(result, user_request, start)
             raise
         except DevMatrixError as error:  # the model's output or the request: a failed result
-            result["error"] = str(error)
+            result.fail(error)
         self._finish(result, user_request, start)
         return result
 
-    def _finish(self, result: dict, request: str, start: float) -> None:
-        result["latency_s"] = round(time.perf_counter() - start, 3)
+    def _finish(self, result: GenerationResult, request: str, start: float) -> None:
+        result.latency_s = round(time.perf_counter() - start, 3)
         self._log_row(result, request)
-        log.info("code_generation", workspace_id=result["workspace_id"], success=result["success"],
-                 approval_status=result["approval_status"], model=result["model"],
-                 backend=result["backend"], cost_usd=result["cost_usd"], latency_s=result["latency_s"],
-                 error=result["error"], log_id=result["log_id"],
-                 logging_error=result.get("logging_error"))
+        log.info("code_generation", workspace_id=result.workspace_id, success=result.success,
+                 approval_status=result.approval_status, model=result.model,
+                 backend=result.backend, cost_usd=result.cost_usd, latency_s=result.latency_s,
+                 error=result.error, error_fix=result.error_fix, log_id=result.log_id,
+                 logging_error=result.logging_error)
 
     # --- the pipeline -------------------------------------------------------------
-    def _run(self, result: dict, request: str, workspace_id: str, git_enabled: bool,
+    def _run(self, result: GenerationResult, request: str, workspace_id: str, git_enabled: bool,
              auto_approve: bool, enable_rag: bool, base_path: str | None) -> None:
         request = request.strip()
         if not request:
@@ -163,7 +153,7 @@ class CodeGenerationAgent:
         with WorkspaceManager(workspace_id, base_path, settings=self.settings) as workspace:
             self._pipeline(result, request, workspace, git_enabled, auto_approve, enable_rag)
 
-    def _pipeline(self, result: dict, request: str, workspace: WorkspaceManager,
+    def _pipeline(self, result: GenerationResult, request: str, workspace: WorkspaceManager,
                   git_enabled: bool, auto_approve: bool, enable_rag: bool) -> None:
         hinted = requested_path(request)
         if hinted:
@@ -175,15 +165,15 @@ class CodeGenerationAgent:
                                   " but RAG_ENABLED=false",
                                   fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or ask"
                                       f" without {self.remedies.rag or 'enable_rag'}")
-            result["rag_example_ids"], examples = self._examples(request)
-            result["rag_examples"] = len(result["rag_example_ids"])
+            result.rag_example_ids, examples = self._examples(request)
+            result.rag_examples = len(result.rag_example_ids)
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
         reply = self._call(result, prompt, SYSTEM)
         code = extract_code(reply)
         if code is None:
             raise LLMError(f"the model's reply has no ```python code block: {reply[:120]!r}",
                            fix=self.remedies.bad_output(self.settings, used_rag=enable_rag))
-        result["generated_code"] = code
+        result.generated_code = code
         code = self._checked(result, request, code, used_rag=enable_rag)
         fallback = "generated_" + hashlib.sha256(request.encode()).hexdigest()[:8]
         target = hinted or module_name(code, fallback)
@@ -195,22 +185,22 @@ class CodeGenerationAgent:
             except ReviewError as error:
                 raise ReviewError(error.message, fix=self.remedies.bad_output(self.settings, used_rag=enable_rag)) \
                     from None
-            self._add_usage(result, review.input_tokens, review.output_tokens, review.cost_usd)
-            result["quality_score"] = review.score
-        counts = score_gates(result["backend"])
-        result["score_advisory"] = not counts
-        min_score = result["approval_min_score"]
-        approval = decide(result["quality_score"], min_score, auto_approve=auto_approve,
+            result.add_usage(review.input_tokens, review.output_tokens, review.cost_usd)
+            result.quality_score = review.score
+        counts = score_gates(result.backend)
+        result.score_advisory = not counts
+        min_score = result.approval_min_score
+        approval = decide(result.quality_score, min_score, auto_approve=auto_approve,
                           evidence_passed=evidence.passed, score_counts=counts)
-        result["approval_status"] = approval.value
+        result.approval_status = approval.value
         if approval is not Approval.APPROVED:
             # Written where a person can read it, never committed (.devmatrix-review/ is git-excluded).
             path = workspace.write_for_review(approval.value, target, code)
-            result["file_written"], result["file_path"] = True, str(path)
+            result.file_written, result.file_path = True, str(path)
             if approval is Approval.REJECTED and not evidence.passed:
                 failed = ", ".join(f"{check.name} of {check.target}" for check in evidence.failures)
                 raise RejectedByEvidence(
-                    f"rejected: the evidence failed ({failed}) after {result['evidence_repair_rounds']}"
+                    f"rejected: the evidence failed ({failed}) after {result.evidence_repair_rounds}"
                     f" repair round(s) (EVIDENCE_REPAIR_ROUNDS); not committed, kept at {path}",
                     fix=self.remedies.evidence_failed(self.settings, used_rag=enable_rag, path=path))
             if approval is Approval.REJECTED:
@@ -220,13 +210,13 @@ class CodeGenerationAgent:
                     fix=self.remedies.rejected(self.settings, used_rag=enable_rag))
             return  # pending_review: a person decides
         if git_enabled:  # one workspace lock for the write and its commit
-            path, result["git_commit_hash"] = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
-            result["git_committed"] = True
+            path, result.git_commit_hash = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
+            result.git_committed = True
         else:
             path = workspace.write_file(target, code)
-        result["file_written"], result["file_path"] = True, str(path)
+        result.file_written, result.file_path = True, str(path)
 
-    def _evidenced(self, result: dict, request: str, workspace: WorkspaceManager, target: str,
+    def _evidenced(self, result: GenerationResult, request: str, workspace: WorkspaceManager, target: str,
                    code: str) -> tuple[str, Evidence]:
         """The code's evidence, checked beside the workspace's files (a test task imports the
         implementation an earlier task wrote). Failing evidence goes back to the model with what
@@ -234,18 +224,18 @@ class CodeGenerationAgent:
         context = read_files(workspace.root, also_skipped=(REVIEW_DIR,))
         while True:
             evidence = self._evidence_of({**context, target: code}, [target])
-            result["evidence"] = [asdict(check) for check in evidence.checks]
-            result["evidence_passed"] = evidence.passed
-            if evidence.passed or result["evidence_repair_rounds"] >= self.settings.evidence_repair_rounds:
+            result.evidence = [EvidenceCheck.model_validate(check) for check in evidence.checks]
+            result.evidence_passed = evidence.passed
+            if evidence.passed or result.evidence_repair_rounds >= self.settings.evidence_repair_rounds:
                 return code, evidence
-            result["evidence_repair_rounds"] += 1
-            log.info("evidence_repair", workspace_id=result["workspace_id"], target=target,
-                     round=result["evidence_repair_rounds"],
+            result.evidence_repair_rounds += 1
+            log.info("evidence_repair", workspace_id=result.workspace_id, target=target,
+                     round=result.evidence_repair_rounds,
                      failed=[f"{check.name}:{check.target}" for check in evidence.failures])
             repaired = extract_code(self._call(
                 result, REPAIR.format(request=request, failures=evidence.feedback(), code=code), SYSTEM))
             if repaired is not None:  # no code block: the round is spent, the code stays
-                code = result["generated_code"] = repaired
+                code = result.generated_code = repaired
 
     def _evidence_of(self, files: Mapping[str, str], targets: Collection[str]) -> Evidence:
         if self._gather is None:
@@ -253,15 +243,15 @@ class CodeGenerationAgent:
             self._gather = lambda files, targets: gather_files(files, sandbox, targets=targets)
         return self._gather(files, targets)
 
-    def _call(self, result: dict, prompt: str, system: str) -> str:
+    def _call(self, result: GenerationResult, prompt: str, system: str) -> str:
         reply = self.client.complete(prompt, system=system, max_tokens=GENERATE_MAX_TOKENS,
                                      deadline_s=self._remaining(), use_cache=self.enable_cache)
-        result["model"], result["backend"] = reply.model, reply.backend
-        result["cache_hit"] = result["cache_hit"] or reply.cache_hit
-        self._add_usage(result, reply.input_tokens, reply.output_tokens, reply.cost_usd)
+        result.model, result.backend = reply.model, reply.backend
+        result.cache_hit = result.cache_hit or reply.cache_hit
+        result.add_usage(reply.input_tokens, reply.output_tokens, reply.cost_usd)
         return reply.text
 
-    def _checked(self, result: dict, request: str, code: str, *, used_rag: bool) -> str:
+    def _checked(self, result: GenerationResult, request: str, code: str, *, used_rag: bool) -> str:
         """ast.parse the code; on a syntax error, one repair round, then give up clearly."""
         try:
             ast.parse(code)
@@ -281,7 +271,7 @@ class CodeGenerationAgent:
         if repaired is None:
             raise LLMError(f"the generated code is not valid Python ({problem}) and the repair"
                            " reply has no code block", fix=self.remedies.bad_output(self.settings, used_rag=used_rag))
-        result["generated_code"] = repaired
+        result.generated_code = repaired
         return repaired
 
     def _examples(self, request: str) -> tuple[list[str], str]:
@@ -306,36 +296,17 @@ class CodeGenerationAgent:
                                fix="`invoke infra.status`: the LLM server is overloaded or slow")
         return remaining
 
-    @staticmethod
-    def _add_usage(result: dict, input_tokens: int, output_tokens: int, cost: float) -> None:
-        result["usage"]["input_tokens"] += input_tokens
-        result["usage"]["output_tokens"] += output_tokens
-        result["cost_usd"] = round(result["cost_usd"] + cost, 6)
-
-    def _log_row(self, result: dict, request: str) -> None:
+    def _log_row(self, result: GenerationResult, request: str) -> None:
         """Log every generation; a logging failure is named in the result, never hidden."""
+        row = result.log_row(request)
         try:
             postgres = self.postgres or PostgresManager(settings=self.settings)
             self.postgres = postgres
             rows = postgres.execute(
-                "INSERT INTO code_generation_logs (workspace_id, user_request, generated_code,"
-                " approval_status, quality_score, metadata, success, error, model, backend,"
-                " input_tokens, output_tokens, cost_usd, latency_s, file_path, git_commit_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " RETURNING id",
-                (result["workspace_id"], request, result["generated_code"],
-                 result["approval_status"], result["quality_score"],
-                 json.dumps({"cache_hit": result["cache_hit"], "rag_examples": result["rag_examples"],
-                             "rag_example_ids": result["rag_example_ids"],
-                             "approval_min_score": result["approval_min_score"],
-                             "evidence": result["evidence"], "evidence_passed": result["evidence_passed"],
-                             "evidence_repair_rounds": result["evidence_repair_rounds"],
-                             "score_advisory": result["score_advisory"]}),
-                 result["success"], result["error"], result["model"], result["backend"],
-                 result["usage"]["input_tokens"], result["usage"]["output_tokens"],
-                 result["cost_usd"], result["latency_s"], result["file_path"],
-                 result["git_commit_hash"]),
+                f"INSERT INTO code_generation_logs ({', '.join(row)})"  # noqa: S608 - the model's field names
+                f" VALUES ({', '.join('%s::jsonb' if c == 'metadata' else '%s' for c in row)}) RETURNING id",
+                tuple(row.values()),
             )
-            result["log_id"] = rows[0]["id"]
+            result.log_id = rows[0]["id"]
         except DevMatrixError as error:
-            result["logging_error"] = f"the generation was not logged: {error}"
+            result.logging_error = f"the generation was not logged: {error}"

@@ -84,62 +84,6 @@ class GenerateRequest(BaseModel):
         return value
 
 
-class Usage(BaseModel):
-    input_tokens: int
-    output_tokens: int
-
-
-class EvidenceCheck(BaseModel):
-    """One check of the generated code (devmatrix.evidence): ast and ruff on the host, import and
-    pytest inside the bubblewrap sandbox."""
-
-    name: Literal["ast", "ruff", "import", "pytest"]
-    target: str = Field(description="the file checked, relative to the workspace")
-    passed: bool
-    output: str = Field(description="an excerpt of what the check printed (at most 4000 characters)")
-    seconds: float
-    skipped: bool = Field(description="not run (no tests, or a file that does not parse); passed stays true")
-    limits_hit: list[str] = Field(description="sandbox limits the run met: wall, cpu, memory, processes, …")
-
-
-class GenerateResult(BaseModel):
-    """The agent's result: the seed's keys, and ``log_id``, its row in code_generation_logs (the
-    same key as `devmatrix generate --json` and GET /generations/{log_id})."""
-
-    log_id: int | None = Field(description="row id in code_generation_logs; null only when logging failed")
-    success: bool
-    approval_status: Literal["approved", "rejected", "pending_review", "error"]
-    approval_min_score: float = Field(description="the review gate this generation passed or failed")
-    file_written: bool
-    file_path: str | None
-    generated_code: str
-    quality_score: float | None
-    git_committed: bool
-    git_commit_hash: str | None
-    error: str | None
-    usage: Usage
-    cost_usd: float
-    latency_s: float
-    model: str | None
-    backend: str | None
-    cache_hit: bool
-    rag_examples: int
-    rag_example_ids: list[str] = Field(description="the corpus examples put in the prompt, best first")
-    workspace_id: str
-    evidence: list[EvidenceCheck] = Field(default_factory=list,
-                                          description="the last round's checks; empty when the generation"
-                                                      " stopped before them")
-    evidence_passed: bool | None = Field(default=None, description="null when no evidence was gathered")
-    evidence_repair_rounds: int = Field(default=0, description="times failing evidence went back to the model")
-    score_advisory: bool | None = Field(default=None, description="true when the review score did not gate"
-                                                                  " (local backend)")
-    logging_error: str | None = None
-
-    @classmethod
-    def from_agent(cls, result: dict[str, Any]) -> GenerateResult:
-        return cls(**result)
-
-
 class GenerationRecord(BaseModel):
     """One row of code_generation_logs (its ``id`` column is ``log_id`` here, as everywhere)."""
 
@@ -152,7 +96,9 @@ class GenerationRecord(BaseModel):
     quality_score: float | None
     metadata: dict[str, Any]
     success: bool | None
-    error: str | None
+    error: str | None = Field(description="what failed; null on success")
+    error_fix: str | None = Field(default=None, description="what to do about it (null in rows logged before"
+                                                            " it had a column of its own: their fix is in error)")
     model: str | None
     backend: str | None
     input_tokens: int | None

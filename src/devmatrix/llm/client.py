@@ -372,22 +372,19 @@ CHECK_PROMPT = "What is 2 + 2? Answer with the number only."
 CHECK_ANSWER = re.compile(r"(?<![\d.])4(?!\.?\d)")  # 4, not 42 or 4.5
 
 
-def check_backend(settings: Settings) -> tuple[bool, str]:
-    """One known-answer round trip (2 + 2); (ok, what happened)."""
+def check_backend(settings: Settings) -> str:
+    """One known-answer round trip (2 + 2): what happened, when the answer is 4. A server that is
+    down, refuses the key or answers something else raises (ServiceError, LLMError), with its fix."""
     from devmatrix.ops.services import readiness
 
-    try:
-        if settings.resolved_llm_backend == "local":
-            readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
-        with AnthropicClient(settings=settings, enable_cache=False) as client:
-            result = client.complete(CHECK_PROMPT, max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
-    except (LLMError, ServiceError) as error:
-        return False, str(error)
-    ok = bool(CHECK_ANSWER.search(result.text))
+    if settings.resolved_llm_backend == "local":
+        readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
+    with AnthropicClient(settings=settings, enable_cache=False) as client:
+        result = client.complete(CHECK_PROMPT, max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
     detail = (f"{client.backend} backend, model {client.model} at {client.base_url}: asked 2 + 2,"
               f" replied {result.text.strip()[:40]!r} in {result.latency_s:.2f} s"
               f" ({result.input_tokens}+{result.output_tokens} tokens, {usd(result.cost_usd)})")
-    if not ok:
-        detail += (" — not the answer 4: the server replies, but not to what was asked; fix: check"
-                   " ANTHROPIC_MODEL / the local model file (`invoke infra.logs llm`)")
-    return ok, detail
+    if not CHECK_ANSWER.search(result.text):
+        raise LLMError(f"{detail}: not the answer 4: the server replies, but not to what was asked",
+                       fix="check ANTHROPIC_MODEL / the local model file (`invoke infra.logs llm`)")
+    return detail

@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
-from devmatrix.errors import DevMatrixError, InstallError
+from devmatrix.errors import InstallError
 from devmatrix.llm._constants import (
     LOCAL_CONTEXT_TOKENS,
     LOCAL_MODEL,
@@ -77,12 +78,7 @@ def serve() -> None:
 
 
 def main() -> int:
-    try:
-        serve()
-    except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr, flush=True)
-        return error.exit_code
-    return 0
+    return run_main(lambda: serve() or 0)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, Threshold, ThresholdsMode
 from grafana_foundation_sdk.models.dashboard import Panel as PanelModel
 
+from devmatrix.boundary import run_main
 from devmatrix.monitoring.panels import DASHBOARD_TITLE, DASHBOARD_UID, PANELS, Panel
 
 # The compose service name and the uid every panel refers to; a fixed uid keeps the dashboard
@@ -182,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="change nothing; exit 1 if a committed file differs from the generated one")
     parser.add_argument("--root", type=Path, default=Path(), help="repository root (default: current directory)")
     args = parser.parse_args(argv)
+    return run_main(lambda: _write_or_check(args))
+
+
+def _write_or_check(args: argparse.Namespace) -> int:
     if args.check:
         outdated = stale(args.root)
         for relative in outdated:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
 from devmatrix.config import Settings, load_settings
+from devmatrix.errors import LLMError, ServiceError
 from devmatrix.ops.checks import CheckResult, Status, timed
 
 EXAMPLE_FILE = Path(".env.test.example")
@@ -71,7 +72,10 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
     from devmatrix.llm import check_backend  # the SDK is heavy: only when asking
 
     with timed() as elapsed:
-        ok, detail = check_backend(settings)
+        try:
+            detail, ok = check_backend(settings), True
+        except (LLMError, ServiceError) as error:  # a row of the check table: what failed — fix: how
+            detail, ok = str(error), False
     if ok:
         _write_stamp(stamp, fingerprint)
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from devmatrix.boundary import run_main
 from devmatrix.config import ENV_FILE_VARIABLE, Settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
 from devmatrix.errors import ServiceError
@@ -279,13 +280,16 @@ def snapshot(settings: Settings, out_dir: Path, *, minutes: int = 15, step_s: in
 def main(argv: list[str] | None = None) -> int:
     """`python -m devmatrix.ops.monitoring [--check]`: write (or check) the compose Prometheus config."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(description=f"Write (or --check) {prometheus_config.COMPOSE_CONFIG}.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
     args = parser.parse_args(argv)
+    return run_main(lambda: _write_or_check(check=args.check))
+
+
+def _write_or_check(*, check: bool) -> int:
     path, wanted = prometheus_config.COMPOSE_CONFIG, compose_config()
-    if args.check:
+    if check:
         if not path.exists() or path.read_text(encoding="utf-8") != wanted:
             print(f"{path} is stale; regenerate it: python -m devmatrix.ops.monitoring", file=sys.stderr)
             return 1

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from devmatrix.boundary import run_main
 from devmatrix.config import ENV_FILE_VARIABLE, Settings, env_file_path, load_settings
 from devmatrix.errors import DevMatrixError
 from devmatrix.ops.checks import Status
@@ -63,12 +64,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m devmatrix.ops.side_stack ROOT (a folder under .devmatrix/ named test-*)",
               file=sys.stderr)
         return 2
-    try:
+    def command() -> int:
         prepare(env_file_path(), Path(argv[0]))
-    except DevMatrixError as error:
-        print(f"FAIL: {error}", file=sys.stderr, flush=True)
-        return error.exit_code
-    return 0
+        return 0
+
+    return run_main(command)
 
 
 if __name__ == "__main__":

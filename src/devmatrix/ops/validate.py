@@ -258,7 +258,7 @@ class Report:
     @property
     def verdict(self) -> str:
         if self.error:
-            return f"FAIL: cannot validate: {self.error}"
+            return f"FAIL: cannot validate: {self.error}" + (f" — fix: {self.fix}" if self.fix else "")
         if self.exit_code == 0:
             return READY_BANNER
         return "NOT READY: failed: " + ", ".join(r.name for r in self.critical if r.failed)
@@ -279,7 +279,7 @@ def validate(env_file: Path) -> Report:
     try:
         settings = load_settings(env_file, require_file=True)
     except ConfigError as error:
-        return Report(None, "?", error=str(error), problems=list(error.problems), fix=error.fix)
+        return Report(None, "?", error=error.message, problems=list(error.problems), fix=error.fix or "")
     configure_logging(settings, report=True)  # warnings only on stderr: nothing inside the table
     provider = resolve_provider(settings)
     started = time.monotonic()

@@ -25,7 +25,8 @@ class TaskRecord:
     artifact: str = ""
     files: list[str] = field(default_factory=list)
     git_commit_hash: str | None = None
-    error: str | None = None
+    error: str | None = None  # what failed
+    error_fix: str | None = None  # what to do about it
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from devmatrix.boundary import Failure
 from devmatrix.config import Settings, env_file_path, load_settings
-from devmatrix.errors import DevMatrixError, UsageError
+from devmatrix.errors import UsageError
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops.checks import CheckResult, Status
 
@@ -145,12 +146,9 @@ class _Task(invoke.Task):
         return arguments
 
     def __call__(self, c, *args, **kwargs):
-        try:
+        with reported():  # every task's one failure channel: raise our errors, never Exit
             self.check_flags(kwargs)
-        except UsageError as error:
-            err_console.print(f"[red]FAIL:[/red] {escape(str(error))}", highlight=False)
-            raise Exit(code=error.exit_code) from None
-        return super().__call__(c, *args, **kwargs)
+            return super().__call__(c, *args, **kwargs)
 
     def check_flags(self, values: dict) -> None:
         """UsageError for the first flag whose value is not what the task accepts."""
@@ -181,19 +179,18 @@ def settings() -> Settings:
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """The tasks' error boundary: a DevMatrixError becomes `FAIL: what — fix: how` and its exit
-    code (3: a service is down or frozen); anything else is reported as a bug. No traceback."""
+    """The tasks' error boundary, around every task body (``_Task``): what ended it is mapped as
+    every `main()` maps it (devmatrix.boundary.Failure): `FAIL: what — fix: how` and the error's
+    exit code (3: a service is down or frozen); anything else is reported as a bug. No traceback.
+    A task fails by raising one of our errors (ChecksFailed after listing what failed)."""
     try:
         yield
-    except Exit:
+    except Exit:  # a nested task's failure, already reported
         raise
-    except DevMatrixError as error:
-        err_console.print(f"[red]FAIL:[/red] {escape(str(error))}", markup=True, highlight=False)
-        raise Exit(code=error.exit_code) from None
-    except Exception as error:  # noqa: BLE001 - the boundary: a bug is reported, never a traceback
-        err_console.print(f"[red]FAIL:[/red] internal error ({type(error).__name__}: {escape(str(error))})"
-                          " — fix: this is a bug: report it with the command you ran", highlight=False)
-        raise Exit(code=1) from None
+    except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the boundary: never a traceback
+        failure = Failure.of(error)
+        err_console.print(f"[red]FAIL:[/red] {escape(failure.line.removeprefix('FAIL: '))}", highlight=False)
+        raise Exit(code=failure.exit_code) from None
 
 
 def positional(value: str, *, task: str, name: str) -> str:

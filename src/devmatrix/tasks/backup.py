@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Exit
-
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops.backup import create_backup, manifest, verify_backup
 from devmatrix.tasks._common import (
     Folder,
@@ -16,7 +15,6 @@ from devmatrix.tasks._common import (
     positional,
     print_json,
     print_result,
-    reported,
     settings,
     task,
 )
@@ -33,10 +31,9 @@ KEEP = Number(1, 1000, default="BACKUP_KEEP")
 }, checks={"to": Folder(), "keep": KEEP})
 def backup(c, to="", keep=0, dry=False, json=False):
     """Back up Postgres (pg_dump), Redis (BGSAVE RDB) and Chroma (export) with a checksummed manifest."""
-    with reported():
-        s = settings()
-        report = create_backup(s, to=Path(to) if to else None, keep=keep or None, dry=dry,
-                               echo=(lambda _: None) if json else echo)
+    s = settings()
+    report = create_backup(s, to=Path(to) if to else None, keep=keep or None, dry=dry,
+                           echo=(lambda _: None) if json else echo)
     if json:
         print_json(report.to_dict())
         return
@@ -61,10 +58,9 @@ def backup(c, to="", keep=0, dry=False, json=False):
 })
 def verify(c, path, json=False):
     """Restore a backup into scratch places only and compare with its manifest (live data untouched)."""
-    with reported():
-        s = settings()
-        folder = manifest.resolve(positional(path, task="backup.verify", name="backup folder"), s.backup_dir)
-        results = verify_backup(s, folder, echo=(lambda _: None) if json else echo)
+    s = settings()
+    folder = manifest.resolve(positional(path, task="backup.verify", name="backup folder"), s.backup_dir)
+    results = verify_backup(s, folder, echo=(lambda _: None) if json else echo)
     ok = not any(r.failed for r in results)
     if json:
         print_json({"path": str(folder), "ok": ok, "checks": [r.to_dict() for r in results]})
@@ -72,7 +68,8 @@ def verify(c, path, json=False):
         for result in results:
             print_result(result)
     if not ok:
-        raise Exit(f"FAIL: backup {folder} does not match its manifest; see above", code=1)
+        raise ChecksFailed(f"backup {folder} does not match its manifest (the failed checks are listed above)",
+                           fix="take a new backup (`invoke backup`); restore only from one that verifies")
     if not json:
         console.print(f"  backup {folder} verified")
 
@@ -88,12 +85,11 @@ def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
     from devmatrix.ops.backup import schedule
     from devmatrix.ops.services import get_provider
 
-    with reported():
-        s = settings()
-        provider = get_provider(s, env_file=env_file(), echo=echo)
-        if off:
-            message = schedule.disable(s, provider, dry=dry)
-        else:
-            plan = schedule.Schedule(schedule.parse_every(every), keep or s.backup_keep)
-            message = schedule.enable(s, plan, provider, project=Path.cwd(), dry=dry)
+    s = settings()
+    provider = get_provider(s, env_file=env_file(), echo=echo)
+    if off:
+        message = schedule.disable(s, provider, dry=dry)
+    else:
+        plan = schedule.Schedule(schedule.parse_every(every), keep or s.backup_keep)
+        message = schedule.enable(s, plan, provider, project=Path.cwd(), dry=dry)
     console.print(f"  {message}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from invoke import Exit
 from rich.table import Table
 
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops import chaos as drill
 from devmatrix.ops.chaos.faults import FAULTS
 from devmatrix.ops.chaos.work import WORKLOADS
-from devmatrix.tasks._common import Choice, console, echo, env_file, print_json, reported, settings, task
+from devmatrix.tasks._common import Choice, console, echo, env_file, print_json, settings, task
 
 
 @task(help={
@@ -31,16 +31,15 @@ def chaos(c, service="", fault="kill", during="generate", json=False, dry=False)
         for case in cases:
             console.print("  would run: {} {} during {}".format(*case))
         return
-    with reported():
-        s = settings()
-        rows = [drill.run_case(s, env_file(), *case, echo=(lambda _: None) if json else echo) for case in cases]
+    s = settings()
+    rows = [drill.run_case(s, env_file(), *case, echo=(lambda _: None) if json else echo) for case in cases]
     if json:
         print_json([r.to_dict() for r in rows])
     else:
         console.print(_table(rows), width=max(console.width, 180))
     broken = [r for r in rows if drill.broken_promises(r)]
     if broken:
-        raise Exit(code=1)
+        raise ChecksFailed(f"{len(broken)} of {len(rows)} case(s) broke a promise (the rows above)")
 
 
 def _table(rows: list[drill.ChaosRow]) -> Table:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit
-
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops.cleanup import SCOPES
 from devmatrix.ops.cleanup import cleanup as run_cleanup
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import echo, print_json, print_result, reported, settings, task
+from devmatrix.tasks._common import echo, print_json, print_result, settings, task
 
 
 @task(name="cleanup", help={
@@ -26,11 +25,10 @@ def cleanup(c, dry=False, yes=False, postgres=False, redis=False, chroma=False, 
     """Remove test data, listed first (every workspace made with ENVIRONMENT=test counts); no scope: all."""
     flags = {"postgres": postgres, "redis": redis, "chroma": chroma, "workspace": workspace}
     scopes = [name for name in SCOPES if flags[name]] or list(SCOPES)
-    with reported():
-        s = settings()
-        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "cleanup", echo=echo):
-            results = run_cleanup(s, scopes=scopes, dry=dry, confirmed=yes,
-                                  echo=(lambda _: None) if json else echo)
+    s = settings()
+    with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "cleanup", echo=echo):
+        results = run_cleanup(s, scopes=scopes, dry=dry, confirmed=yes,
+                              echo=(lambda _: None) if json else echo)
     if json:
         print_json({"dry": dry, "results": [r.to_dict() for r in results]})
     else:
@@ -38,5 +36,5 @@ def cleanup(c, dry=False, yes=False, postgres=False, redis=False, chroma=False, 
             print_result(result)
     refused = [r.name for r in results if r.failed]
     if refused:
-        raise Exit(f"FAIL: cleanup refused for {', '.join(refused)}: not servers this stack runs; see above"
-                   " (--yes removes their test data anyway)", code=1)
+        raise ChecksFailed(f"cleanup refused for {', '.join(refused)}: not servers this stack runs (see above)",
+                           fix="--yes removes their test data anyway")

@@ -6,7 +6,7 @@ import sys
 
 from devmatrix.ops import db as ops_db
 from devmatrix.ops import rotate
-from devmatrix.tasks._common import console, echo, env_file, print_result, reported, settings, task
+from devmatrix.tasks._common import console, echo, env_file, print_result, settings, task
 
 
 def _confirm(name: str) -> bool:
@@ -23,13 +23,12 @@ def _confirm(name: str) -> bool:
 })
 def setup(c, recreate=False, yes=False, dry=False):
     """Create the database if missing, CREATE EXTENSION vector, apply migrations."""
-    with reported():
-        s = settings()
-        confirmed = yes or (recreate and not dry and _confirm(s.postgres_db))
-        for result in ops_db.setup_database(s, recreate=recreate, confirmed=confirmed or dry,
-                                            dry=dry):
-            print_result(result)
-        console.print(f"  database {s.postgres_db} on {s.postgres_host}:{s.postgres_port}")
+    s = settings()
+    confirmed = yes or (recreate and not dry and _confirm(s.postgres_db))
+    for result in ops_db.setup_database(s, recreate=recreate, confirmed=confirmed or dry,
+                                        dry=dry):
+        print_result(result)
+    console.print(f"  database {s.postgres_db} on {s.postgres_host}:{s.postgres_port}")
 
 
 @task(name="rotate-password", help={"dry": "print what would change, change nothing"})
@@ -39,6 +38,5 @@ def rotate_password(c, dry=False):
     For a stack made with the public default of .env.test.example. All or nothing: if the new
     password cannot be written or does not open the server, the old one stays everywhere.
     """
-    with reported():
-        for result in rotate.rotate_postgres_password(env_file(), dry=dry, echo=echo):
-            print_result(result)
+    for result in rotate.rotate_postgres_password(env_file(), dry=dry, echo=echo):
+        print_result(result)

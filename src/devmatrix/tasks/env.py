@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from invoke import Exit
-
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops import env as ops_env
 from devmatrix.ops.checks import Status
-from devmatrix.tasks._common import env_file, print_result, reported, task
+from devmatrix.tasks._common import env_file, print_result, task
 
 
 @task(default=True, help={"dry": "print what would be created, change nothing"})
 def check(c, dry=False):
     """Create the settings file if missing (never overwrite), validate it, ping the LLM."""
     path = env_file()
-    with reported():
-        print_result(ops_env.ensure_env_file(path, dry=dry))
-        if dry and not path.exists():
-            return
-        settings, valid = ops_env.validate_env_file(path)
-        print_result(valid)
-        if dry:
-            return
-        llm = ops_env.check_llm_backend(settings)
-        print_result(llm)
+    print_result(ops_env.ensure_env_file(path, dry=dry))
+    if dry and not path.exists():
+        return
+    settings, valid = ops_env.validate_env_file(path)
+    print_result(valid)
+    if dry:
+        return
+    llm = ops_env.check_llm_backend(settings)
+    print_result(llm)
     if llm.status is Status.FAIL:
-        raise Exit(code=1)
+        raise ChecksFailed(f"the {llm.name} check failed (above)")

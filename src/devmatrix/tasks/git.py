@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from devmatrix.ops import git as ops_git
-from devmatrix.tasks._common import print_result, reported, settings, task
+from devmatrix.tasks._common import print_result, settings, task
 
 
 @task(default=True, help={"dry": "print the plan, change nothing"})
 def init(c, dry=False):
     """Create workspace_test/ with git, the configured user and the initial commit."""
-    with reported():
-        print_result(ops_git.init_workspace(settings(), dry=dry))
+    print_result(ops_git.init_workspace(settings(), dry=dry))

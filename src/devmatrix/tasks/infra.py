@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from invoke import Exit
-
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops.services import get_provider, registry
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import Number, console, echo, env_file, positional, print_json, reported, settings, task
+from devmatrix.tasks._common import Number, console, echo, env_file, positional, print_json, settings, task
 
 SERVICE_HELP = {task: registry.service_help(task) for task in ("up", "down", "restart", "status")}
 
@@ -61,35 +60,31 @@ def stop(names: tuple[str, ...], dry: bool = False, provider=None) -> None:
       help={"service": SERVICE_HELP["up"], "dry": "print what would start, change nothing"})
 def up(c, service="", dry=False):
     """Start services and wait until each passes its readiness check."""
-    with reported():
-        start(_names(service), dry)
+    start(_names(service), dry)
 
 
 @task(help={"service": SERVICE_HELP["down"], "dry": "print what would stop"})
 def down(c, service="", dry=False):
     """Stop services (all: also the supervisor). Nothing running is not an error."""
-    with reported():
-        stop(_names(service), dry)
+    stop(_names(service), dry)
 
 
 @task(help={"service": SERVICE_HELP["restart"], "dry": "print what would restart"})
 def restart(c, service="", dry=False):
     """Stop then start services, waiting for readiness."""
-    with reported():
-        if dry:
-            console.print(f"  would restart: {service or 'all services'}")
-            return
-        with locked(_command("restart", _names(service))):
-            states = _provider().restart(_names(service))
-        for state in states:
-            console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
+    if dry:
+        console.print(f"  would restart: {service or 'all services'}")
+        return
+    with locked(_command("restart", _names(service))):
+        states = _provider().restart(_names(service))
+    for state in states:
+        console.print(f"  [green]✓[/] {state.name:9} {state.url:30} {state.version}")
 
 
 @task(help={"service": SERVICE_HELP["status"], "json": "print JSON for scripts"})
 def status(c, service="", json=False):
     """Show each service: running, healthy, pid, version. Exit 1 if any is unhealthy."""
-    with reported():
-        states = _provider().status(_names(service))
+    states = _provider().status(_names(service))
     if json:
         print_json([asdict(s) for s in states])
     else:
@@ -98,13 +93,14 @@ def status(c, service="", json=False):
                     else f"[yellow]healthy[/], {s.detail}" if s.detail else "[green]healthy[/]")
             console.print(f"  {s.name:9} {s.url:30} pid={s.pid or '-':<7} {s.version:10} {mark}")
     if not all(s.healthy for s in states):
-        raise Exit(code=1)
+        down = [s.name for s in states if not s.healthy]
+        raise ChecksFailed(f"not healthy: {', '.join(down)}", fix=f"`invoke infra.up -s {down[0]}`; the log says why:"
+                                                                  f" `invoke infra.logs {down[0]}`")
 
 
 @task(positional=["service"], help={"service": "one service name", "lines": "how many lines (1-100000)"},
       checks={"lines": Number(1, 100_000)})
 def logs(c, service, lines=50):
     """Print the last lines of a service's log."""
-    with reported():
-        name = positional(service, task="infra.logs", name="service")
-        console.print(_provider().logs(name, int(lines)), markup=False, highlight=False)
+    name = positional(service, task="infra.logs", name="service")
+    console.print(_provider().logs(name, int(lines)), markup=False, highlight=False)

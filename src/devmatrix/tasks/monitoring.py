@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Exit
-
+from devmatrix.errors import ChecksFailed
 from devmatrix.ops import monitoring as ops_monitoring
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services import get_provider, registry
@@ -18,7 +17,6 @@ from devmatrix.tasks._common import (
     echo,
     env_file,
     print_json,
-    reported,
     settings,
     task,
 )
@@ -38,17 +36,15 @@ def _services(provider) -> tuple[str, ...]:
 @task(help={"dry": "print what would start, change nothing"})
 def up(c, dry=False):
     """Start Prometheus, the Pushgateway and the postgres and redis exporters (127.0.0.1; + Grafana under compose)."""
-    with reported():
-        provider = _provider()
-        infra.start(_services(provider), dry, provider)
+    provider = _provider()
+    infra.start(_services(provider), dry, provider)
 
 
 @task(help={"dry": "print what would stop"})
 def down(c, dry=False):
     """Stop the monitoring services (the core stack keeps running)."""
-    with reported():
-        provider = _provider()
-        infra.stop(_services(provider), dry, provider)
+    provider = _provider()
+    infra.stop(_services(provider), dry, provider)
 
 
 @task(help={"json": "print the results as JSON",
@@ -56,15 +52,14 @@ def down(c, dry=False):
                       " (no generation)"})
 def check(c, json=False, static=False):
     """Prove the monitoring: promtool, rule tests, generated files, live scrapes, targets, one pushed generation."""
-    with reported():
-        s = settings()
-        results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s, env_file=env_file())
+    s = settings()
+    results = ops_monitoring.static_checks(s) if static else ops_monitoring.check(s, env_file=env_file())
     if json:
         print_json([r.to_dict() for r in results])
     else:
         console.print(checks_table(results, "monitoring.check"))
     if any(r.status is Status.FAIL for r in results):
-        raise Exit(code=1)
+        raise ChecksFailed(f"{sum(r.status is Status.FAIL for r in results)} monitoring check(s) failed (above)")
 
 
 @task(help={"out": f"directory for the PNGs (default {SNAPSHOT_DIR})",
@@ -72,8 +67,7 @@ def check(c, json=False, static=False):
       checks={"out": Folder(), "minutes": Number(1, 7 * 24 * 60)})
 def snapshot(c, out=SNAPSHOT_DIR, minutes=15, json=False):
     """Draw each dashboard panel's query from the live Prometheus into a PNG (Grafana cannot run here)."""
-    with reported():
-        results = ops_monitoring.snapshot(settings(), Path(out), minutes=int(minutes))
+    results = ops_monitoring.snapshot(settings(), Path(out), minutes=int(minutes))
     if json:
         print_json([r.to_dict() for r in results])
     else:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from invoke import Exit
-
 from devmatrix.agents.approval import gate_line
 from devmatrix.config import load_settings
+from devmatrix.errors import ChecksFailed
 from devmatrix.observability.logging import configure_logging
 from devmatrix.ops import validate as ops_validate
 from devmatrix.ops.checks import Status
@@ -20,10 +19,8 @@ from devmatrix.tasks._common import (
     console,
     echo,
     env_file,
-    err_console,
     print_json,
     print_result,
-    reported,
     task,
 )
 
@@ -44,13 +41,12 @@ def phase1(c, dry=False, json=False):
         console.print(f"  [{STYLE[step.status]}]{MARK[step.status]} {step.name}"
                       f" {step.status.value.lower()}[/] in {step.seconds:.2f} s")
 
-    with reported():
-        loaded = load_settings(env_file())
-        configure_logging(loaded, report=True)
-        # a dry run changes nothing, so it needs no lock
-        with nullcontext() if dry else stack_lock(loaded.devmatrix_state_dir, "phase1", echo=echo):
-            steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
-                               echo=(lambda _: None) if json else echo)
+    loaded = load_settings(env_file())
+    configure_logging(loaded, report=True)
+    # a dry run changes nothing, so it needs no lock
+    with nullcontext() if dry else stack_lock(loaded.devmatrix_state_dir, "phase1", echo=echo):
+        steps = run_phase1(env_file(), dry=dry, on_step=on_step, on_done=on_done,
+                           echo=(lambda _: None) if json else echo)
     total = sum(s.seconds for s in steps)
     failed = [s for s in steps if s.status is Status.FAIL]
     if json:
@@ -61,21 +57,21 @@ def phase1(c, dry=False, json=False):
         console.print(f"phase1 {'plan' if dry else 'done'} in {total:.2f} s: "
                       + ", ".join(f"{s.name} {s.seconds:.2f}s" for s in steps))
     if failed:
-        raise Exit(f"FAIL: step {failed[0].name} failed; see above", code=1)
+        raise ChecksFailed(f"step {failed[0].name} failed (see above)")
 
 
 @task(help={"json": "print the checks as JSON (for scripts)"})
 def validate(c, json=False):
     """Read-only check of every component. Exit 0 ready, 1 a critical check failed, 2 cannot run."""
-    with reported():
-        report = ops_validate.validate(env_file())
+    report = ops_validate.validate(env_file())
     if json:
         print_json(report.to_dict())
-    elif report.error:
-        err_console.print(f"[red]{report.verdict}[/red]")
-    else:
+    elif not report.error:
         console.print(checks_table(report.results, report.title))
         console.print(gate_line(report.settings))
         console.print(report.summary)
         console.print(f"[bold {'green' if report.exit_code == 0 else 'red'}]{report.verdict}[/]")
-    raise Exit(code=report.exit_code)
+    if report.error:
+        raise ChecksFailed(f"cannot validate: {report.error}", fix=report.fix, exit_code=report.exit_code)
+    if report.exit_code:
+        raise ChecksFailed(f"not ready: {report.summary}", exit_code=report.exit_code)

@@ -15,7 +15,6 @@ from devmatrix.tasks._common import (
     positional,
     print_json,
     print_result,
-    reported,
     settings,
     task,
 )
@@ -30,9 +29,8 @@ THRESHOLD = Number(0, 1, default="RAG_SIMILARITY_THRESHOLD")
 })
 def seed(c, recreate=False, dry=False, json=False):
     """Embed the curated corpus and upsert it into Chroma (idempotent: unchanged examples are skipped)."""
-    with reported(), Progress(TextColumn("  embedding + upserting"), BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn(), console=err_console, transient=True,
-                              disable=json) as progress:
+    with Progress(TextColumn("  embedding + upserting"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=json) as progress:
         bar = progress.add_task("seed", total=None)
         result = ops_rag.seed(settings(), recreate=recreate, dry=dry,
                               on_progress=lambda done, total: progress.update(bar, completed=done, total=total))
@@ -53,10 +51,9 @@ def seed(c, recreate=False, dry=False, json=False):
            "top_k": Number(1, 100, default="RAG_TOP_K"), "threshold": THRESHOLD})
 def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, code=False):
     """Retrieve the corpus examples closest to TEXT, with their similarity scores."""
-    with reported():
-        text = positional(text, task="rag.query", name="text")
-        found = ops_rag.query(settings(), text, strategy=strategy, top_k=top_k or None,
-                              threshold=None if threshold < 0 else threshold)
+    text = positional(text, task="rag.query", name="text")
+    found = ops_rag.query(settings(), text, strategy=strategy, top_k=top_k or None,
+                          threshold=None if threshold < 0 else threshold)
     if json:
         print_json(found)
         return
@@ -75,8 +72,7 @@ def query(c, text, strategy="similarity", top_k=0, threshold=-1.0, json=False, c
 @task(help={"json": "print the stats as JSON"})
 def stats(c, json=False):
     """Collection size, corpus coverage, topics, embedding model and cache hit rate."""
-    with reported():
-        info = ops_rag.stats(settings())
+    info = ops_rag.stats(settings())
     if json:
         print_json(info)
         return
@@ -94,8 +90,7 @@ def stats(c, json=False):
 }, checks={"threshold": THRESHOLD})
 def evaluate(c, threshold=-1.0, json=False):
     """Retrieval quality on the labelled query set: recall@1, recall@3, MRR, precision/recall at the threshold."""
-    with reported():
-        result = ops_rag.evaluate(settings(), threshold=None if threshold < 0 else threshold)
+    result = ops_rag.evaluate(settings(), threshold=None if threshold < 0 else threshold)
     if json:
         print_json(result.to_dict())
         return
@@ -129,5 +124,4 @@ def ship_vectors(c, dry=False):
 
     For developers, after an example or the embedding model changed: seeding then needs no model.
     """
-    with reported():
-        print_result(ops_rag.ship_vectors(settings(), dry=dry))
+    print_result(ops_rag.ship_vectors(settings(), dry=dry))

@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 
-from invoke import Exit
-
-from devmatrix.errors import UsageError
+from devmatrix.errors import ChecksFailed, UsageError
 from devmatrix.ops.backup import manifest, recover_restore, restore_backup
 from devmatrix.ops.checks import Status
 from devmatrix.ops.services.stack_lock import stack_lock
-from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings, task
+from devmatrix.tasks._common import console, echo, positional, print_json, print_result, settings, task
 
 
 def _confirm(plan: str) -> bool:
@@ -32,21 +30,20 @@ def _confirm(plan: str) -> bool:
 })
 def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
     """Restore all three stores from a backup (refuses a damaged one), then run validate."""
-    with reported():
-        s = settings()
-        quiet = (lambda _: None) if json else echo
-        if recover:
-            folder = "the interrupted restore"
-            with stack_lock(s.devmatrix_state_dir, "restore --recover", echo=echo):
-                results = recover_restore(s, echo=quiet)
-        else:
-            if from_ is None:
-                raise UsageError("restore needs the backup to restore from",
-                                 fix="`invoke restore --from DIR` (or `--from latest`); after a killed restore,"
-                                     " `invoke restore --recover`")
-            folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
-            with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-                results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet)
+    s = settings()
+    quiet = (lambda _: None) if json else echo
+    if recover:
+        folder = "the interrupted restore"
+        with stack_lock(s.devmatrix_state_dir, "restore --recover", echo=echo):
+            results = recover_restore(s, echo=quiet)
+    else:
+        if from_ is None:
+            raise UsageError("restore needs the backup to restore from",
+                             fix="`invoke restore --from DIR` (or `--from latest`); after a killed restore,"
+                                 " `invoke restore --recover`")
+        folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
+        with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
+            results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet)
     failed = [r for r in results if r.failed and r.critical]
     if json:
         print_json({"path": None if recover else str(folder), "recover": recover, "dry": dry, "ok": not failed,
@@ -55,7 +52,7 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
         for result in results:
             print_result(result)
     if failed:
-        raise Exit(f"FAIL: {', '.join(r.name for r in failed)}; see above", code=1)
+        raise ChecksFailed(f"{', '.join(r.name for r in failed)} failed (see above)")
     if not json and not dry:
         console.print(f"  [green]{'recovered' if recover else 'restored'}[/] {'' if recover else 'from '}{folder}; "
                       f"{sum(r.status is Status.PASS for r in results)}/{len(results)} steps and checks passed")

@@ -153,8 +153,8 @@ class MultiAgentWorkflow:
                         raise
                     records[task_id] = record
                     self.scratchpad.persist_task(workflow_id, record)
-                    self.on_event(record.status, task_id, {"files": record.files,
-                                                           "error": record.error})
+                    self.on_event(record.status, task_id, {"files": record.files, "error": record.error,
+                                                           "error_fix": record.error_fix})
                     if record.status != "completed":
                         for dependent in plan.dependents(task_id):
                             records[dependent] = TaskRecord(
@@ -217,16 +217,15 @@ class MultiAgentWorkflow:
         except ServiceError:
             raise
         except DevMatrixError as error:  # an LLM failure in this branch: report, go on
-            result = {"success": False, "error": str(error)}
-        usage = result.get("usage") or {}
-        record.status = "completed" if result.get("success") else "failed"
-        record.error = None if result.get("success") else str(result.get("error"))
-        record.artifact = result.get("generated_code") or ""
-        record.files = [result["file_path"]] if result.get("file_written") else []
-        record.git_commit_hash = result.get("git_commit_hash")
-        record.input_tokens = int(usage.get("input_tokens", 0))
-        record.output_tokens = int(usage.get("output_tokens", 0))
-        record.cost_usd = float(result.get("cost_usd") or 0)
+            record.error, record.error_fix = error.message, error.fix
+        else:
+            record.status = "completed" if result.success else "failed"
+            record.error, record.error_fix = result.error, result.error_fix
+            record.artifact = result.generated_code
+            record.files = [result.file_path] if result.file_written and result.file_path else []
+            record.git_commit_hash = result.git_commit_hash
+            record.input_tokens, record.output_tokens = result.usage.input_tokens, result.usage.output_tokens
+            record.cost_usd = result.cost_usd
         record.finished_at = _now()
         record.duration_s = round(time.perf_counter() - start, 3)
         self.scratchpad.set_state(workflow_id, task.id, status=record.status,
@@ -262,5 +261,6 @@ def _relative(path: str, root: Path) -> str:
 def _public(record: TaskRecord) -> dict:
     return {"id": record.task_id, "type": record.type, "status": record.status,
             "files": record.files, "commit": record.git_commit_hash, "error": record.error,
+            "error_fix": record.error_fix,
             "started_at": record.started_at, "finished_at": record.finished_at,
             "duration_s": record.duration_s}

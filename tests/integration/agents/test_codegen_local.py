@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.agents.result import GenerationResult
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 
 
-def assert_contract(result: dict, postgres) -> None:
+def assert_contract(result: GenerationResult, postgres) -> None:
     """What holds for every generation, successful or not: a logged, explained result."""
     row = postgres.get_generation(result["log_id"])
     assert row is not None, "every generation logs its row"
@@ -29,10 +30,10 @@ def assert_contract(result: dict, postgres) -> None:
     assert result["usage"]["input_tokens"] > 0 and result["usage"]["output_tokens"] > 0
     assert result["cost_usd"] == 0.0 and result["backend"] == "local"
     if not result["success"]:
-        assert result["error"] and row["error"] == result["error"]
+        assert result["error"] and (row["error"], row["error_fix"]) == (result["error"], result["error_fix"])
 
 
-def assert_written_and_committed(result: dict, workspace) -> None:
+def assert_written_and_committed(result: GenerationResult, workspace) -> None:
     assert result["success"] is True, result["error"]
     assert result["approval_status"] == "approved" and result["file_written"] is True
     path = Path(result["file_path"])
@@ -119,10 +120,11 @@ def test_bad_requests_fail_clearly_and_are_logged(real_agent, real_workspace_man
     result = real_agent.generate(request_text, workspace_id=real_workspace_manager.workspace_id,
                                  base_path=str(root))
     assert result["success"] is False and expected in result["error"]
-    assert result["usage"] == {"input_tokens": 0, "output_tokens": 0}  # refused before any LLM call
+    assert result["usage"].model_dump() == {"input_tokens": 0, "output_tokens": 0}  # refused before any LLM call
     assert not outside.exists()
     assert [p.name for p in root.iterdir() if p.name != ".git"] == [".gitkeep"]
-    assert real_postgres_manager.get_generation(result["log_id"])["error"] == result["error"]
+    row = real_postgres_manager.get_generation(result["log_id"])
+    assert (row["error"], row["error_fix"]) == (result["error"], result["error_fix"]) and result["error_fix"]
 
 
 def test_postgres_down_during_logging_still_returns_the_result(settings, real_anthropic_client,

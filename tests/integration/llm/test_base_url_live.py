@@ -41,8 +41,8 @@ def test_the_client_sends_its_calls_to_anthropic_base_url(gateway, paid):
 
 def test_the_env_check_and_the_api_use_it_too(gateway, paid, settings):
     through = paid(anthropic_base_url=gateway, llm_retry_window_s=0)  # fail at once: nothing listens
-    ok, detail = check_backend(through)
-    assert not ok and gateway in detail
+    with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
+        check_backend(through)
     assert Resources(through).llm_endpoint == through.resolved_llm_base_url == gateway
     assert Resources(settings).llm_endpoint == settings.llm_base_url  # the stack's local server
     with pytest.raises(ServiceError, match=f"cannot reach {gateway}"):  # the API's /ready

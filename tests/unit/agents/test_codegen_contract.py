@@ -6,6 +6,7 @@ stand-ins play them (the evidence itself is tested in tests/integration/evidence
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.remedies import API, CLI_GENERATE, CLI_WORKFLOW
+from devmatrix.agents.result import GenerationResult
 from devmatrix.config import Settings
 from devmatrix.errors import CollectionMissing, RAGDisabled, SandboxUnavailable, ServiceError
 from devmatrix.evidence import CheckResult, Evidence
@@ -66,10 +68,13 @@ class ScriptedEvidence:
 
 @dataclass
 class LogTable:
-    rows: list[tuple] = field(default_factory=list)
+    """Plays code_generation_logs: keeps each INSERT's row as {column: value}."""
+
+    rows: list[dict] = field(default_factory=list)
 
     def execute(self, sql, params=None):
-        self.rows.append(params)
+        columns = sql[sql.index("(") + 1:sql.index(")")].split(", ")
+        self.rows.append(dict(zip(columns, params, strict=True)))
         return [{"id": len(self.rows)}]
 
 
@@ -87,7 +92,8 @@ def test_a_service_failure_is_raised_not_folded_into_a_result_and_the_attempt_is
         agent.generate("Write add(a, b)", "ws")
     assert caught.value is down
     assert len(table.rows) == 1  # the failed attempt is still in code_generation_logs
-    assert "cannot reach the local backend" in table.rows[0][7]  # the error column
+    assert table.rows[0]["error"] == "llm: cannot reach the local backend"  # message and fix, apart
+    assert table.rows[0]["error_fix"] == "`invoke infra.up -s llm`"
 
 
 def test_bad_model_output_stays_a_failed_result(tmp_path):
@@ -119,7 +125,7 @@ def test_a_log_row_that_cannot_be_written_is_said_not_hidden(tmp_path):
 
 # --- the review gate (agents/approval.py): where the score counts (the paid API), only code
 # at or above it is committed ---------------------------------------------------------------
-def _generate(tmp_path: Path, score: str, backend: str = "anthropic", **kwargs) -> tuple[dict, LogTable]:
+def _generate(tmp_path: Path, score: str, backend: str = "anthropic", **kwargs) -> tuple[GenerationResult, LogTable]:
     table = LogTable()
     agent = CodeGenerationAgent(settings=Settings(workspace_dir=tmp_path, approval_min_score=7.0),
                                 postgres_manager=table,  # type: ignore[arg-type]
@@ -142,7 +148,7 @@ def test_a_score_below_the_gate_is_rejected_kept_to_read_and_never_committed(tmp
     assert kept.read_text() == result["generated_code"]
     assert result["git_committed"] is False and result["git_commit_hash"] is None
     assert _commits(tmp_path) == 0
-    assert table.rows[0][3] == "rejected"  # the approval_status column of the log row
+    assert table.rows[0]["approval_status"] == "rejected"  # the approval_status column of the log row
     # the next generation's commit of "everything changed" does not sweep it in either
     assert git.Repo(tmp_path / "ws").git.status("--porcelain") == ""
 
@@ -216,7 +222,7 @@ def test_a_rejection_names_the_callers_own_flags_or_fields(tmp_path, remedies, p
                                 evidence=ScriptedEvidence())
     result = agent.generate("Write add(a, b)", "ws")
     assert result["approval_status"] == "rejected"
-    fix = result["error"].split(" — fix: ")[1]
+    fix = result["error_fix"]
     assert all(p in fix for p in present) and not any(a in fix for a in absent), fix
     assert "retry" not in fix and "reword the request" in fix
 
@@ -226,14 +232,14 @@ def test_a_rejection_names_the_callers_own_flags_or_fields(tmp_path, remedies, p
 def test_unusable_model_output_suggests_a_change_not_a_retry(tmp_path, script):
     agent, _, _ = _agent(tmp_path, script)
     result = agent.generate("Write add(a, b)", "ws")
-    fix = result["error"].split(" — fix: ")[1]
+    fix = result["error_fix"]
     assert fix.startswith("reword the request") and "retry" not in fix, fix
     assert "enable_rag=True" in fix and "LLM_BACKEND=anthropic" in fix  # Python caller, local backend
 
 
 # --- evidence (devmatrix.evidence): it gates on every backend; failures go back to the model ---
 def _evidenced(tmp_path: Path, llm_script: list, evidence_script: list, *, rounds: int = 2,
-               backend: str = "local", **kwargs) -> tuple[dict, ScriptedLLM, ScriptedEvidence, LogTable]:
+               backend: str = "local", **kwargs) -> tuple[GenerationResult, ScriptedLLM, ScriptedEvidence, LogTable]:
     llm, evidence, table = ScriptedLLM(llm_script, backend=backend), ScriptedEvidence(evidence_script), LogTable()
     agent = CodeGenerationAgent(settings=Settings(workspace_dir=tmp_path, approval_min_score=7.0,
                                                   evidence_repair_rounds=rounds),
@@ -248,7 +254,8 @@ def test_on_the_local_backend_passing_evidence_commits_whatever_the_advisory_sco
     assert result["evidence_passed"] is True and [c["name"] for c in result["evidence"]] == ["ast", "import", "pytest"]
     assert _commits(tmp_path) == 1
     assert evidence.shown[0][1] == ["add.py"]
-    assert '"evidence_passed": true' in table.rows[0][5] and '"score_advisory": true' in table.rows[0][5]
+    metadata = json.loads(table.rows[0]["metadata"])
+    assert metadata["evidence_passed"] is True and metadata["score_advisory"] is True
 
 
 def test_on_the_paid_api_the_score_gates_too(tmp_path):
@@ -265,17 +272,17 @@ def test_failing_evidence_goes_back_to_the_model_with_its_output_and_the_repair_
     assert result["evidence_repair_rounds"] == 2
     assert "assert -1 == 5" in llm.prompts[1] and "pytest of add.py failed" in llm.prompts[1]
     assert result["generated_code"] == "def add(a: int, b: int) -> int:\n    return b + a\n"
-    assert result["usage"] == {"input_tokens": 40, "output_tokens": 20}  # every round is counted
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (40, 20)  # every round is counted
 
 
 def test_evidence_still_failing_after_its_rounds_is_rejected_unreviewed_and_never_committed(tmp_path):
     result, llm, _, table = _evidenced(tmp_path, [CODE, CODE], ["TypeError", "TypeError"], rounds=1)
     assert result["success"] is False and result["approval_status"] == "rejected"
     assert result["error"].startswith("rejected: the evidence failed (pytest of add.py) after 1 repair round(s)")
-    assert "devmatrix check" in result["error"]
+    assert "devmatrix check" in result["error_fix"] and " — fix: " not in result["error"]
     assert result["quality_score"] is None and llm.script == []  # no review call was paid for
     assert Path(result["file_path"]).parent == tmp_path / "ws" / REVIEW_DIR / "rejected"
-    assert _commits(tmp_path) == 0 and table.rows[0][3] == "rejected"
+    assert _commits(tmp_path) == 0 and table.rows[0]["approval_status"] == "rejected"
 
 
 def test_failing_evidence_waits_for_a_person_when_review_is_asked_for(tmp_path):

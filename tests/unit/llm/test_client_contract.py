@@ -174,7 +174,12 @@ def test_the_backend_check_verifies_the_answer_not_just_that_a_reply_came(monkey
         return LLMResult(reply, "scripted", "anthropic", 20, 3, 0.000043, 0.2, False, "end_turn")
 
     monkeypatch.setattr(client_module.AnthropicClient, "complete", scripted)
-    passed, detail = check_backend(Settings(llm_backend="anthropic", anthropic_api_key="sk-ant-unit"))
-    assert passed is ok, detail
+    settings = Settings(llm_backend="anthropic", anthropic_api_key="sk-ant-unit")
+    if ok:
+        detail = check_backend(settings)
+    else:
+        with pytest.raises(LLMError) as caught:
+            check_backend(settings)
+        detail = caught.value.message
+        assert "not the answer 4" in detail and "ANTHROPIC_MODEL" in caught.value.fix  # the fix kept apart
     assert f"replied {reply!r}" in detail and "$0.000043" in detail
-    assert ("not the answer 4" in detail) is (not ok)

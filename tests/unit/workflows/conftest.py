@@ -14,6 +14,7 @@ import pytest
 
 from devmatrix.agents.orchestrator import PlanResult
 from devmatrix.agents.plan import parse_plan
+from devmatrix.agents.result import GenerationResult
 from devmatrix.state.scratchpad import TaskRecord
 
 
@@ -46,6 +47,11 @@ class MemoryScratchpad:
         return 0
 
 
+def _done(path: str) -> GenerationResult:
+    return GenerationResult(workspace_id="ws", approval_min_score=7.0, success=True, approval_status="approved",
+                            generated_code="x = 1\n", file_written=True, file_path=path, git_commit_hash="abc")
+
+
 @dataclass
 class ScriptedAgent:
     """Succeeds, except the task whose instruction contains ``fail_on`` raises ``error``."""
@@ -60,8 +66,7 @@ class ScriptedAgent:
             self.calls.append(user_request)
         if self.fail_on and self.fail_on in user_request and self.error is not None:
             raise self.error
-        return {"success": True, "generated_code": "x = 1\n", "file_written": True,
-                "file_path": f"/w/{len(self.calls)}.py", "git_commit_hash": "abc", "usage": {}, "cost_usd": 0}
+        return _done(f"/w/{len(self.calls)}.py")
 
 
 @dataclass
@@ -89,10 +94,10 @@ class CountingAgent:
             with self.lock:
                 self.in_flight -= 1
         if any(marker in user_request for marker in self.fails):
-            return {"success": False, "error": "the model's reply has no ```python code block",
-                    "generated_code": "", "usage": {}, "cost_usd": 0}
-        return {"success": True, "generated_code": "x = 1\n", "file_written": True,
-                "file_path": f"/w/{len(self.calls)}.py", "git_commit_hash": "abc", "usage": {}, "cost_usd": 0}
+            return GenerationResult(workspace_id=workspace_id, approval_min_score=7.0,
+                                    error="the model's reply has no ```python code block",
+                                    error_fix="ask again")
+        return _done(f"/w/{len(self.calls)}.py")
 
 
 @dataclass

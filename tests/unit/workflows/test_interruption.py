@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from devmatrix.agents.orchestrator import OrchestratorAgent
+from devmatrix.agents.result import GenerationResult
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError, WorkflowInterrupted
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
@@ -41,10 +42,12 @@ def test_a_service_failure_interrupts_keeps_finished_tasks_and_resume_finishes_t
 
 def test_a_model_failure_still_fails_only_its_dependents(pad, scripted_agent):
     agent = scripted_agent()
+    failed = GenerationResult(workspace_id="ws", approval_min_score=7.0, error="no code block", error_fix="ask again")
     agent.generate = lambda user_request, *a, **k: (  # type: ignore[method-assign]
-        {"success": False, "error": "no code block"} if "pytest tests" in user_request
-        else scripted_agent.generate(agent, user_request, *a, **k))
+        failed if "pytest tests" in user_request else scripted_agent.generate(agent, user_request, *a, **k))
     result = _workflow(agent, pad).execute(REQUEST, "ws")
     assert result["success"] is False
     statuses = {t["id"]: t["status"] for t in result["failed_tasks"]}
     assert statuses == {TESTS: "failed", DOCS: "skipped"}
+    tests_task = next(t for t in result["failed_tasks"] if t["id"] == TESTS)
+    assert (tests_task["error"], tests_task["error_fix"]) == ("no code block", "ask again")  # kept apart

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from devmatrix.agents.result import GenerationResult
 from devmatrix.config import Settings
 from devmatrix.errors import WorkflowError
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
@@ -87,8 +88,9 @@ class _WritingAgent:
         self.calls.append(user_request)
         code = ("import os\n\n\ndef add(a, b):\n    return a + b\n\n\nclass Adder:\n    pass\n\n\n"
                 "def _private():\n    pass\n")
-        return {"success": True, "generated_code": code, "file_written": True,
-                "file_path": str(self.root / workspace_id / "pkg" / "add.py"), "git_commit_hash": "abc"}
+        return GenerationResult(workspace_id=workspace_id, approval_min_score=7.0, success=True,
+                                approval_status="approved", generated_code=code, file_written=True,
+                                file_path=str(self.root / workspace_id / "pkg" / "add.py"), git_commit_hash="abc")
 
 
 def test_a_dependent_task_is_told_the_import_line_of_its_dependencys_public_names(pad, fixed_planner, tmp_path):

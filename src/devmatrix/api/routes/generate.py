@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.remedies import API
+from devmatrix.agents.result import GenerationResult
 from devmatrix.api._constants import API_PREFIX, MAX_LOG_ID
 from devmatrix.api.auth import require_token
 from devmatrix.api.error_handlers import APIError
-from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerateResult, GenerationRecord
+from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerationRecord
 from devmatrix.errors import CircuitOpen
 
 router = APIRouter(prefix=API_PREFIX, tags=["generation"])
@@ -27,16 +28,16 @@ _ERRORS = {
 }
 
 
-@router.post("/generate", response_model=GenerateResult, dependencies=[Depends(require_token)],
+@router.post("/generate", response_model=GenerationResult, dependencies=[Depends(require_token)],
              responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
                         409: {"model": ErrorBody, "description": "enable_rag while the server has RAG_ENABLED=false,"
                                                                  " or its RAG collection was never seeded"},
                         413: {"model": ErrorBody, "description": "the body is over the limit"}, **_ERRORS},
              summary="Generate code for a request: LLM → checks → review → file → git → log row")
-async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
+async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
     """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
-    (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error`` and its
-    ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503.
+    (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error``,
+    ``error_fix`` and its ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503.
     At most API_MAX_CONCURRENT_GENERATIONS run at once; one more is 429 with Retry-After, not started."""
     resources = request.app.state.resources
     status = resources.breaker_status()
@@ -50,7 +51,7 @@ async def generate(body: GenerateRequest, request: Request) -> GenerateResult:
     with resources.generation_slots.hold(), \
             structlog.contextvars.bound_contextvars(workspace_id=body.workspace_id):
         result = await run_in_threadpool(_run_agent, resources, body)
-    return GenerateResult.from_agent(result)
+    return result
 
 
 def _fenced_off(status: dict) -> bool:
@@ -61,7 +62,7 @@ def _fenced_off(status: dict) -> bool:
     return (datetime.now(UTC) - opened).total_seconds() < float(status["reset_timeout_s"])
 
 
-def _run_agent(resources, body: GenerateRequest) -> dict:
+def _run_agent(resources, body: GenerateRequest) -> GenerationResult:
     """Blocking: connect (first use), then the whole pipeline; runs in a worker thread.
     The answer's ``log_id`` is its row: with Postgres down the API fails at once (503) rather
     than spend a generation it cannot log (the CLI still returns one, with ``logging_error``)."""

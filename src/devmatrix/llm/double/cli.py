@@ -17,9 +17,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 
+from devmatrix.boundary import run_main
+from devmatrix.errors import UsageError
 from devmatrix.llm.double.server import DEFAULT_API_KEY, MessagesDouble
 
 
@@ -44,16 +45,18 @@ def command_env(double: MessagesDouble, base: dict[str, str]) -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    return run_main(lambda: serve(args))
+
+
+def serve(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.latency < 0:
-        print(f"--latency {args.latency} is negative; give seconds >= 0", file=sys.stderr)
-        return 2
+        raise UsageError(f"--latency {args.latency:g} is negative", fix="give seconds >= 0")
     try:
         double = MessagesDouble(args.host, args.port, api_key=args.api_key, latency_s=args.latency)
     except OSError as error:
-        print(f"FAIL: cannot listen on {args.host}:{args.port}: {error} — fix: choose another --port"
-              " (or 0 for a free one)", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error}",
+                         fix="choose another --port (or 0 for a free one)") from None
     with double:
         print(f"messages-api double at {double.url} (latency {args.latency:g} s)", flush=True)
         if command:

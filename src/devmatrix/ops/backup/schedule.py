@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devmatrix.boundary import run_main
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError, UsageError
 from devmatrix.ops.backup import manifest
@@ -194,8 +195,7 @@ def main() -> int:  # pragma: no cover - the supervised entry point
     from devmatrix.config import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
-    run_forever(load_settings())
-    return 0
+    return run_main(lambda: run_forever(load_settings()) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
