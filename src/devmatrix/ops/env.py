@@ -10,8 +10,12 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
+
 from devmatrix.agents.approval import gate_line
+from devmatrix.clients import fix_for
 from devmatrix.config import Settings, load_settings
+from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import LLMError, ServiceError
 from devmatrix.ops.checks import CheckResult, Status, timed
 
@@ -73,6 +77,11 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
 
     with timed() as elapsed:
         try:
+            if backend == "local" and (busy := _every_local_slot_decoding(settings)):
+                # busy is not down: 2 + 2 would wait 20-25 s for a slot behind two long generations
+                return CheckResult(f"llm ({backend})", Status.PASS,
+                                   f"serving: all {busy} slots of {settings.resolved_llm_base_url} are"
+                                   " decoding; 2 + 2 not asked (it would wait for a free slot)", seconds=elapsed())
             detail, ok = check_backend(settings), True
         except (LLMError, ServiceError) as error:  # a row of the check table: what failed — fix: how
             detail, ok = str(error), False
@@ -82,6 +91,26 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
         stamp.unlink(missing_ok=True)
     return CheckResult(f"llm ({backend})", Status.PASS if ok else Status.FAIL, detail,
                        seconds=elapsed())
+
+
+def _every_local_slot_decoding(settings: Settings) -> int:
+    """The local server's slot count when every slot is decoding, else 0 (a free slot, or no
+    answer: the 2 + 2 round trip then decides, and names what failed)."""
+    key = settings.llm_local_api_key.get_secret_value()
+    url = f"{settings.resolved_llm_base_url}/slots"
+    try:
+        response = requests.get(url, timeout=PROBE_TIMEOUT_S, headers={"Authorization": f"Bearer {key}"})
+        response.raise_for_status()
+        slots = response.json()
+    except requests.Timeout as error:  # frozen: say so now, inside validate's deadline
+        raise ServiceError("llm", f"no answer from {url} within {PROBE_TIMEOUT_S:g} s: frozen or overloaded",
+                           fix=fix_for("llm", "LLM")) from error
+    except (requests.RequestException, ValueError):
+        return 0
+    if isinstance(slots, list) and slots and all(isinstance(slot, dict) and slot.get("is_processing")
+                                                 for slot in slots):
+        return len(slots)
+    return 0
 
 
 def llm_stamp_path(settings: Settings) -> Path:

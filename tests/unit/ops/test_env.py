@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pydantic import SecretStr
 
+from _fixtures.http_server import http_server
 from devmatrix.config import Settings
 from devmatrix.ops.checks import Status
 from devmatrix.ops.env import _write_stamp, check_llm_backend, llm_fingerprint, llm_stamp_path
@@ -64,3 +66,44 @@ def test_a_damaged_stamp_means_ask(settings):
     llm_stamp_path(settings).parent.mkdir(parents=True, exist_ok=True)
     llm_stamp_path(settings).write_text(json.dumps(["a list"]))
     assert check_llm_backend(settings, unless_unchanged=True).status is Status.FAIL
+
+
+def _slots_server(slots: list[dict], seen: list[str]):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = json.dumps(slots if self.path == "/slots" else {"error": "not found"}).encode()
+            self.send_response(200 if self.path == "/slots" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # the 2 + 2 round trip: refused with a 404
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+def test_a_local_server_whose_every_slot_is_decoding_is_serving_not_down(tmp_path):
+    # busy is not down: 2 + 2 would wait 20-25 s for a slot and fail validate's 10 s deadline
+    seen: list[str] = []
+    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": True}],
+                                   seen)) as port:
+        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
+        result = check_llm_backend(settings)
+    assert result.status is Status.PASS
+    assert result.detail.startswith(f"serving: all 2 slots of http://127.0.0.1:{port} are decoding")
+    assert seen == ["/slots"]  # 2 + 2 was not asked
+
+
+def test_a_local_server_with_a_free_slot_is_asked_2_plus_2(tmp_path):
+    seen: list[str] = []
+    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": False}],
+                                   seen)) as port:
+        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
+        result = check_llm_backend(settings)
+    assert "/slots" in seen and len(seen) > 1  # then the round trip (this server cannot answer it)
+    assert result.status is Status.FAIL
