@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
+from devmatrix.checks.validate import validate
 from devmatrix.config import env_file_path
-from devmatrix.ops.validate import validate
 
 
 def main() -> int:

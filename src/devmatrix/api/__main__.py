@@ -9,8 +9,8 @@ import uvicorn
 from devmatrix.api.app import create_app
 from devmatrix.config import load_settings
 from devmatrix.errors import DevMatrixError, PortInUse
-from devmatrix.observability.logging import configure_logging
-from devmatrix.ops.services import system
+from devmatrix.monitoring.logging import configure_logging
+from devmatrix.stack import system
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Invoke tasks: thin wrappers over `devmatrix.ops`, one namespace per phase.
+"""Invoke tasks: thin wrappers over the concept packages (stack, setup, backup, checks, chaos), one namespace per phase.
 
 Top-level `tasks.py` only imports `namespace` from here.
 """

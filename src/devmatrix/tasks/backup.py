@@ -6,7 +6,8 @@ from pathlib import Path
 
 from invoke import Exit
 
-from devmatrix.ops.backup import create_backup, manifest, verify_backup
+from devmatrix.backup import create_backup, manifest, schedule, verify_backup
+from devmatrix.stack import get_provider
 from devmatrix.tasks._common import (
     Folder,
     Number,
@@ -85,9 +86,6 @@ def verify(c, path, json=False):
 }, checks={"keep": KEEP})
 def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
     """Back up on a timer under the native supervisor, or print the cron line for other providers."""
-    from devmatrix.ops.backup import schedule
-    from devmatrix.ops.services import get_provider
-
     with reported():
         s = settings()
         provider = get_provider(s, env_file=env_file(), echo=echo)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from invoke import Exit
 from rich.table import Table
 
-from devmatrix.ops import chaos as drill
-from devmatrix.ops.chaos.faults import FAULTS
-from devmatrix.ops.chaos.work import WORKLOADS
+from devmatrix import chaos as drill
+from devmatrix.chaos.faults import FAULTS
+from devmatrix.chaos.work import WORKLOADS
 from devmatrix.tasks._common import Choice, console, echo, env_file, print_json, reported, settings, task
 
 

@@ -6,9 +6,9 @@ from contextlib import nullcontext
 
 from invoke import Exit
 
-from devmatrix.ops.cleanup import SCOPES
-from devmatrix.ops.cleanup import cleanup as run_cleanup
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.backup.cleanup import SCOPES
+from devmatrix.backup.cleanup import cleanup as run_cleanup
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import echo, print_json, print_result, reported, settings, task
 
 

@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 from invoke import Exit
 
-from devmatrix.ops.services import get_provider, registry
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.stack import get_provider, registry
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import Number, console, echo, env_file, positional, print_json, reported, settings, task
 
 SERVICE_HELP = {task: registry.service_help(task) for task in ("up", "down", "restart", "status")}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from invoke import Exit
 
-from devmatrix.ops import monitoring as ops_monitoring
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services import get_provider, registry
+from devmatrix.checks import monitoring as ops_monitoring
+from devmatrix.results import Status
+from devmatrix.stack import get_provider, registry
 from devmatrix.tasks import infra
 from devmatrix.tasks._common import (
     Folder,

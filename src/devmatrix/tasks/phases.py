@@ -7,12 +7,12 @@ from contextlib import nullcontext
 from invoke import Exit
 
 from devmatrix.agents.approval import gate_line
+from devmatrix.checks import validate as ops_validate
 from devmatrix.config import load_settings
-from devmatrix.observability.logging import configure_logging
-from devmatrix.ops import validate as ops_validate
-from devmatrix.ops.checks import Status
-from devmatrix.ops.phase1 import STEPS, StepResult, run_phase1
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.monitoring.logging import configure_logging
+from devmatrix.results import Status
+from devmatrix.setup.phase1 import STEPS, StepResult, run_phase1
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import (
     MARK,
     STYLE,

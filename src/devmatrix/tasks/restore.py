@@ -7,10 +7,11 @@ from contextlib import nullcontext
 
 from invoke import Exit
 
+from devmatrix.backup import manifest, recover_restore, restore_backup
+from devmatrix.checks.validate import run_validation
 from devmatrix.errors import UsageError
-from devmatrix.ops.backup import manifest, recover_restore, restore_backup
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.results import Status
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, positional, print_json, print_result, reported, settings, task
 
 
@@ -38,7 +39,7 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
         if recover:
             folder = "the interrupted restore"
             with stack_lock(s.devmatrix_state_dir, "restore --recover", echo=echo):
-                results = recover_restore(s, echo=quiet)
+                results = recover_restore(s, echo=quiet, then=run_validation)
         else:
             if from_ is None:
                 raise UsageError("restore needs the backup to restore from",
@@ -46,7 +47,8 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
                                      " `invoke restore --recover`")
             folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
             with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-                results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet)
+                results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet,
+                                         then=run_validation)
     failed = [r for r in results if r.failed and r.critical]
     if json:
         print_json({"path": None if recover else str(folder), "recover": recover, "dry": dry, "ok": not failed,

@@ -12,14 +12,14 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from devmatrix import __version__
+from devmatrix import __version__, readiness
 from devmatrix.api._constants import API_PREFIX, READY_CHECK_WORKERS
 from devmatrix.api.auth import require_token
 from devmatrix.api.schemas import BreakerStatus, CheckOutcome, ErrorBody, Live, Ready
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import breaker as breakers
-from devmatrix.ops.services import readiness, registry
+from devmatrix.stack import registry
 
 router = APIRouter(prefix=f"{API_PREFIX}/health", tags=["health"])
 log = structlog.get_logger("devmatrix.api")
