@@ -15,7 +15,7 @@ from devmatrix.config import Settings
 from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import ServiceError
 
-__all__ = ["PROBE_TIMEOUT_S"]  # re-exported: the API's paid-backend check uses it
+ANTHROPIC_VERSION_HEADER = "2023-06-01"
 
 
 def postgres(settings: Settings, *, database: str = "postgres") -> str:
@@ -44,6 +44,11 @@ def postgres(settings: Settings, *, database: str = "postgres") -> str:
             fix="`invoke infra.status` and `invoke infra.logs postgres`",
         ) from error
     return str(version)
+
+
+def postgres_database(settings: Settings) -> str:
+    """A real SELECT on the DevMatrix database (POSTGRES_DB), not only the server (the API's /ready)."""
+    return postgres(settings, database=settings.postgres_db)
 
 
 def pgvector(settings: Settings) -> str:
@@ -124,6 +129,26 @@ def llm(settings: Settings) -> str:
     if body.get("status") != "ok":
         raise ServiceError("llm", f"/health says {body!r}", fix="`invoke infra.logs llm`")
     return "llama.cpp"
+
+
+def llm_backend(settings: Settings) -> str:
+    """Whichever LLM backend is in force: the local server's /health, or (paid backend) the free
+    model list with the key."""
+    if settings.resolved_llm_backend == "local":
+        return f"local {llm(settings)} at {settings.llm_base_url}"
+    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
+    base_url = settings.anthropic_base_url
+    try:
+        response = requests.get(f"{base_url}/v1/models", params={"limit": 1},
+                                headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION_HEADER},
+                                timeout=PROBE_TIMEOUT_S)
+    except requests.RequestException as error:
+        raise ServiceError("llm", f"cannot reach {base_url}: {type(error).__name__}",
+                           fix="check the network and ANTHROPIC_BASE_URL, or LLM_BACKEND=local") from error
+    if not response.ok:
+        raise ServiceError("llm", f"{base_url}/v1/models answered {response.status_code}",
+                           fix="check ANTHROPIC_API_KEY (401 means it is wrong)")
+    return f"anthropic at {base_url}"
 
 
 def api(settings: Settings) -> str:

@@ -36,11 +36,12 @@ from devmatrix.config import Settings, env_file_path
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.results import CheckResult, Status, timed
 from devmatrix.setup import db
+from devmatrix.stack import registry
 from devmatrix.stack.native import NativeProvider
 from devmatrix.workspace.manager import MARKER, read_marker
 
-SCOPES = ("postgres", "redis", "chroma", "workspace")
-SERVERS = ("postgres", "redis", "chroma")
+SERVERS = registry.stores()  # every store of the registry; a test holds _LIST and _REMOVE to it
+SCOPES = (*SERVERS, "workspace")
 # `devmatrix_test_` is the prefix of the integration fixtures' temporary workspaces.
 TEST_WORKSPACE_PREFIXES = ("test_", "test-", "devmatrix_test_")
 TEST_REDIS_PATTERN = "test:*"

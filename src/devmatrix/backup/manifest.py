@@ -15,11 +15,12 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from devmatrix.errors import BackupError, UsageError
+from devmatrix.stack import registry
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -29,7 +30,8 @@ LATEST = "latest"
 LOCK = ".backup.lock"
 _CHUNK = 1 << 20
 # Keys every manifest of this format has; a manifest without one is not ours.
-REQUIRED_KEYS = ("format", "created_at", "files", "tools", "servers", "postgres", "redis", "chroma")
+# One section per store of the registry (a test holds STORE_FILES to it).
+REQUIRED_KEYS = ("format", "created_at", "files", "tools", "servers", *registry.stores())
 
 
 def new_name(now: datetime | None = None) -> str:
@@ -109,14 +111,20 @@ def integrity_problems(folder: Path, manifest: dict) -> list[str]:
     return problems
 
 
+# The file(s) each store's section of the manifest names.
+STORE_FILES: dict[str, Callable[[dict], list[str | None]]] = {
+    "postgres": lambda section: [section.get("file")],
+    "redis": lambda section: [section.get("file")],
+    "chroma": lambda section: [f"chroma/{name}.jsonl.gz" for name in section.get("collections", {})],
+}
+
+
 def store_file_problems(folder: Path, manifest: dict) -> list[str]:
     """Each store's own file(s) must be listed in ``files``: Postgres's dump, Redis's RDB, Chroma's exports."""
     listed = manifest["files"]
-    wanted = {"postgres": [manifest["postgres"].get("file")], "redis": [manifest["redis"].get("file")],
-              "chroma": [f"chroma/{name}.jsonl.gz" for name in manifest["chroma"].get("collections", {})]}
     problems = []
-    for store, names in wanted.items():
-        for name in names:
+    for store, files in STORE_FILES.items():
+        for name in files(manifest[store]):
             if not name:
                 problems.append(f"{folder / MANIFEST}: the {store} section names no file")
             elif name not in listed:

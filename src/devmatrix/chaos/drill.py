@@ -18,14 +18,17 @@ from devmatrix.chaos.work import WORKLOADS, Seen, Workflow, Workload, workload
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.rag.store import close_client
+from devmatrix.stack import registry
 from devmatrix.stack.providers import get_provider
 
-SERVICES = ("postgres", "redis", "chroma", "llm", "api", "supervisor")
+# The native stack's supervisord is no registry service, but killing or freezing it is a drill too.
+SUPERVISOR = "supervisor"
+SERVICES = (*dict.fromkeys(name for name, _, _ in registry.drills()), SUPERVISOR)
 # A frozen store or LLM server stays frozen until the work ends (its own deadline bounds
 # that): the work must notice it, whenever it next calls. A frozen API or supervisor is
 # resumed after FREEZE_S: no deadline of ours runs inside them, so the work just waits.
 FREEZE_S = 15.0
-FROZEN_UNTIL_THE_WORK_ENDS = {"postgres", "redis", "chroma", "llm"}
+FROZEN_UNTIL_THE_WORK_ENDS = set(registry.with_deadline())
 # How long the supervisor may take to bring a killed server back before chaos runs
 # `invoke infra.up` itself (the supervisor backs off 1, 2, 3 s between retries).
 SELF_HEAL_WAIT_S = 30.0
@@ -33,18 +36,11 @@ HEAL_TIMEOUT_S = 120.0
 # Where in the workload the fault lands: after the CLI's interpreter start-up, while
 # the first service calls are in flight.
 INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 2.5, "rag": 1.2, "backup": 2.5, "validate": 0.0}
-# The cases `nox -s chaos` runs: every service x both faults, each during the work
-# that depends on that service most.
-MATRIX = [
-    ("postgres", "kill", "generate"), ("postgres", "freeze", "api"),
-    ("redis", "kill", "workflow"), ("redis", "freeze", "workflow"),
-    ("chroma", "kill", "rag"), ("chroma", "freeze", "rag"),
-    ("llm", "kill", "generate"), ("llm", "freeze", "api"),
-    ("api", "kill", "api"), ("api", "freeze", "api"),
-    ("supervisor", "kill", "backup"), ("supervisor", "freeze", "workflow"),
-]
+# The cases `nox -s chaos` runs: each registry service's drills (both faults, each during the
+# work that depends on that service most), and the supervisor's.
+MATRIX = [*registry.drills(), (SUPERVISOR, "kill", "backup"), (SUPERVISOR, "freeze", "workflow")]
 # `invoke validate` with one service frozen: exit 1 naming it, within 10 s of its checks (work.Validate).
-VALIDATE_MATRIX = [(service, "freeze", "validate") for service in ("postgres", "redis", "chroma", "llm")]
+VALIDATE_MATRIX = [(service, "freeze", "validate") for service in registry.with_deadline()]
 Echo = Callable[[str], None]
 
 

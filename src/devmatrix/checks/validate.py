@@ -149,10 +149,12 @@ def _monitoring(s: Settings, provider: str) -> list[CheckResult]:
     return [*results, grafana, pushing]
 
 
-# Services whose check goes deeper than their readiness probe (a round trip, a scratch write).
-DEEP_CHECKS: dict[str, Callable[[Settings], CheckResult]] = {
+# The check of each service the registry marks `deep_check` (a round trip, a scratch write);
+# a test holds this table to the registry.
+DEEP: dict[str, Callable[[Settings], CheckResult]] = {
     "postgres": _postgres, "redis": _redis, "chroma": _chroma, "llm": _llm,
 }
+DEEP_CHECKS = {name: DEEP[name] for name in registry.deep_checked() if name in DEEP}
 
 
 def checks(provider: registry.ProviderName) -> dict[str, Callable[[Settings], CheckResult | list[CheckResult]]]:

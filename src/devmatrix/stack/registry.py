@@ -37,6 +37,23 @@ class Scrape:
 
 
 @dataclass(frozen=True)
+class Store:
+    """A service that holds data: `invoke backup`/`restore` save and swap it (the manifest's section
+    is the service's name), `invoke cleanup` removes its test data (a scope of the same name)."""
+
+    backup: str  # how it is backed up
+    test_data: str  # what `invoke cleanup` removes from it
+
+
+@dataclass(frozen=True)
+class Drill:
+    """One chaos case: ``fault`` on the service during the workload that depends on it most."""
+
+    fault: Literal["kill", "freeze"]
+    during: str  # a workload of devmatrix.chaos.work.WORKLOADS
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     group: Group
@@ -50,6 +67,17 @@ class ServiceSpec:
     external: bool = True  # the external provider checks it
     # Whether the stack needs it with these settings (the local LLM only serves the local backend).
     wanted: Callable[[Settings], bool] = field(default=lambda settings: True)
+    store: Store | None = None  # it holds data: backup, restore and cleanup cover it
+    # Every DevMatrix call to it has a client deadline: frozen, the work fails within it and names
+    # it (chaos keeps it frozen until the work ends; `invoke validate` with it frozen exits 1).
+    deadline: bool = False
+    deep_check: str | None = None  # what `invoke validate` checks beyond the probe (checks.validate.DEEP)
+    # What the API's /ready runs: the probe (default), another one, or nothing (the API itself).
+    ready: Callable[[Settings], object] | Literal["probe"] | None = "probe"
+    drills: tuple[Drill, ...] = ()  # the chaos cases `nox -s chaos` runs on it
+
+    def ready_probe(self) -> Callable[[Settings], object] | None:
+        return self.probe if self.ready == "probe" else self.ready
 
     def port(self, settings: Settings) -> int:
         return int(getattr(settings, self.port_setting)) if self.port_setting else 0
@@ -66,18 +94,30 @@ def _local_llm(settings: Settings) -> bool:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("postgres", "core", "postgres_port",
                 lambda s: f"postgresql://{s.postgres_host}:{s.postgres_port}", readiness.postgres,
-                native=_programs.postgres, compose="postgres", compose_port=5432),
+                native=_programs.postgres, compose="postgres", compose_port=5432,
+                store=Store("pg_dump -Fc of POSTGRES_DB", "code_generation_logs and workflows of test runs"),
+                deadline=True, deep_check="SELECT on POSTGRES_DB", ready=readiness.postgres_database,
+                drills=(Drill("kill", "generate"), Drill("freeze", "api"))),
     ServiceSpec("redis", "core", "redis_port",
                 lambda s: f"redis://{s.redis_host}:{s.redis_port}", readiness.redis_ping,
-                native=_programs.redis, compose="redis", compose_port=6379),
+                native=_programs.redis, compose="redis", compose_port=6379,
+                store=Store("BGSAVE → RDB, checked by redis-check-rdb", "keys matching test:*"),
+                deadline=True, deep_check="SET/GET of a test: key",
+                drills=(Drill("kill", "workflow"), Drill("freeze", "workflow"))),
     ServiceSpec("chroma", "core", "chromadb_port", lambda s: s.chroma_url, readiness.chroma,
-                native=_programs.chroma, compose="chroma", compose_port=8000),
+                native=_programs.chroma, compose="chroma", compose_port=8000,
+                store=Store("every collection exported over HTTP", "collections named test_* and validate_scratch_*"),
+                deadline=True, deep_check="add/query in a scratch collection",
+                drills=(Drill("kill", "rag"), Drill("freeze", "rag"))),
     ServiceSpec("llm", "core", "llm_port", lambda s: s.llm_base_url, readiness.llm,
-                native=_programs.llm, compose="llm", compose_port=8080, wanted=_local_llm),
+                native=_programs.llm, compose="llm", compose_port=8080, wanted=_local_llm,
+                deadline=True, deep_check="a known-answer round trip (2 + 2)", ready=readiness.llm_backend,
+                drills=(Drill("kill", "generate"), Drill("freeze", "api"))),
     ServiceSpec("api", "core", "api_port", lambda s: s.api_url, readiness.api,
                 native=_programs.api, compose="api", compose_port=8000,
-                scrape=Scrape("devmatrix-api", API_METRICS_PATH)),
-    ServiceSpec("backup-scheduler", "schedule", None,  # no port: it only runs backups
+                scrape=Scrape("devmatrix-api", API_METRICS_PATH), ready=None,  # /ready is the API answering
+                drills=(Drill("kill", "api"), Drill("freeze", "api"))),
+    ServiceSpec(backup_scheduler.SERVICE, "schedule", None,  # no port: it only runs backups
                 lambda s: f"file://{(s.devmatrix_state_dir / 'backup-scheduler.heartbeat').resolve()}",
                 backup_scheduler.readiness, native=_programs.backup_scheduler, external=False),
     ServiceSpec("prometheus", "monitoring", "prometheus_port", lambda s: s.prometheus_url,
@@ -112,6 +152,26 @@ def names(group: Group, provider: ProviderName, settings: Settings | None = None
 def core(settings: Settings, provider: ProviderName) -> tuple[str, ...]:
     """What a bare `infra.up` starts: the same set under every provider."""
     return names("core", provider, settings)
+
+
+def stores() -> tuple[str, ...]:
+    """The services that hold data: what backup, restore and cleanup cover."""
+    return tuple(s.name for s in SERVICES if s.store is not None)
+
+
+def with_deadline() -> tuple[str, ...]:
+    """The services every DevMatrix call reaches with a deadline."""
+    return tuple(s.name for s in SERVICES if s.deadline)
+
+
+def deep_checked() -> tuple[str, ...]:
+    """The services `invoke validate` checks beyond their readiness probe."""
+    return tuple(s.name for s in SERVICES if s.deep_check)
+
+
+def drills() -> tuple[tuple[str, str, str], ...]:
+    """(service, fault, workload) for every drill of every service."""
+    return tuple((s.name, d.fault, d.during) for s in SERVICES for d in s.drills)
 
 
 def monitoring(provider: ProviderName) -> tuple[str, ...]:
