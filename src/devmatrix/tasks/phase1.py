@@ -1,4 +1,4 @@
-"""`invoke phase1` and `invoke validate`: the two commands that prove the stack."""
+"""`invoke phase1`: stand up the local stack (infra → env → db → rag → git)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from contextlib import nullcontext
 
 from invoke import Exit
 
-from devmatrix.agents.approval import gate_line
-from devmatrix.checks import validate as ops_validate
 from devmatrix.config import load_settings
 from devmatrix.monitoring.logging import configure_logging
 from devmatrix.results import Status
@@ -16,11 +14,9 @@ from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import (
     MARK,
     STYLE,
-    checks_table,
     console,
     echo,
     env_file,
-    err_console,
     print_json,
     print_result,
     reported,
@@ -62,20 +58,3 @@ def phase1(c, dry=False, json=False):
                       + ", ".join(f"{s.name} {s.seconds:.2f}s" for s in steps))
     if failed:
         raise Exit(f"FAIL: step {failed[0].name} failed; see above", code=1)
-
-
-@task(help={"json": "print the checks as JSON (for scripts)"})
-def validate(c, json=False):
-    """Read-only check of every component. Exit 0 ready, 1 a critical check failed, 2 cannot run."""
-    with reported():
-        report = ops_validate.validate(env_file())
-    if json:
-        print_json(report.to_dict())
-    elif report.error:
-        err_console.print(f"[red]{report.verdict}[/red]")
-    else:
-        console.print(checks_table(report.results, report.title))
-        console.print(gate_line(report.settings))
-        console.print(report.summary)
-        console.print(f"[bold {'green' if report.exit_code == 0 else 'red'}]{report.verdict}[/]")
-    raise Exit(code=report.exit_code)
