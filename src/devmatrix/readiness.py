@@ -85,30 +85,20 @@ def pgvector(settings: Settings) -> str:
 def redis_ping(settings: Settings) -> str:
     client = clients.redis_client(settings)
     try:
-        if not client.ping():
-            raise redis.RedisError("PING did not return PONG")
-        return str(client.info("server")["redis_version"])
-    except redis.RedisError as error:
-        raise ServiceError(
-            "redis",
-            f"no PONG from {settings.redis_host}:{settings.redis_port}: {error}",
-            fix="`invoke infra.up -s redis`, then `invoke infra.logs redis`",
-        ) from error
+        with clients.map_exceptions("redis", f"no PONG from {settings.redis_host}:{settings.redis_port}",
+                                    fix="`invoke infra.up -s redis`, then `invoke infra.logs redis`"):
+            if not client.ping():
+                raise redis.RedisError("PING did not return PONG")
+            return str(client.info("server")["redis_version"])
     finally:
         client.close()
 
 
 def _get_json(service: str, url: str) -> dict:
-    try:
+    with clients.map_exceptions(service, f"no healthy answer from {url}"):
         response = requests.get(url, timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
-        return response.json()
-    except (requests.RequestException, ValueError) as error:
-        raise ServiceError(
-            service,
-            f"no healthy answer from {url}: {error}",
-            fix=f"`invoke infra.up -s {service}`, then `invoke infra.logs {service}`",
-        ) from error
+        return response.json()  # not JSON: requests' JSONDecodeError, a RequestException
 
 
 def chroma(settings: Settings) -> str:
@@ -138,13 +128,11 @@ def llm_backend(settings: Settings) -> str:
         return f"local {llm(settings)} at {settings.llm_base_url}"
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
     base_url = settings.anthropic_base_url
-    try:
+    with clients.map_exceptions("llm", f"cannot reach {base_url}",
+                                fix="check the network and ANTHROPIC_BASE_URL, or LLM_BACKEND=local"):
         response = requests.get(f"{base_url}/v1/models", params={"limit": 1},
                                 headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION_HEADER},
                                 timeout=PROBE_TIMEOUT_S)
-    except requests.RequestException as error:
-        raise ServiceError("llm", f"cannot reach {base_url}: {type(error).__name__}",
-                           fix="check the network and ANTHROPIC_BASE_URL, or LLM_BACKEND=local") from error
     if not response.ok:
         raise ServiceError("llm", f"{base_url}/v1/models answered {response.status_code}",
                            fix="check ANTHROPIC_API_KEY (401 means it is wrong)")
@@ -162,24 +150,19 @@ def api(settings: Settings) -> str:
 def prometheus(settings: Settings) -> str:
     """Prometheus says it is ready to serve queries; its version from the build-info API."""
     url = settings.prometheus_url
-    try:
-        response = requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S)
-        response.raise_for_status()
-    except requests.RequestException as error:
-        raise ServiceError("prometheus", f"not ready at {url}: {error}",
-                           fix="`invoke monitoring.up`, then `invoke infra.logs prometheus`") from error
+    with clients.map_exceptions("prometheus", f"not ready at {url}",
+                                fix="`invoke monitoring.up`, then `invoke infra.logs prometheus`"):
+        requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
     info = _get_json("prometheus", f"{url}/api/v1/status/buildinfo")
     return str(info.get("data", {}).get("version", "unknown"))
 
 
 def _exporter(service: str, base_url: str, up_metric: str) -> str:
     url = f"{base_url}/metrics"
-    try:
+    with clients.map_exceptions(service, f"no metrics at {url}",
+                                fix=f"`invoke monitoring.up`, then `invoke infra.logs {service}`"):
         response = requests.get(url, timeout=PROBE_TIMEOUT_S)
         response.raise_for_status()
-    except requests.RequestException as error:
-        raise ServiceError(service, f"no metrics at {url}: {error}",
-                           fix=f"`invoke monitoring.up`, then `invoke infra.logs {service}`") from error
     # Serving /metrics is readiness; whether it reaches its database is `up_metric`,
     # which Prometheus scrapes and an alert watches.
     if f"\n{up_metric} " not in f"\n{response.text}":
@@ -198,11 +181,9 @@ def redis_exporter(settings: Settings) -> str:
 def pushgateway(settings: Settings) -> str:
     """The Pushgateway says it is ready; its version from its status API."""
     url = settings.pushgateway_url
-    try:
+    with clients.map_exceptions("pushgateway", f"not ready at {url}",
+                                fix="`invoke monitoring.up`, then `invoke infra.logs pushgateway`"):
         requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
-    except requests.RequestException as error:
-        raise ServiceError("pushgateway", f"not ready at {url}: {error}",
-                           fix="`invoke monitoring.up`, then `invoke infra.logs pushgateway`") from error
     info = _get_json("pushgateway", f"{url}/api/v1/status")
     return str(info.get("data", {}).get("build_information", {}).get("version", "unknown"))
 

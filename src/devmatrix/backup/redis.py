@@ -173,10 +173,9 @@ def rdb_path(settings: Settings) -> Path:
     """The live server's RDB file (its ``dir`` and ``dbfilename``); ServiceError if it does not answer."""
     client = _client(settings)
     try:
-        return Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
-    except redis.RedisError as error:
-        raise ServiceError("redis", f"{settings.redis_host}:{settings.redis_port} does not answer: {error}",
-                           fix="`invoke infra.up -s redis` before restoring") from error
+        with clients.map_exceptions("redis", f"{settings.redis_host}:{settings.redis_port} does not answer",
+                                    fix="`invoke infra.up -s redis` before restoring"):
+            return Path(client.config_get("dir")["dir"]) / client.config_get("dbfilename")["dbfilename"]
     finally:
         client.close()
 
@@ -185,10 +184,9 @@ def keyspace(settings: Settings) -> dict[str, int]:
     """Keys per database of the live server."""
     client = _client(settings)
     try:
-        return {name: int(stats["keys"]) for name, stats in client.info("keyspace").items()}
-    except redis.RedisError as error:
-        raise ServiceError("redis", f"{settings.redis_host}:{settings.redis_port} does not answer: {error}",
-                           fix="`invoke infra.up -s redis`") from error
+        with clients.map_exceptions("redis", f"{settings.redis_host}:{settings.redis_port} does not answer",
+                                    fix="`invoke infra.up -s redis`"):
+            return {name: int(stats["keys"]) for name, stats in client.info("keyspace").items()}
     finally:
         client.close()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from devmatrix import clients
 from devmatrix.config import ENV_FILE_VARIABLE, Settings
 from devmatrix.deadlines import GENERATE_DEADLINE_S
 from devmatrix.errors import ServiceError
@@ -139,12 +140,10 @@ PUSH_PROOF_WORKSPACE = "test-monitoring-check"  # a test workspace: `invoke clea
 
 def _instant(settings: Settings, expr: str) -> float:
     """The value of ``expr`` now (0 when it has no series yet)."""
-    try:
+    with clients.map_exceptions("prometheus", f"query failed at {settings.prometheus_url}",
+                                fix="`invoke monitoring.up`"):
         body = requests.get(f"{settings.prometheus_url}/api/v1/query", params={"query": expr},
-                            timeout=HTTP_TIMEOUT_S).json()
-    except (requests.RequestException, ValueError) as error:
-        raise ServiceError("prometheus", f"query failed at {settings.prometheus_url}: {error}",
-                           fix="`invoke monitoring.up`") from error
+                            timeout=HTTP_TIMEOUT_S).json()  # not JSON: requests' JSONDecodeError
     result = body.get("data", {}).get("result", [])
     return float(result[0]["value"][1]) if result else 0.0
 
@@ -206,14 +205,12 @@ def check(settings: Settings, project: Path | None = None, *, env_file: Path) ->
 # --- snapshots ---------------------------------------------------------------------------
 def query_range(settings: Settings, expr: str, minutes: int, step_s: int) -> list[dict]:
     end = time.time()
-    try:
+    with clients.map_exceptions("prometheus", f"query_range failed at {settings.prometheus_url}",
+                                fix="`invoke monitoring.up`"):
         response = requests.get(f"{settings.prometheus_url}/api/v1/query_range", timeout=HTTP_TIMEOUT_S,
                                 params={"query": expr, "start": end - minutes * 60, "end": end,
                                         "step": step_s})
         body = response.json()
-    except (requests.RequestException, ValueError) as error:
-        raise ServiceError("prometheus", f"query_range failed at {settings.prometheus_url}: {error}",
-                           fix="`invoke monitoring.up`") from error
     if body.get("status") != "success":
         raise ServiceError("prometheus", f"query {expr!r} failed: {body.get('error')}")
     return body["data"]["result"]
