@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 SRC = Path(__file__).resolve().parents[2] / "src"
 # The one declaration of the layers, bottom first: the top-level modules and packages of each.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "deadlines"),                                  # what every module may raise or wait for
+    ("errors", "deadlines", "retry"),                         # what every module may raise, wait for, retry
     ("config",),                                              # Settings
     ("_process", "results", "clients", "monitoring", "bench_report"),  # the client boundary, metrics, results
     ("readiness", "state", "workspace", "evidence"),          # probes and stores

@@ -30,17 +30,18 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from devmatrix import clients
 from devmatrix.backup import chroma, journal, postgres
 from devmatrix.backup import redis as redis_backup
 from devmatrix.backup._compare import redis_counts_problems, tables_problems
 from devmatrix.config import Settings
 from devmatrix.errors import BackupError, DevMatrixError
 from devmatrix.results import CheckResult, Status, timed
+from devmatrix.retry import retry
 
 CHROMA_DIR = "chroma"
 # A server the supervisor restarts after a crash is back within seconds; undo waits this long for it.
@@ -305,17 +306,13 @@ class _Transaction:
         return left
 
 
+# What an undo step raises while a server is down or restarting (the supervisor brings it back).
+_OUTAGE = (DevMatrixError, *clients.MAPPED, OSError)
+
+
 def _retrying(step: Callable[[], object]) -> None:
-    """Run an undo step, retrying while a server is down (the supervisor restarts it)."""
-    deadline = time.monotonic() + ROLLBACK_WAIT_S
-    while True:
-        try:
-            step()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(ROLLBACK_POLL_S)
+    """Run an undo step, retrying while a server is down (the supervisor restarts it); a bug is not retried."""
+    retry(step, on=_OUTAGE, timeout_s=ROLLBACK_WAIT_S, wait_s=ROLLBACK_POLL_S)
 
 
 def run(settings: Settings, folder: Path, body: dict, provider, echo: Echo = _quiet) -> list[CheckResult]:
@@ -390,11 +387,5 @@ def recover(settings: Settings, provider, echo: Echo = _quiet) -> list[CheckResu
 
 
 def _retrying_keyspace(settings: Settings) -> dict[str, int]:
-    deadline = time.monotonic() + ROLLBACK_WAIT_S
-    while True:
-        try:
-            return redis_backup.keyspace(settings)
-        except DevMatrixError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(ROLLBACK_POLL_S)
+    return retry(lambda: redis_backup.keyspace(settings), on=(DevMatrixError,), timeout_s=ROLLBACK_WAIT_S,
+                 wait_s=ROLLBACK_POLL_S)
