@@ -100,7 +100,7 @@ def _pytest_lanes(session: nox.Session, marker: str, path: str, lanes: list[Lane
 
 # --- the chaos tier's own stack ---------------------------------------------------------
 # Chaos kills and freezes servers, so it gets a stack of its own (a `test-` state dir: phase1
-# on the shared stack leaves those alone), whose settings devmatrix.ops.side_stack derives from
+# on the shared stack leaves those alone), whose settings devmatrix.setup.side_stack derives from
 # .env.test with free ports. It is brought up by `invoke phase1` on that file and taken down
 # at the end: your stack is never the one hit.
 CHAOS_STACK = Path(".devmatrix/test-chaos")
@@ -110,7 +110,7 @@ def _chaos_stack(session: nox.Session, *then: list[str]) -> tuple[dict[str, str]
     """(env, commands, down) of the chaos tier on its own stack: up (phase1), the tests, ``then``
     (more commands on that stack); always down. Its settings file is written first (a stack an
     interrupted run left is taken down then: its ports change)."""
-    _run(session, "python", "-m", "devmatrix.ops.side_stack", str(CHAOS_STACK))
+    _run(session, "python", "-m", "devmatrix.setup.side_stack", str(CHAOS_STACK))
     env = {"DEVMATRIX_ENV_FILE": str(CHAOS_STACK / "settings.env")}
     return env, [["invoke", "phase1"], ["pytest", "-m", "chaos", "tests/chaos", "-p", "no:cacheprovider"],
                  *then], ["invoke", "infra.down"]

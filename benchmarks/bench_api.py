@@ -36,8 +36,8 @@ import requests
 
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.api.resources import Resources
+from devmatrix.bench_report import write_section
 from devmatrix.config import load_settings
-from devmatrix.ops.bench_report import write_section
 from devmatrix.state.postgres import PostgresManager
 
 LIVE = "/api/v1/health/live"

@@ -16,13 +16,14 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extras
 
-from devmatrix import clients
+from devmatrix import backup, clients
+from devmatrix.backup.chroma import ChromaHTTP
+from devmatrix.bench_report import write_section
+from devmatrix.checks.validate import run_validation
 from devmatrix.config import load_settings
-from devmatrix.ops import backup, db, git
-from devmatrix.ops.backup.chroma import ChromaHTTP
-from devmatrix.ops.bench_report import write_section
-from devmatrix.ops.services.native import NativeProvider
-from devmatrix.ops.services.system import free_port
+from devmatrix.setup import db, git
+from devmatrix.stack.native import NativeProvider
+from devmatrix.stack.system import free_port
 
 ROOT = Path(".devmatrix/bench") / f"backup-{uuid.uuid4().hex[:8]}"  # devmatrix-pg can reach it
 SIZES = [(1_000, 1_000, 1_000), (100_000, 10_000, 10_000)]  # rows, vectors, redis keys
@@ -80,7 +81,8 @@ def measure(settings, provider, rows: int, vectors: int, keys: int) -> dict:
     assert all(not r.failed for r in verify.values()), [r.detail for r in verify.values() if r.failed]
     wipe(settings)
     start = time.perf_counter()
-    steps = {r.name: r for r in backup.restore_backup(settings, report.path, confirmed=True, provider=provider)}
+    steps = {r.name: r for r in backup.restore_backup(settings, report.path, confirmed=True, provider=provider,
+                                                            then=run_validation)}
     restore_s = time.perf_counter() - start
     for name in ("postgres", "redis", "chroma"):
         assert not steps[name].failed, steps[name].detail

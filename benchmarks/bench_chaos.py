@@ -8,9 +8,9 @@ detect, seconds to healthy and rows lost into docs/benchmarks.md. Targets: detec
 
 from __future__ import annotations
 
+from devmatrix import chaos
+from devmatrix.bench_report import write_section
 from devmatrix.config import env_file_path, load_settings
-from devmatrix.ops import chaos
-from devmatrix.ops.bench_report import write_section
 
 DETECT_TARGET_S = 10.0
 # Cold start of each server on this machine kind (../shared/DESIGN.md, measured): start to

@@ -16,10 +16,10 @@ import time
 import anthropic
 
 from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.bench_report import write_section
 from devmatrix.config import load_settings
 from devmatrix.deadlines import LLM_IDLE_TIMEOUT_S
 from devmatrix.llm import AnthropicClient
-from devmatrix.ops.bench_report import write_section
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 

@@ -34,13 +34,13 @@ from pathlib import Path
 import chromadb
 import numpy as np
 
+from devmatrix.bench_report import write_section
 from devmatrix.config import load_settings
-from devmatrix.ops import rag as ops_rag
-from devmatrix.ops.bench_report import write_section
 from devmatrix.rag import RetrievalStrategy, Retriever, VectorStore, create_embedding_model
 from devmatrix.rag.corpus import load_corpus
 from devmatrix.rag.retriever import MMR_FETCH_FACTOR
 from devmatrix.rag.store import close_client
+from devmatrix.setup import rag as ops_rag
 
 SIZES = (30, 1_000, 10_000, 100_000)
 WARM_ROUNDS = 300  # timed retrievals per side (warm) per size

@@ -20,8 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-from devmatrix.ops.bench_report import write_section
-from devmatrix.ops.services.system import free_port
+from devmatrix.bench_report import write_section
+from devmatrix.stack.system import free_port
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 ROOT = Path(".devmatrix/bench") / uuid.uuid4().hex[:8]  # under the project: devmatrix-pg can reach it

@@ -15,10 +15,10 @@ import uuid
 
 from devmatrix.agents.orchestrator import OrchestratorAgent, PlanResult
 from devmatrix.agents.plan import Plan
+from devmatrix.bench_report import write_section
 from devmatrix.config import load_settings
 from devmatrix.llm import create_llm_client
 from devmatrix.llm._constants import LOCAL_PARALLEL_SLOTS, LOCAL_THREADS
-from devmatrix.ops.bench_report import write_section
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad

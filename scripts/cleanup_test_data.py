@@ -2,7 +2,7 @@
 """Seed §5.2's cleanup script, kept as a thin wrapper: same as `invoke cleanup`.
 
 Usage: python scripts/cleanup_test_data.py [--dry] [--yes] [--postgres] [--redis] [--chroma] [--workspace]
-No scope flag means every scope. What counts as test data: devmatrix.ops.cleanup.
+No scope flag means every scope. What counts as test data: devmatrix.backup.cleanup.
 Exit codes: 0 done, 1 a store could not be cleaned, 2 bad settings.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from devmatrix.backup.cleanup import SCOPES, cleanup
 from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
-from devmatrix.ops.cleanup import SCOPES, cleanup
 
 
 def main(argv: list[str] | None = None) -> int:

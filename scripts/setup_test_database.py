@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed §1.3's database script, kept as a thin wrapper over `devmatrix.ops.db`.
+"""Seed §1.3's database script, kept as a thin wrapper over `devmatrix.setup.db`.
 
 Usage: python scripts/setup_test_database.py [--recreate --yes] [--dry]
 Without --recreate it only creates what is missing (idempotent); dropping the
@@ -13,7 +13,7 @@ import sys
 
 from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
-from devmatrix.ops.db import setup_database
+from devmatrix.setup.db import setup_database
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ import json
 import sys
 
 from devmatrix.boundary import run_main
+from devmatrix.checks.validate import validate
 from devmatrix.config import env_file_path
-from devmatrix.ops.validate import validate
 
 
 def main() -> int:

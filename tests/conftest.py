@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from devmatrix.config import Settings, load_settings
-from devmatrix.observability.metrics import REGISTRY
-from devmatrix.observability.push import TESTS_JOB, push
+from devmatrix.monitoring.metrics import REGISTRY
+from devmatrix.monitoring.push import TESTS_JOB, push
 
 # The seed's §2.1 fixtures, for every tier: a conftest.py under tests/<tier>/ is not seen by
 # the other tiers. `nox -s unit` checks every tier's wiring (`pytest --setup-plan`).

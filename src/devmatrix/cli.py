@@ -16,12 +16,22 @@ import uuid
 from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
+from devmatrix.agents.codegen import MAX_REQUEST_CHARS, CodeGenerationAgent
+from devmatrix.agents.orchestrator import OrchestratorAgent
+from devmatrix.agents.remedies import CLI_GENERATE
 from devmatrix.agents.result import GenerationResult
 from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import UsageError, WorkspaceError
-from devmatrix.observability.logging import configure_logging
-from devmatrix.observability.push import CLI_JOB, push
+from devmatrix.evidence import Sandbox, gather
+from devmatrix.llm import create_llm_client
+from devmatrix.monitoring.logging import configure_logging
+from devmatrix.monitoring.push import CLI_JOB, push
+from devmatrix.state.postgres import PostgresManager
+from devmatrix.state.redis import RedisManager
+from devmatrix.state.scratchpad import SharedScratchpad
+from devmatrix.workflows.multi_agent import MultiAgentWorkflow
+from devmatrix.workspace import check_workspace_id
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,8 +98,6 @@ MAX_CONCURRENCY = 16
 
 
 def _request(text: str) -> str:
-    from devmatrix.agents.codegen import MAX_REQUEST_CHARS  # late: the agent's imports are heavy
-
     if not text.strip():
         raise argparse.ArgumentTypeError("the request is empty: say what code to generate")
     if len(text) > MAX_REQUEST_CHARS:
@@ -99,8 +107,6 @@ def _request(text: str) -> str:
 
 
 def _workspace(text: str) -> str:
-    from devmatrix.workspace import check_workspace_id
-
     try:
         return check_workspace_id(text)
     except WorkspaceError as error:
@@ -140,9 +146,6 @@ def _with_gate(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from devmatrix.agents.codegen import CodeGenerationAgent
-    from devmatrix.agents.remedies import CLI_GENERATE
-
     result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache,
                                  remedies=CLI_GENERATE).generate(
         args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
@@ -174,12 +177,6 @@ def _print_generation(result: GenerationResult, settings: Settings) -> None:
 
 
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
-    from devmatrix.agents.orchestrator import OrchestratorAgent
-    from devmatrix.state.postgres import PostgresManager
-    from devmatrix.state.redis import RedisManager
-    from devmatrix.state.scratchpad import SharedScratchpad
-    from devmatrix.workflows.multi_agent import MultiAgentWorkflow
-
     if not args.request and not args.resume:
         raise UsageError("no request given", fix='devmatrix workflow "what to build", or --resume WORKFLOW_ID')
 
@@ -190,8 +187,6 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  [{event}] {task_id}{extra}", file=sys.stderr, flush=True)
 
     scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
-    from devmatrix.llm import create_llm_client
-
     orchestrator = OrchestratorAgent(settings=settings,
                                      llm_client=create_llm_client(settings, enable_cache=not args.no_cache))
     workflow = MultiAgentWorkflow(orchestrator, scratchpad,
@@ -218,8 +213,6 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    from devmatrix.evidence import Sandbox, gather
-
     path: Path = args.path
     if not path.exists():
         raise UsageError(f"PATH {path} does not exist",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextvars
 import select
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import psycopg2
 import psycopg2.extensions
 import psycopg2.pool
@@ -105,14 +106,18 @@ def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
     checked out: the server is fine, this process is asking for more than its pool holds.
     """
     if isinstance(error, psycopg2.pool.PoolError) and "exhausted" in str(error):
-        return ServiceBusy(
-            "postgres", f"busy, not down: {what} ({address}): every pooled connection is in use"
+        return _pool_busy(f"{what} ({address})", error)
+    return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
+                        fix=fix_for("postgres", "POSTGRES"))
+
+
+def _pool_busy(what: str, error: Exception) -> ServiceBusy:
+    return ServiceBusy(
+            "postgres", f"busy, not down: {what}: every pooled connection is in use"
                         f" ({str(error).strip()})",
             retry_after_s=deadlines.POSTGRES_BUSY_RETRY_AFTER_S,
             fix="retry in a moment; the server is healthy, do not restart it. If this lasts, fewer"
                 " requests at once (the API: API_MAX_CONCURRENT_GENERATIONS) keep within the pool")
-    return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
-                        fix=fix_for("postgres", "POSTGRES"))
 
 
 # Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
@@ -150,6 +155,45 @@ def postgres_connect(settings: Settings, *, database: str | None = None, autocom
         raise postgres_error(postgres_address(settings, database), "cannot connect", error) from error
     conn.autocommit = autocommit
     return conn
+
+
+# --- the one mapping of library errors to ours (httpx's _exceptions.map_exceptions) ----------
+# What a failure of each client library means; the first row that matches decides.
+def _postgres_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+    if isinstance(error, psycopg2.pool.PoolError) and "exhausted" in str(error):
+        return _pool_busy(what, error)
+    return ServiceError(service, f"{what}: {str(error).strip()}", fix=fix or fix_for(service, "POSTGRES"))
+
+
+def _redis_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+    return ServiceError(service, f"{what}: {error}", fix=fix or fix_for(service, "REDIS"))
+
+
+def _http_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+    return ServiceError(service, f"{what}: {error}", fix=fix or f"`invoke infra.up -s {service}`,"
+                                                                f" then `invoke infra.logs {service}`")
+
+
+_MAPPING: tuple[tuple[tuple[type[Exception], ...], Callable[[str, str, Exception, str | None], ServiceError]], ...] = (
+    ((psycopg2.Error,), _postgres_row),
+    ((redis.RedisError,), _redis_row),
+    ((requests.RequestException, httpx.HTTPError), _http_row),
+)
+MAPPED: tuple[type[Exception], ...] = tuple(cls for classes, _ in _MAPPING for cls in classes)
+
+
+@contextmanager
+def map_exceptions(service: str, what: str, *, fix: str | None = None) -> Iterator[None]:
+    """The one place a client library's error becomes ours: a psycopg2, redis, requests or httpx
+    (chromadb's transport) error raised inside leaves as ``ServiceError(service, "what: error", fix)``.
+    ``what`` names the call and the address. Our own errors pass through untouched."""
+    try:
+        yield
+    except MAPPED as error:
+        for classes, row in _MAPPING:
+            if isinstance(error, classes):
+                raise row(service, what, error, fix) from error
+        raise  # pragma: no cover - MAPPED is the rows' classes
 
 
 # --- Redis ----------------------------------------------------------------------------------

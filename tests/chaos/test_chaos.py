@@ -1,6 +1,6 @@
 """The chaos tier: every service of the native stack killed and frozen during real work.
 
-Each case runs `devmatrix.ops.chaos.run_case` (what `invoke chaos` runs) and asserts
+Each case runs `devmatrix.chaos.run_case` (what `invoke chaos` runs) and asserts
 the promises a user relies on: the command ends within its stated deadline; an
 error names the service and the fix; the stack is healthy again; no committed
 Postgres row and no Chroma record is lost; an interrupted workflow resumes.
@@ -12,9 +12,9 @@ import json
 
 import pytest
 
+from devmatrix import chaos
 from devmatrix.config import env_file_path
 from devmatrix.deadlines import VALIDATE_DEADLINE_S
-from devmatrix.ops import chaos
 
 # A case is a workload (up to two generations on the local model) plus up to a
 # 15 s freeze and the stack's recovery: well over the suite's 120 s default.

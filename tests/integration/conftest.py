@@ -36,7 +36,7 @@ import requests
 from _fixtures.http_server import http_server
 from devmatrix.config import Settings, load_settings
 from devmatrix.llm import AnthropicClient
-from devmatrix.observability.metrics import REGISTRY
+from devmatrix.monitoring.metrics import REGISTRY
 from devmatrix.state import RedisManager
 
 # The review gate this tier runs with, whatever .env.test says. SmolLM2-135M's review

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from devmatrix.checks.validate import exit_code, run_validation
 from devmatrix.config import env_file_path
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services import get_provider
-from devmatrix.ops.validate import exit_code, run_validation
+from devmatrix.results import Status
+from devmatrix.stack import get_provider
 
 pytestmark = pytest.mark.smoke
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from devmatrix.config import ENV_FILE_VARIABLE, Settings
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack.system import free_port
 
 
 @pytest.fixture(autouse=True)

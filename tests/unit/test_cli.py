@@ -7,7 +7,6 @@ import json
 import pytest
 
 from devmatrix import cli
-from devmatrix.agents import codegen
 from devmatrix.agents.result import GenerationResult
 from devmatrix.errors import CollectionMissing, RAGDisabled, ServiceError
 
@@ -35,7 +34,7 @@ def _agent_raising(error: BaseException):
 
 def test_a_service_that_is_down_exits_3_naming_it_and_the_fix(monkeypatch, capsys):
     down = ServiceError("redis", "cannot reach Redis at 127.0.0.1:6379", fix="`invoke infra.up -s redis`")
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(down))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(down))
     assert cli.main(["generate", "Write add(a, b)"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("FAIL: redis: cannot reach Redis at 127.0.0.1:6379 — fix: `invoke infra.up -s redis`")
@@ -43,7 +42,7 @@ def test_a_service_that_is_down_exits_3_naming_it_and_the_fix(monkeypatch, capsy
 
 def test_json_mode_prints_the_error_for_scripts(monkeypatch, capsys):
     down = ServiceError("chroma", "heartbeat timed out", fix="`invoke infra.restart -s chroma`")
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(down))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(down))
     assert cli.main(["generate", "Write add(a, b)", "--json"]) == 3
     payload = json.loads(capsys.readouterr().out)
     assert payload == {"success": False, "error": "chroma: heartbeat timed out",
@@ -53,7 +52,7 @@ def test_json_mode_prints_the_error_for_scripts(monkeypatch, capsys):
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_a_failed_generation_exits_1_with_its_error_and_fix(monkeypatch, capsys, json_flag):
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_recording([]))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_recording([]))
     assert cli.main(["generate", "Write add(a, b)", *json_flag]) == 1
     out, err = capsys.readouterr()
     if json_flag:
@@ -65,7 +64,7 @@ def test_a_failed_generation_exits_1_with_its_error_and_fix(monkeypatch, capsys,
 
 
 def test_a_bug_is_reported_in_one_line_never_as_a_traceback(monkeypatch, capsys):
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(KeyError("boom")))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(KeyError("boom")))
     assert cli.main(["generate", "Write add(a, b)"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("FAIL: internal error (KeyError: 'boom')") and "Traceback" not in err
@@ -73,7 +72,7 @@ def test_a_bug_is_reported_in_one_line_never_as_a_traceback(monkeypatch, capsys)
 
 def test_the_metrics_are_pushed_once_after_the_command_even_when_it_fails(monkeypatch, capsys, pushes):
     down = ServiceError("redis", "cannot reach Redis", fix="`invoke infra.up -s redis`")
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(down))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(down))
     monkeypatch.setattr(cli, "push", lambda settings, job, **_: pushes.append(
         (job, capsys.readouterr().err.startswith("FAIL: redis"))))
     assert cli.main(["generate", "Write add(a, b)"]) == 3
@@ -109,7 +108,7 @@ def _agent_recording(calls: list):
 def test_the_gate_flags_reach_the_agent(monkeypatch, capsys, flags, expected):
     monkeypatch.setenv("APPROVAL_MIN_SCORE", "7")
     calls: list = []
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_recording(calls))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_recording(calls))
     assert cli.main(["generate", "Write add(a, b)", *flags]) == 1
     assert calls == [expected]
     assert f"review score (≥ {expected[0]:g}/10 asked) is advisory" in capsys.readouterr().out  # local backend
@@ -149,7 +148,7 @@ def test_a_workflow_without_request_or_resume_exits_2(monkeypatch, capsys):
     (CollectionMissing("collection 'x' does not exist on 127.0.0.1:8001", fix="`invoke rag.seed`"), 5),
 ])
 def test_rag_settings_and_setup_errors_have_their_own_exit_codes_not_1(monkeypatch, capsys, error, code):
-    monkeypatch.setattr(codegen, "CodeGenerationAgent", _agent_raising(error))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(error))
     assert cli.main(["generate", "Write add(a, b)", "--rag"]) == code
     assert capsys.readouterr().err.startswith(f"FAIL: {error.message} — fix: {error.fix}")
 

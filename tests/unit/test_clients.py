@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
+import psycopg2
 import psycopg2.pool
 import pytest
+import redis
+import requests
 
 from devmatrix import clients, deadlines
 from devmatrix.config import Settings
@@ -90,3 +94,32 @@ def test_a_frozen_chroma_fails_the_heartbeat_within_the_probe_deadline(silent_po
     assert time.monotonic() - start < 2 * deadlines.PROBE_TIMEOUT_S
     assert caught.value.service == "chroma"
     assert f"no answer from http://127.0.0.1:{silent_port} within 3 s" in caught.value.message
+
+
+# --- map_exceptions: the one mapping of library errors to ours -----------------------------
+@pytest.mark.parametrize("error", [
+    redis.ConnectionError("Connection refused"),
+    requests.ConnectionError("Connection refused"),
+    httpx.ConnectError("Connection refused"),
+    psycopg2.OperationalError("Connection refused"),
+], ids=["redis", "requests", "httpx", "psycopg2"])
+def test_a_library_error_leaves_as_a_service_error_naming_the_call_and_the_fix(error):
+    with pytest.raises(ServiceError) as raised, clients.map_exceptions("x", "PING at h:1", fix="do y"):
+        raise error
+    assert (raised.value.service, raised.value.message, raised.value.fix) == (
+        "x", "x: PING at h:1: Connection refused", "do y")
+    assert raised.value.__cause__ is error
+
+
+def test_a_full_postgres_pool_is_busy_not_down():
+    with pytest.raises(ServiceBusy), clients.map_exceptions("postgres", "SELECT at h:1"):
+        raise psycopg2.pool.PoolError("connection pool exhausted")
+
+
+def test_a_bug_and_our_own_errors_pass_through_untouched():
+    with pytest.raises(KeyError), clients.map_exceptions("x", "call"):
+        raise KeyError("bug")
+    ours = ServiceError("x", "already ours", fix="f")
+    with pytest.raises(ServiceError) as raised, clients.map_exceptions("y", "call"):
+        raise ours
+    assert raised.value is ours

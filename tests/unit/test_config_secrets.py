@@ -9,8 +9,8 @@ import pytest
 
 from devmatrix.config import OLD_DEFAULT_API_TOKEN, Settings, load_settings
 from devmatrix.errors import ConfigError
-from devmatrix.ops import rotate
-from devmatrix.ops.env import ensure_env_file
+from devmatrix.setup import rotate
+from devmatrix.setup.env import ensure_env_file
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from invoke import Program
 
-from devmatrix.ops.chaos.faults import FAULTS
-from devmatrix.ops.chaos.work import WORKLOADS
+from devmatrix.chaos.faults import FAULTS
+from devmatrix.chaos.work import WORKLOADS
 from devmatrix.rag.retriever import RetrievalStrategy
 from devmatrix.tasks import namespace
 from devmatrix.tasks._common import SHORT_FLAGS, Number
@@ -118,8 +118,8 @@ def test_the_choices_are_the_ones_the_code_accepts():
 
 
 def test_a_backup_path_that_is_a_file_or_missing_is_bad_usage(no_settings, tmp_path):
+    from devmatrix.backup import manifest
     from devmatrix.errors import UsageError
-    from devmatrix.ops.backup import manifest
 
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")

@@ -46,7 +46,9 @@ from devmatrix.errors import (
     ServiceError,
 )
 from devmatrix.evidence import Evidence, Sandbox, gather_files, read_files
-from devmatrix.observability.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
+from devmatrix.llm import create_llm_client
+from devmatrix.monitoring.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
+from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.workspace import WorkspaceManager
 from devmatrix.workspace.manager import REVIEW_DIR
@@ -89,8 +91,6 @@ class CodeGenerationAgent:
     @property
     def client(self):  # the AnthropicClient, built on first use
         if self._client is None:
-            from devmatrix.llm import create_llm_client
-
             overrides: dict[str, Any] = {"enable_cache": self.enable_cache}
             if self.api_key:
                 overrides["api_key"] = self.api_key
@@ -277,8 +277,6 @@ class CodeGenerationAgent:
     def _examples(self, request: str) -> tuple[list[str], str]:
         """(the examples' ids, the prompt section) from the RAG corpus: the retrieved examples at or
         above the retriever's similarity threshold (RAG_SIMILARITY_THRESHOLD); an empty store is an error."""
-        from devmatrix.rag.retriever import create_retriever, format_examples_prompt
-
         if self._retriever is None:
             self._retriever = create_retriever(settings=self.settings)
         retrieval = self._retriever.retrieve(request)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from devmatrix.agents.plan import MAX_TASKS, TASK_TYPES, Plan, explicit_plan, parse_plan, pattern_plan
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import PlanError
+from devmatrix.llm import create_llm_client
 
 PLAN_ATTEMPTS = 2  # the first answer, and one bounded retry
 PLAN_MAX_TOKENS = 800
@@ -59,8 +60,6 @@ class OrchestratorAgent:
     @property
     def client(self):  # the AnthropicClient, built on first use
         if self._client is None:
-            from devmatrix.llm import create_llm_client
-
             overrides = {"api_key": self.api_key} if self.api_key else {}
             self._client = create_llm_client(self.settings, **overrides)
             self._owns_client = True

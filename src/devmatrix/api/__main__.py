@@ -10,8 +10,8 @@ from devmatrix.api.app import create_app
 from devmatrix.boundary import run_main
 from devmatrix.config import load_settings
 from devmatrix.errors import PortInUse
-from devmatrix.observability.logging import configure_logging
-from devmatrix.ops.services import system
+from devmatrix.monitoring.logging import configure_logging
+from devmatrix.stack import system
 
 
 def serve() -> int:

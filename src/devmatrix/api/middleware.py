@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devmatrix.api._constants import KNOWN_METHODS, REQUEST_ID_HEADER, REQUEST_ID_PATTERN, UNMATCHED_ROUTE
 from devmatrix.api.error_handlers import APIError
-from devmatrix.observability.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+from devmatrix.monitoring.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 
 log = structlog.get_logger("devmatrix.api")
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)

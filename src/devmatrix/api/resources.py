@@ -18,6 +18,10 @@ from devmatrix.api._constants import API_POOL_READ_CONNECTIONS
 from devmatrix.api.slots import GenerationSlots
 from devmatrix.config import Settings
 from devmatrix.llm import breaker as breakers
+from devmatrix.llm import create_llm_client
+from devmatrix.rag.retriever import create_retriever
+from devmatrix.state.postgres import PostgresManager
+from devmatrix.state.redis import RedisManager
 
 if TYPE_CHECKING:
     from devmatrix.llm.client import AnthropicClient
@@ -52,17 +56,12 @@ class Resources:
     def postgres(self) -> PostgresManager:
         with self._lock:
             if self._postgres is None:
-                from devmatrix.state.postgres import PostgresManager
-
                 self._postgres = PostgresManager(settings=self.settings, max_connections=self.pool_size)
             return self._postgres
 
     def llm(self) -> AnthropicClient:
         with self._lock:
             if self._llm is None:
-                from devmatrix.llm import create_llm_client
-                from devmatrix.state.redis import RedisManager
-
                 self._redis = self._redis or RedisManager(settings=self.settings)
                 self._llm = create_llm_client(self.settings, redis_manager=self._redis)
             return self._llm
@@ -71,8 +70,6 @@ class Resources:
         """Built on the first `enable_rag` request (loads the embedding model once, not per request)."""
         with self._lock:
             if self._retriever is None:
-                from devmatrix.rag.retriever import create_retriever
-
                 self._retriever = create_retriever(settings=self.settings)
             return self._retriever
 

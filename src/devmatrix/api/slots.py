@@ -19,7 +19,7 @@ from devmatrix.api._constants import ANTHROPIC_CONCURRENT_GENERATIONS, GENERATIO
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceBusy
 from devmatrix.llm._constants import LOCAL_PARALLEL_SLOTS
-from devmatrix.observability.metrics import API_GENERATIONS_REFUSED, API_GENERATIONS_RUNNING
+from devmatrix.monitoring.metrics import API_GENERATIONS_REFUSED, API_GENERATIONS_RUNNING
 
 
 def generation_limit(settings: Settings) -> int:

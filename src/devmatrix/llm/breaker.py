@@ -15,7 +15,7 @@ import anthropic
 import pybreaker
 
 from devmatrix.llm._constants import BREAKER_FAIL_MAX, BREAKER_RESET_TIMEOUT_S
-from devmatrix.observability.metrics import LLM_CIRCUIT_BREAKER_STATE
+from devmatrix.monitoring.metrics import LLM_CIRCUIT_BREAKER_STATE
 
 STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
 # Errors that say the request itself is wrong: retrying elsewhere would not help,

@@ -23,6 +23,7 @@ import pybreaker
 import structlog
 import tenacity
 
+from devmatrix import readiness
 from devmatrix.clients import fix_for
 from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings, load_settings
 from devmatrix.deadlines import (
@@ -39,7 +40,7 @@ from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
 from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation, usd
 from devmatrix.llm.pricing import price_for
-from devmatrix.observability.metrics import (
+from devmatrix.monitoring.metrics import (
     LLM_COST_USD,
     LLM_REQUEST_DURATION,
     LLM_REQUESTS,
@@ -375,8 +376,6 @@ CHECK_ANSWER = re.compile(r"(?<![\d.])4(?!\.?\d)")  # 4, not 42 or 4.5
 def check_backend(settings: Settings) -> str:
     """One known-answer round trip (2 + 2): what happened, when the answer is 4. A server that is
     down, refuses the key or answers something else raises (ServiceError, LLMError), with its fix."""
-    from devmatrix.ops.services import readiness
-
     if settings.resolved_llm_backend == "local":
         readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
     with AnthropicClient(settings=settings, enable_cache=False) as client:

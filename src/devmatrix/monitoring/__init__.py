@@ -1,1 +1,2 @@
-"""Monitoring as code: the dashboard's panels, Prometheus config and alert rules, checks, snapshots."""
+"""Monitoring: the metrics registry, structured logs, the Pushgateway push, and monitoring as code
+(the dashboard's panels, the Prometheus config and alert rules, their coverage)."""

@@ -4,9 +4,9 @@ The native provider's Prometheus reads `.devmatrix/monitoring/prometheus.yml`
 (loopback ports from the settings, rule files by absolute path); the compose
 provider mounts `infra/prometheus/prometheus.compose.yml` (service names). Both
 are rendered here from the scrape jobs the service registry derives
-(`devmatrix.ops.services.registry.scrape_jobs`), so the jobs cannot differ; a unit
+(`devmatrix.stack.registry.scrape_jobs`), so the jobs cannot differ; a unit
 test keeps the committed compose file equal to what the code generates
-(`python -m devmatrix.ops.monitoring` writes it).
+(`python -m devmatrix.checks.monitoring` writes it).
 
 Not scraped: Chroma (its server has no /metrics; the API exports `chromadb_up` and
 the collection sizes instead) and the local LLM server (its health is the API's

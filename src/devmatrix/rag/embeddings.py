@@ -20,7 +20,7 @@ import structlog
 
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import InstallError, RAGError
-from devmatrix.observability.metrics import EMBEDDING_CACHE_HITS, EMBEDDING_CACHE_MISSES
+from devmatrix.monitoring.metrics import EMBEDDING_CACHE_HITS, EMBEDDING_CACHE_MISSES
 from devmatrix.rag import shipped
 from devmatrix.rag.cache import EmbeddingCache
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
-from devmatrix.observability.metrics import RAG_RETRIEVAL_DURATION
-from devmatrix.rag.store import Hit, VectorStore
+from devmatrix.monitoring.metrics import RAG_RETRIEVAL_DURATION
+from devmatrix.rag.store import Hit, VectorStore, create_vector_store
 
 MMR_FETCH_FACTOR = 4  # candidates fetched for MMR, per result wanted
 MAX_QUERY_CHARS = 10_000_000  # above this a query is refused; below it, a long one is truncated
@@ -140,8 +140,6 @@ def create_retriever(store: VectorStore | None = None, settings: Settings | None
     from an empty collection that was never seeded would be a silent no-op.
     """
     if store is None:
-        from devmatrix.rag.store import create_vector_store
-
         store = create_vector_store(settings=settings, create=False)
     s = settings or store.settings
     return Retriever(store, top_k=s.rag_top_k, threshold=s.rag_similarity_threshold, mmr_lambda=s.rag_mmr_lambda)

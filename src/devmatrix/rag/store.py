@@ -20,8 +20,8 @@ import httpx
 from devmatrix.clients import chroma_client, chroma_error, chroma_sessions
 from devmatrix.config import Settings
 from devmatrix.errors import CollectionMissing, RAGError
-from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS
-from devmatrix.rag.embeddings import EmbeddingModel
+from devmatrix.monitoring.metrics import CHROMADB_COLLECTION_DOCUMENTS
+from devmatrix.rag.embeddings import EmbeddingModel, create_embedding_model
 
 DIMENSION_KEY = "embedding_dim"
 
@@ -188,7 +188,5 @@ def create_vector_store(embedding_model: EmbeddingModel | None = None, collectio
     ``create=False`` opens an existing collection only (RAGError naming the fix if it is missing).
     """
     if embedding_model is None:
-        from devmatrix.rag.embeddings import create_embedding_model
-
         embedding_model = create_embedding_model(settings)
     return VectorStore(embedding_model, collection_name, settings, create=create)

@@ -20,8 +20,8 @@ from rich.table import Table
 from devmatrix.boundary import Failure
 from devmatrix.config import Settings, env_file_path, load_settings
 from devmatrix.errors import UsageError
-from devmatrix.observability.logging import configure_logging
-from devmatrix.ops.checks import CheckResult, Status
+from devmatrix.monitoring.logging import configure_logging
+from devmatrix.results import CheckResult, Status
 
 # soft_wrap: a message is never cut into lines at the terminal's columns, so `FAIL: … — fix: …`
 # stays one line. Off a terminal (a pipe, a file) rich would also lay tables out at 80 columns:

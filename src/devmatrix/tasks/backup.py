@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devmatrix.backup import create_backup, manifest, schedule, verify_backup
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops.backup import create_backup, manifest, verify_backup
+from devmatrix.stack import get_provider
 from devmatrix.tasks._common import (
     Folder,
     Number,
@@ -82,8 +83,6 @@ def verify(c, path, json=False):
 }, checks={"keep": KEEP})
 def schedule_backups(c, every="6h", keep=0, off=False, dry=False):
     """Back up on a timer under the native supervisor, or print the cron line for other providers."""
-    from devmatrix.ops.backup import schedule
-    from devmatrix.ops.services import get_provider
 
     s = settings()
     provider = get_provider(s, env_file=env_file(), echo=echo)

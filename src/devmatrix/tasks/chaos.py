@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from devmatrix import chaos as drill
+from devmatrix.chaos.faults import FAULTS
+from devmatrix.chaos.work import WORKLOADS
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops import chaos as drill
-from devmatrix.ops.chaos.faults import FAULTS
-from devmatrix.ops.chaos.work import WORKLOADS
 from devmatrix.tasks._common import Choice, console, echo, env_file, print_json, settings, task
 
 

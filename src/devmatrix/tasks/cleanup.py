@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from devmatrix.backup.cleanup import SCOPES
+from devmatrix.backup.cleanup import cleanup as run_cleanup
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops.cleanup import SCOPES
-from devmatrix.ops.cleanup import cleanup as run_cleanup
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import echo, print_json, print_result, settings, task
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from devmatrix.ops import db as ops_db
-from devmatrix.ops import rotate
+from devmatrix.setup import db as ops_db
+from devmatrix.setup import rotate
 from devmatrix.tasks._common import console, echo, env_file, print_result, settings, task
 
 

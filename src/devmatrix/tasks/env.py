@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops import env as ops_env
-from devmatrix.ops.checks import Status
+from devmatrix.results import Status
+from devmatrix.setup import env as ops_env
 from devmatrix.tasks._common import env_file, print_result, task
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devmatrix.ops import git as ops_git
+from devmatrix.setup import git as ops_git
 from devmatrix.tasks._common import print_result, settings, task
 
 

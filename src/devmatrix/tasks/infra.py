@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops.services import get_provider, registry
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.stack import get_provider, registry
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import Number, console, echo, env_file, positional, print_json, settings, task
 
 SERVICE_HELP = {task: registry.service_help(task) for task in ("up", "down", "restart", "status")}

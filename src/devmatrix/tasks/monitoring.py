@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devmatrix.checks import monitoring as ops_monitoring
 from devmatrix.errors import ChecksFailed
-from devmatrix.ops import monitoring as ops_monitoring
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services import get_provider, registry
+from devmatrix.results import Status
+from devmatrix.stack import get_provider, registry
 from devmatrix.tasks import infra
 from devmatrix.tasks._common import (
     Folder,

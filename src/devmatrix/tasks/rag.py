@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from devmatrix.ops import rag as ops_rag
 from devmatrix.rag.retriever import RetrievalStrategy
+from devmatrix.setup import rag as ops_rag
 from devmatrix.tasks._common import (
     Choice,
     Number,

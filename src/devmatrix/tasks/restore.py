@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 
+from devmatrix.backup import manifest, recover_restore, restore_backup
 from devmatrix.errors import ChecksFailed, UsageError
-from devmatrix.ops.backup import manifest, recover_restore, restore_backup
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services.stack_lock import stack_lock
+from devmatrix.results import Status
+from devmatrix.stack.stack_lock import stack_lock
 from devmatrix.tasks._common import console, echo, positional, print_json, print_result, settings, task
 
 

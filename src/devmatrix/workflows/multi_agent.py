@@ -20,8 +20,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.orchestrator import OrchestratorAgent, PlanResult
 from devmatrix.agents.plan import Plan, PlannedTask, parse_plan
+from devmatrix.agents.remedies import CLI_WORKFLOW
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError, WorkflowError, WorkflowInterrupted
 from devmatrix.state.scratchpad import SharedScratchpad, TaskRecord
@@ -62,9 +64,6 @@ class MultiAgentWorkflow:
     @property
     def agent(self):  # the CodeGenerationAgent every specialist uses, built on first use
         if self._agent is None:
-            from devmatrix.agents.codegen import CodeGenerationAgent
-            from devmatrix.agents.remedies import CLI_WORKFLOW
-
             self._agent = CodeGenerationAgent(
                 settings=self.settings, postgres_manager=self.scratchpad.postgres,
                 llm_client=self.orchestrator.client, remedies=CLI_WORKFLOW,

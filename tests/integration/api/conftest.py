@@ -21,8 +21,8 @@ from fastapi import FastAPI
 
 from devmatrix.api import create_app
 from devmatrix.config import Settings, env_file_path
-from devmatrix.ops.services import get_provider
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack import get_provider
+from devmatrix.stack.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 START_TIMEOUT_S = 10.0

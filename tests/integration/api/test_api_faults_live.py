@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from devmatrix.config import env_file_path
-from devmatrix.ops.services import get_provider
+from devmatrix.stack import get_provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 GENERATE = "/api/v1/generate"

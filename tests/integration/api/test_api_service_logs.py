@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from devmatrix.config import env_file_path
-from devmatrix.ops.services import get_provider
+from devmatrix.stack import get_provider
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 LOG_WAIT_S = 5.0

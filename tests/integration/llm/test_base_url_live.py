@@ -12,7 +12,7 @@ from devmatrix.api.routes.health import ready_checks
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import AnthropicClient, check_backend
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack.system import free_port
 
 pytestmark = pytest.mark.integration
 

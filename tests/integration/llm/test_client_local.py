@@ -8,7 +8,7 @@ import pytest
 
 from devmatrix.errors import LLMError, ServiceError
 from devmatrix.llm import AnthropicClient
-from devmatrix.observability.metrics import LLM_REQUESTS
+from devmatrix.monitoring.metrics import LLM_REQUESTS
 
 pytestmark = pytest.mark.integration
 

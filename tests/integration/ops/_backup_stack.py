@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from devmatrix.backup.chroma import EMBEDDING_TOLERANCE, ChromaHTTP, read_collection
 from devmatrix.config import Settings
-from devmatrix.ops import db, git
-from devmatrix.ops.backup.chroma import EMBEDDING_TOLERANCE, ChromaHTTP, read_collection
-from devmatrix.ops.services.native import NativeProvider
-from devmatrix.ops.services.system import free_port
+from devmatrix.setup import db, git
+from devmatrix.stack.native import NativeProvider
+from devmatrix.stack.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 CORE = ("postgres", "redis", "chroma")

@@ -11,11 +11,11 @@ import signal
 import sys
 from pathlib import Path
 
+from devmatrix import backup
+from devmatrix.backup import chroma, postgres
+from devmatrix.backup import redis as redis_backup
 from devmatrix.config import env_file_path, load_settings
-from devmatrix.ops import backup
-from devmatrix.ops.backup import chroma, postgres
-from devmatrix.ops.backup import redis as redis_backup
-from devmatrix.ops.services import get_provider
+from devmatrix.stack import get_provider
 
 
 def die() -> None:

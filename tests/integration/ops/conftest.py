@@ -13,9 +13,9 @@ import pytest
 from _backup_stack import clean, stack  # noqa: F401 - scratch-stack fixtures, started only where asked for
 
 from devmatrix.config import Settings, env_file_path
-from devmatrix.ops.services import get_provider
-from devmatrix.ops.services.native import NativeProvider
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack import get_provider
+from devmatrix.stack.native import NativeProvider
+from devmatrix.stack.system import free_port
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 
@@ -47,7 +47,7 @@ def scratch_stack(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def scratch_database(settings: Settings) -> Iterator[Settings]:
     """Settings pointing at a throwaway database, dropped after the test."""
-    from devmatrix.ops import db
+    from devmatrix.setup import db
 
     scratch = settings.model_copy(update={"postgres_db": f"devmatrix_scratch_{uuid.uuid4().hex[:8]}"})
     yield scratch

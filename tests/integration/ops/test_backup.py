@@ -11,11 +11,12 @@ import psycopg2
 import pytest
 from _backup_stack import Stack, assert_same_data, change_everything, said, snapshot, write_known_data
 
+from devmatrix import backup
+from devmatrix.backup import manifest, schedule
+from devmatrix.backup import postgres as pg_backup
+from devmatrix.checks.validate import run_validation
 from devmatrix.errors import BackupError
-from devmatrix.ops import backup
-from devmatrix.ops.backup import manifest, schedule
-from devmatrix.ops.backup import postgres as pg_backup
-from devmatrix.ops.checks import Status
+from devmatrix.results import Status
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,8 @@ def test_round_trip_restores_exactly_the_originals(clean: Stack):
     change_everything(clean)
     assert snapshot(clean) != original
 
-    results = backup.restore_backup(clean.settings, report.path, confirmed=True, provider=clean.provider)
+    results = backup.restore_backup(clean.settings, report.path, confirmed=True, provider=clean.provider,
+                                     then=run_validation)
     steps = {r.name: r for r in results}
     for name in ("postgres", "redis", "chroma", "validate: postgres", "validate: redis", "validate: chroma"):
         assert steps[name].status is Status.PASS, (name, steps[name].detail)

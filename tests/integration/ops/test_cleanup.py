@@ -12,9 +12,9 @@ import pytest
 import redis
 from _backup_stack import Stack
 
-from devmatrix.ops.backup.chroma import ChromaHTTP
-from devmatrix.ops.checks import Status
-from devmatrix.ops.cleanup import cleanup
+from devmatrix.backup.chroma import ChromaHTTP
+from devmatrix.backup.cleanup import cleanup
+from devmatrix.results import Status
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.workspace import WorkspaceManager
 

@@ -8,9 +8,9 @@ import git
 import pytest
 
 from devmatrix.errors import ConfirmationRequired
-from devmatrix.ops import db
-from devmatrix.ops.checks import Status
-from devmatrix.ops.git import INITIAL_COMMIT_MESSAGE, check_workspace, init_workspace
+from devmatrix.results import Status
+from devmatrix.setup import db
+from devmatrix.setup.git import INITIAL_COMMIT_MESSAGE, check_workspace, init_workspace
 
 pytestmark = pytest.mark.integration
 

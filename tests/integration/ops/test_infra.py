@@ -15,11 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from devmatrix.checks.validate import exit_code, run_validation
 from devmatrix.config import Settings
 from devmatrix.errors import InstallError, PortInUse, ServiceNotReady
-from devmatrix.ops.services import system
-from devmatrix.ops.services.native import NativeProvider
-from devmatrix.ops.validate import exit_code, run_validation
+from devmatrix.stack import system
+from devmatrix.stack.native import NativeProvider
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from devmatrix.backup.chroma import ChromaHTTP
 from devmatrix.config import Settings, load_settings
-from devmatrix.ops.backup.chroma import ChromaHTTP
-from devmatrix.ops.services import system
-from devmatrix.ops.services.system import free_ports
+from devmatrix.stack import system
+from devmatrix.stack.system import free_ports
 from devmatrix.state.postgres import PostgresManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devmatrix.ops.monitoring import MONITORING_SERVICES
+from devmatrix.checks.monitoring import MONITORING_SERVICES
 from devmatrix.state.postgres import PostgresManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]

@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 from _backup_stack import Stack, assert_same_data, said, snapshot, write_known_data
 
+from devmatrix import backup
+from devmatrix.backup import chroma as chroma_backup
+from devmatrix.backup import journal
+from devmatrix.backup import postgres as pg_backup
+from devmatrix.backup import restore as restore_tx
 from devmatrix.errors import BackupError
-from devmatrix.ops import backup
-from devmatrix.ops.backup import chroma as chroma_backup
-from devmatrix.ops.backup import journal
-from devmatrix.ops.backup import postgres as pg_backup
-from devmatrix.ops.backup import restore as restore_tx
-from devmatrix.ops.checks import Status
+from devmatrix.results import Status
 
 pytestmark = pytest.mark.integration
 

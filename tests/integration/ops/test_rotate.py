@@ -17,9 +17,9 @@ from pydantic import SecretStr
 from devmatrix import clients
 from devmatrix.config import PUBLIC_DEFAULTS, load_settings
 from devmatrix.errors import DevMatrixError
-from devmatrix.ops import rotate
-from devmatrix.ops.services.native import NativeProvider
-from devmatrix.ops.services.system import free_port
+from devmatrix.setup import rotate
+from devmatrix.stack.native import NativeProvider
+from devmatrix.stack.system import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import redis
 
 from devmatrix.agents.orchestrator import OrchestratorAgent
 from devmatrix.errors import WorkflowError
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack.system import free_port
 from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow

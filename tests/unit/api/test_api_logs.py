@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from devmatrix.api import create_app
 from devmatrix.config import Settings
-from devmatrix.observability import logging as devmatrix_logging
+from devmatrix.monitoring import logging as devmatrix_logging
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devmatrix.api._constants import UNMATCHED_ROUTE
-from devmatrix.observability.metrics import HTTP_REQUESTS, REGISTRY
+from devmatrix.monitoring.metrics import HTTP_REQUESTS, REGISTRY
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ from devmatrix.api.slots import GenerationSlots, generation_limit
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceBusy, ServiceError
 from devmatrix.llm._constants import LOCAL_PARALLEL_SLOTS
-from devmatrix.observability.metrics import REGISTRY
+from devmatrix.monitoring.metrics import REGISTRY
 
 pytestmark = pytest.mark.unit
 

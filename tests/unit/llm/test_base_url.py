@@ -9,7 +9,7 @@ import pytest
 
 from devmatrix.config import DEFAULT_ANTHROPIC_BASE_URL, Settings
 from devmatrix.llm import AnthropicClient
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack.system import free_port
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ from devmatrix.llm._constants import BREAKER_FAIL_MAX
 from devmatrix.llm.cache import cache_key
 from devmatrix.llm.ledger import FREE, Ledger, usd
 from devmatrix.llm.pricing import PRICES, price_for
-from devmatrix.ops.services.system import free_port
+from devmatrix.stack.system import free_port
 
 pytestmark = pytest.mark.unit
 

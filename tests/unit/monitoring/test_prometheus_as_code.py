@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devmatrix.api import scrape_time
+from devmatrix.checks import monitoring
 from devmatrix.config import Settings
-from devmatrix.monitoring import coverage, prometheus, scrape_time
-from devmatrix.observability.metrics import CHROMADB_COLLECTION_DOCUMENTS, CHROMADB_UP, REGISTRY
-from devmatrix.ops import monitoring
-from devmatrix.ops.checks import Status
-from devmatrix.ops.services import registry
+from devmatrix.monitoring import coverage, prometheus
+from devmatrix.monitoring.metrics import CHROMADB_COLLECTION_DOCUMENTS, CHROMADB_UP, REGISTRY
+from devmatrix.results import Status
+from devmatrix.stack import registry
 
 pytestmark = pytest.mark.unit
 PROJECT = Path.cwd()

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import requests
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -19,11 +18,10 @@ from devmatrix.api.schemas import BreakerStatus, CheckOutcome, ErrorBody, Live, 
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.llm import breaker as breakers
-from devmatrix.ops.services import readiness, registry
+from devmatrix.stack import registry
 
 router = APIRouter(prefix=f"{API_PREFIX}/health", tags=["health"])
 log = structlog.get_logger("devmatrix.api")
-ANTHROPIC_VERSION_HEADER = "2023-06-01"
 
 
 @router.get("/live", response_model=Live, summary="The process answers (no dependency is checked)")
@@ -31,35 +29,11 @@ async def live() -> Live:
     return Live(version=__version__)
 
 
-def _llm_backend(settings: Settings) -> str:
-    """The local server's /health, or (paid backend) the free model list with the key."""
-    if settings.resolved_llm_backend == "local":
-        return f"local {readiness.llm(settings)} at {settings.llm_base_url}"
-    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
-    base_url = settings.anthropic_base_url
-    try:
-        response = requests.get(f"{base_url}/v1/models", params={"limit": 1},
-                                headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION_HEADER},
-                                timeout=readiness.PROBE_TIMEOUT_S)
-    except requests.RequestException as error:
-        raise ServiceError("llm", f"cannot reach {base_url}: {type(error).__name__}",
-                           fix="check the network and ANTHROPIC_BASE_URL, or LLM_BACKEND=local") from error
-    if not response.ok:
-        raise ServiceError("llm", f"{base_url}/v1/models answered {response.status_code}",
-                           fix="check ANTHROPIC_API_KEY (401 means it is wrong)")
-    return f"anthropic at {base_url}"
-
-
 def ready_checks(settings: Settings) -> dict[str, Callable[[], str]]:
-    """What /ready checks: every core service of the registry but the API itself, each by its
-    probe, except Postgres (the DevMatrix database, not only the server) and the LLM (whichever
-    backend is in force). Each returns a version or raises ServiceError saying what failed."""
-    special: dict[str, Callable[[], str]] = {
-        "postgres": lambda: readiness.postgres(settings, database=settings.postgres_db),
-        "llm": lambda: _llm_backend(settings),
-    }
-    return {spec.name: special.get(spec.name) or partial(_as_text, spec.probe, settings)
-            for spec in registry.SERVICES if spec.group == "core" and spec.name != "api"}
+    """What /ready checks: every core service whose registry entry names a ready probe (all but the
+    API itself). Each returns a version or raises ServiceError saying what failed."""
+    return {spec.name: partial(_as_text, probe, settings)
+            for spec in registry.SERVICES if spec.group == "core" and (probe := spec.ready_probe()) is not None}
 
 
 def _as_text(probe: Callable[[Settings], object], settings: Settings) -> str:

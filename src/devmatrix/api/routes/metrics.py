@@ -1,14 +1,14 @@
-"""The Prometheus scrape: THE registry of observability/metrics.py, breaker state fresh."""
+"""The Prometheus scrape: THE registry of monitoring/metrics.py, breaker state fresh."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client.exposition import choose_encoder
 
+from devmatrix.api import scrape_time
 from devmatrix.api._constants import API_PREFIX
 from devmatrix.llm.breaker import STATE_VALUE
-from devmatrix.monitoring import scrape_time
-from devmatrix.observability.metrics import LLM_CIRCUIT_BREAKER_STATE, REGISTRY
+from devmatrix.monitoring.metrics import LLM_CIRCUIT_BREAKER_STATE, REGISTRY
 
 router = APIRouter(prefix=f"{API_PREFIX}/metrics", tags=["metrics"])
 _TEXT = {"schema": {"type": "string"}}

@@ -1,0 +1,147 @@
+"""Phase `env` (seed §1.2): the settings file exists, parses, and the LLM answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from devmatrix.agents.approval import gate_line
+from devmatrix.clients import fix_for
+from devmatrix.config import Settings, load_settings
+from devmatrix.deadlines import PROBE_TIMEOUT_S
+from devmatrix.errors import LLMError, ServiceError
+from devmatrix.llm import check_backend
+from devmatrix.results import CheckResult, Status, timed
+
+EXAMPLE_FILE = Path(".env.test.example")
+# Written with a fresh random value into every new .env.test (never the example's public value).
+GENERATED_SECRETS = ("API_TOKEN", "REDIS_PASSWORD", "POSTGRES_PASSWORD")
+SECRET_BYTES = 32
+# In the state dir: the fingerprint of the last LLM check that passed (see check_llm_backend).
+LLM_STAMP = "llm-check.json"
+
+
+def ensure_env_file(env_file: Path, *, example: Path = EXAMPLE_FILE, dry: bool = False) -> CheckResult:
+    """Create the settings file from the example when missing; never overwrite it."""
+    if env_file.exists():
+        return CheckResult("env file", Status.SKIPPED, f"{env_file} exists; left unchanged")
+    if not example.exists():
+        return CheckResult("env file", Status.FAIL, f"neither {env_file} nor {example} exists")
+    if dry:
+        return CheckResult("env file", Status.SKIPPED, f"would copy {example} to {env_file}"
+                           f" with a random {', '.join(GENERATED_SECRETS)}")
+    text = example.read_text(encoding="utf-8")
+    for name in GENERATED_SECRETS:
+        text = re.sub(rf"^{name}=.*$", f"{name}={secrets.token_urlsafe(SECRET_BYTES)}", text, count=1,
+                      flags=re.MULTILINE)
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds secrets from birth
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return CheckResult("env file", Status.PASS, f"created {env_file} from {example}"
+                       f" with a random {', '.join(GENERATED_SECRETS)}")
+
+
+def validate_env_file(env_file: Path) -> tuple[Settings, CheckResult]:
+    """Load the file strictly: every problem is reported at once (ConfigError)."""
+    with timed() as elapsed:
+        settings = load_settings(env_file, require_file=True)
+    backend = settings.resolved_llm_backend
+    return settings, CheckResult(
+        "settings", Status.PASS, f"{env_file} is valid; LLM backend: {backend}; {gate_line(settings)}",
+        seconds=elapsed()
+    )
+
+
+def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> CheckResult:
+    """One known-answer round trip (2 + 2) to the configured backend; the answer is checked.
+
+    ``unless_unchanged`` (a second `phase1`): not asked again when the last check passed with the
+    same backend, model, address and key (the stamp in the state dir says so; `invoke env` always
+    asks). A failed check removes the stamp, so the next run asks again."""
+    backend = settings.resolved_llm_backend
+    stamp = llm_stamp_path(settings)
+    fingerprint = llm_fingerprint(settings)
+    if unless_unchanged:
+        checked_at = _stamped(stamp, fingerprint)
+        if checked_at:
+            return CheckResult(f"llm ({backend})", Status.SKIPPED,
+                               f"answered 2 + 2 at {checked_at} with this backend, model, address and key;"
+                               " nothing changed since, so not asked again (`invoke env` asks)")
+    with timed() as elapsed:
+        try:
+            if backend == "local" and (busy := _every_local_slot_decoding(settings)):
+                # busy is not down: 2 + 2 would wait 20-25 s for a slot behind two long generations
+                return CheckResult(f"llm ({backend})", Status.PASS,
+                                   f"serving: all {busy} slots of {settings.resolved_llm_base_url} are"
+                                   " decoding; 2 + 2 not asked (it would wait for a free slot)", seconds=elapsed())
+            detail, ok = check_backend(settings), True
+        except (LLMError, ServiceError) as error:  # a row of the check table: what failed — fix: how
+            detail, ok = str(error), False
+    if ok:
+        _write_stamp(stamp, fingerprint)
+    else:
+        stamp.unlink(missing_ok=True)
+    return CheckResult(f"llm ({backend})", Status.PASS if ok else Status.FAIL, detail,
+                       seconds=elapsed())
+
+
+def _every_local_slot_decoding(settings: Settings) -> int:
+    """The local server's slot count when every slot is decoding, else 0 (a free slot, or no
+    answer: the 2 + 2 round trip then decides, and names what failed)."""
+    key = settings.llm_local_api_key.get_secret_value()
+    url = f"{settings.resolved_llm_base_url}/slots"
+    try:
+        response = requests.get(url, timeout=PROBE_TIMEOUT_S, headers={"Authorization": f"Bearer {key}"})
+        response.raise_for_status()
+        slots = response.json()
+    except requests.Timeout as error:  # frozen: say so now, inside validate's deadline
+        raise ServiceError("llm", f"no answer from {url} within {PROBE_TIMEOUT_S:g} s: frozen or overloaded",
+                           fix=fix_for("llm", "LLM")) from error
+    except (requests.RequestException, ValueError):
+        return 0
+    if isinstance(slots, list) and slots and all(isinstance(slot, dict) and slot.get("is_processing")
+                                                 for slot in slots):
+        return len(slots)
+    return 0
+
+
+def llm_stamp_path(settings: Settings) -> Path:
+    return settings.devmatrix_state_dir / LLM_STAMP
+
+
+def llm_fingerprint(settings: Settings) -> str:
+    """What the LLM check depends on, hashed: backend, model, address and key (never the key itself)."""
+    local = settings.resolved_llm_backend == "local"
+    key = settings.llm_local_api_key if local else settings.anthropic_api_key
+    parts = {"backend": settings.resolved_llm_backend, "model": "local" if local else settings.anthropic_model,
+             "base_url": settings.resolved_llm_base_url,
+             "key_sha256": hashlib.sha256((key.get_secret_value() if key else "").encode()).hexdigest()}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _stamped(stamp: Path, fingerprint: str) -> str | None:
+    """When the last passing check with ``fingerprint`` ran, or None."""
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") != fingerprint:
+        return None
+    return str(recorded.get("checked_at") or "") or None
+
+
+def _write_stamp(stamp: Path, fingerprint: str) -> None:
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    checked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    tmp = stamp.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"fingerprint": fingerprint, "checked_at": checked_at}, out)
+    tmp.replace(stamp)

@@ -1,0 +1,109 @@
+"""The env step's LLM check: a second phase1 does not ask the model again when nothing changed."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+from pydantic import SecretStr
+
+from _fixtures.http_server import http_server
+from devmatrix.config import Settings
+from devmatrix.results import Status
+from devmatrix.setup.env import _write_stamp, check_llm_backend, llm_fingerprint, llm_stamp_path
+
+pytestmark = pytest.mark.unit
+
+KEY = "local-key-never-written-anywhere"  # pragma: allowlist secret - a test value
+
+
+@pytest.fixture
+def settings(tmp_path, closed_port) -> Settings:
+    """The local backend on a port where nothing listens: a check that really asks fails at once."""
+    return Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local", llm_port=closed_port,
+                    llm_local_api_key=KEY, llm_retry_window_s=0)
+
+
+@pytest.mark.parametrize("change", [{"llm_local_api_key": SecretStr("another-key")}, {"llm_port": 1},
+                                    {"llm_backend": "anthropic", "anthropic_api_key": SecretStr("sk-ant-x")}])
+def test_the_fingerprint_follows_backend_address_and_key(settings, change):
+    assert llm_fingerprint(settings) == llm_fingerprint(settings.model_copy())
+    assert llm_fingerprint(settings) != llm_fingerprint(settings.model_copy(update=change))
+
+
+def test_the_paid_model_is_part_of_the_fingerprint(settings):
+    paid = settings.model_copy(update={"llm_backend": "anthropic", "anthropic_api_key": SecretStr("sk-ant-x")})
+    assert llm_fingerprint(paid) != llm_fingerprint(paid.model_copy(update={"anthropic_model": "claude-other"}))
+
+
+def test_an_unchanged_backend_is_not_asked_again_and_the_stamp_never_holds_the_key(settings):
+    _write_stamp(llm_stamp_path(settings), llm_fingerprint(settings))
+    stamp = llm_stamp_path(settings)
+    assert KEY not in stamp.read_text() and oct(stamp.stat().st_mode & 0o777) == "0o600"
+    result = check_llm_backend(settings, unless_unchanged=True)  # nothing listens: asking would FAIL
+    assert result.status is Status.SKIPPED and "not asked again" in result.detail, result.detail
+    assert result.name == "llm (local)"
+
+
+def test_invoke_env_always_asks_and_a_failure_removes_the_stamp(settings):
+    _write_stamp(llm_stamp_path(settings), llm_fingerprint(settings))
+    assert check_llm_backend(settings).status is Status.FAIL  # no unless_unchanged: asked, and nothing answers
+    assert not llm_stamp_path(settings).exists()  # so the next phase1 asks again
+
+
+def test_a_changed_key_is_asked_again(settings):
+    old = settings.model_copy(update={"llm_local_api_key": SecretStr("old")})
+    _write_stamp(llm_stamp_path(settings), llm_fingerprint(old))
+    assert check_llm_backend(settings, unless_unchanged=True).status is Status.FAIL
+    assert not llm_stamp_path(settings).exists()
+
+
+def test_a_damaged_stamp_means_ask(settings):
+    llm_stamp_path(settings).parent.mkdir(parents=True)
+    llm_stamp_path(settings).write_text("{not json")
+    assert check_llm_backend(settings, unless_unchanged=True).status is Status.FAIL
+    llm_stamp_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    llm_stamp_path(settings).write_text(json.dumps(["a list"]))
+    assert check_llm_backend(settings, unless_unchanged=True).status is Status.FAIL
+
+
+def _slots_server(slots: list[dict], seen: list[str]):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = json.dumps(slots if self.path == "/slots" else {"error": "not found"}).encode()
+            self.send_response(200 if self.path == "/slots" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # the 2 + 2 round trip: refused with a 404
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+def test_a_local_server_whose_every_slot_is_decoding_is_serving_not_down(tmp_path):
+    # busy is not down: 2 + 2 would wait 20-25 s for a slot and fail validate's 10 s deadline
+    seen: list[str] = []
+    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": True}],
+                                   seen)) as port:
+        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
+        result = check_llm_backend(settings)
+    assert result.status is Status.PASS
+    assert result.detail.startswith(f"serving: all 2 slots of http://127.0.0.1:{port} are decoding")
+    assert seen == ["/slots"]  # 2 + 2 was not asked
+
+
+def test_a_local_server_with_a_free_slot_is_asked_2_plus_2(tmp_path):
+    seen: list[str] = []
+    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": False}],
+                                   seen)) as port:
+        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
+        result = check_llm_backend(settings)
+    assert "/slots" in seen and len(seen) > 1  # then the round trip (this server cannot answer it)
+    assert result.status is Status.FAIL

@@ -1,0 +1,56 @@
+"""Stopping processes: wait until they are gone, escalate to SIGKILL past the grace time and say so."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import psutil
+import pytest
+
+from devmatrix.stack import _reaper
+from devmatrix.stack._ownership import Member
+
+pytestmark = pytest.mark.unit
+
+
+def member(process, service: str = "chroma") -> Member:
+    return Member(service, psutil.Process(process.pid), "test")
+
+
+def test_a_process_that_obeys_its_stop_signal_is_waited_for_without_escalation(spawn):
+    target = member(spawn())
+    _reaper.send(target, signal.SIGTERM)
+    said: list[str] = []
+    assert _reaper.wait_gone([target], lambda m: 10, said.append) == []
+    assert said == []
+    assert not target.process.is_running() or target.process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_process_that_ignores_its_stop_signal_is_killed_with_its_group_and_named(spawn):
+    target = member(spawn("ignore-term"))
+    _reaper.send(target, signal.SIGTERM)
+    said: list[str] = []
+    start = time.monotonic()
+    notes = _reaper.wait_gone([target], lambda m: 0.5, said.append)
+    assert 0.5 <= time.monotonic() - start < 5
+    assert notes == said == [f"chroma (pid {target.pid}) did not exit within 0.5 s of its stop signal:"
+                             " sent SIGKILL to its process group"]
+
+
+def test_a_frozen_process_still_acts_on_its_stop_signal(spawn):
+    # SIGSTOP looks like a hung server. A server handles SIGTERM (a graceful shutdown), and a
+    # stopped process runs no handler: the stop signal must be followed by SIGCONT
+    process = spawn("handle-term")
+    process.send_signal(signal.SIGSTOP)
+    target = member(process)
+    _reaper.send(target, signal.SIGTERM)
+    assert _reaper.wait_gone([target], lambda m: 3, lambda _: None) == []
+
+
+def test_heads_are_the_top_process_of_each_service(spawn):
+    a, b = member(spawn()), member(spawn(), "redis")
+    me = Member("supervisord", psutil.Process(), "test")  # the parent of a and b
+    assert {m.pid for m in _reaper.heads([me, a, b])} == {me.pid, a.pid, b.pid}
+    worker = Member("chroma", psutil.Process(), "test")  # a parent of the same service: a worker
+    assert {m.pid for m in _reaper.heads([worker, a, b])} == {worker.pid, b.pid}

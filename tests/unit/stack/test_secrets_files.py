@@ -1,0 +1,68 @@
+"""Secrets of the native services: files 0600 in a 0700 folder, values that survive any character."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from devmatrix.config import Settings
+from devmatrix.stack._secrets import (
+    exec_with_env_file,
+    make_state_private,
+    redis_config,
+    shell_env,
+    write_private,
+)
+from devmatrix.stack.catalog import native_services
+
+pytestmark = pytest.mark.unit
+
+NASTY = "p\"a'ss w$rd\\x%\t,=;"
+
+
+def test_a_shell_env_file_gives_back_every_character(tmp_path):
+    env = tmp_path / "secrets" / "x.env"
+    write_private(env, shell_env({"DATA_SOURCE_PASS": NASTY}))
+    assert env.stat().st_mode & 0o777 == 0o600 and env.parent.stat().st_mode & 0o777 == 0o700
+    command = exec_with_env_file(env, ["/bin/sh", "-c", 'printf %s "$DATA_SOURCE_PASS"'])
+    assert NASTY not in " ".join(command)  # the command line names the file only
+    assert subprocess.run(command, capture_output=True, text=True, check=True).stdout == NASTY
+
+
+def test_the_redis_config_quotes_the_password_as_redis_reads_it():
+    assert redis_config('a"b\\c') == 'requirepass "a\\"b\\\\c"\n'
+    assert not redis_config("").startswith("requirepass")
+
+
+def test_no_secret_on_any_native_command_line_or_supervisor_environment(tmp_path):
+    settings = Settings(devmatrix_state_dir=tmp_path / "state", redis_password=NASTY, postgres_password=NASTY,
+                        llm_backend="local")
+    for name, service in native_services(settings, env_file=tmp_path / ".env.test", user=None).items():
+        text = " ".join(service.program.command) + " " + " ".join(service.program.environment.values())
+        assert NASTY not in text, name
+        assert "requirepass" not in text, name
+
+
+def test_the_state_dir_becomes_private(tmp_path):
+    state = tmp_path / "state"
+    (state / "data" / "redis").mkdir(parents=True)
+    (state / "data" / "redis" / "dump.rdb").write_bytes(b"x")
+    (state / "data" / "redis" / "dump.rdb").chmod(0o644)
+    (state / "services.json").write_text("{}")
+    state.chmod(0o755)
+    make_state_private(state, traverse_group=None)
+    found = [p for p in (state, *state.rglob("*")) if p.stat().st_mode & 0o077]
+    assert found == []
+
+
+def test_the_tests_scratch_stacks_inside_keep_their_modes(tmp_path):
+    """.devmatrix/test-*: the integration tests' scratch stacks, whose own Postgres user must pass
+    through them while they run beside tests that bring this stack up."""
+    state = tmp_path / "state"
+    for name in ("test-backup", "test-heal", "logs"):
+        (state / name).mkdir(parents=True)
+        (state / name).chmod(0o755)
+    make_state_private(state, traverse_group=None)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in state.iterdir() if p.name != "data"}
+    assert modes == {"test-backup": 0o755, "test-heal": 0o755, "logs": 0o700}

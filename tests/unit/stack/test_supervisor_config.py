@@ -1,0 +1,59 @@
+"""The supervisord config we render: what each program runs as and how it is kept alive."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import pytest
+
+from devmatrix.config import Settings
+from devmatrix.stack._supervisor import Program, Supervisor
+from devmatrix.stack.catalog import native_services
+
+pytestmark = pytest.mark.unit
+
+
+def render(tmp_path: Path, programs: list[Program], *, root: bool = True) -> configparser.RawConfigParser:
+    supervisor = Supervisor(tmp_path / "state")
+    supervisor.write_config(programs, run_as_root=root)
+    parser = configparser.RawConfigParser()
+    parser.read(supervisor.config_file)
+    return parser
+
+
+def test_each_service_binds_loopback_and_postgres_runs_unprivileged(tmp_path):
+    settings = Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local")
+    catalog = native_services(settings, env_file=tmp_path / ".env.test", user=settings.postgres_system_user)
+    parser = render(tmp_path, [s.program for s in catalog.values()])
+    postgres = parser["program:postgres"]
+    assert postgres["user"] == "devmatrix-pg"
+    assert "-h 127.0.0.1 -p 5432" in postgres["command"]
+    assert postgres["stopsignal"] == "INT"
+    assert "--bind 127.0.0.1 --port 6379" in parser["program:redis"]["command"]
+    assert "--host 127.0.0.1 --port 8001" in parser["program:chroma"]["command"]
+    for name in catalog:
+        section = parser[f"program:{name}"]
+        assert section["autorestart"] == "true"  # supervised: a crash is restarted
+        assert section["autostart"] == "false"  # started by name, never all at once by surprise
+        assert section["stdout_logfile"].startswith(str((tmp_path / "state" / "logs").resolve()))
+
+
+def test_arguments_with_spaces_survive_quoting(tmp_path):
+    program = Program("x", ["/bin/echo", "two words", "it's", ""], directory=tmp_path,
+                      log_file=tmp_path / "x.log", environment={"A": "1 2"})
+    section = render(tmp_path, [program])["program:x"]
+    assert section["command"] == "/bin/echo 'two words' 'it'\"'\"'s' ''"
+    assert section["environment"] == 'A="1 2"'
+
+
+def test_rewriting_the_same_config_reports_no_change(tmp_path):
+    supervisor = Supervisor(tmp_path / "state")
+    program = Program("x", ["/bin/true"], directory=tmp_path, log_file=tmp_path / "x.log")
+    assert supervisor.write_config([program], run_as_root=False) is True
+    assert supervisor.write_config([program], run_as_root=False) is False
+
+
+def test_deep_state_dir_gets_a_short_socket_path(tmp_path):
+    deep = tmp_path.joinpath(*["d" * 20] * 6)
+    assert len(str(Supervisor(deep).socket)) < 108

@@ -1,0 +1,49 @@
+"""The one retry helper: named errors only, bounded by its deadline, the last error re-raised."""
+
+from __future__ import annotations
+
+import pytest
+
+from devmatrix.errors import ServiceError
+from devmatrix.retry import retry
+
+pytestmark = pytest.mark.unit
+
+
+def _failing(times: int, error: Exception):
+    calls = []
+
+    def call() -> str:
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return "done"
+
+    return call, calls
+
+
+def test_a_named_error_is_retried_until_the_call_succeeds():
+    call, calls = _failing(2, ServiceError("redis", "restarting"))
+    assert retry(call, on=(ServiceError,), timeout_s=5, wait_s=0) == "done"
+    assert len(calls) == 3
+
+
+def test_a_bug_is_raised_at_once_never_retried():
+    call, calls = _failing(2, KeyError("bug"))
+    with pytest.raises(KeyError):
+        retry(call, on=(ServiceError,), timeout_s=5, wait_s=0)
+    assert len(calls) == 1
+
+
+def test_the_last_error_is_raised_as_it_was_when_the_deadline_passes():
+    error = ServiceError("redis", "down")
+    call, calls = _failing(10**6, error)
+    with pytest.raises(ServiceError) as raised:
+        retry(call, on=(ServiceError,), timeout_s=0.05, wait_s=0.01)
+    assert raised.value is error and len(calls) > 1
+
+
+@pytest.mark.parametrize("on", [(), (Exception,), (ValueError, Exception)])
+def test_bare_exception_cannot_be_retried(on):
+    with pytest.raises(TypeError, match="never bare Exception"):
+        retry(lambda: None, on=on, timeout_s=1, wait_s=0)
