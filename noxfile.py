@@ -257,6 +257,26 @@ def real_api_contract(session: nox.Session) -> None:
          "tests/real_api", "--llm-double", *session.posargs, env={**PYTEST_ENV, **CONTRACT_ENV})
 
 
+# Mutation testing (docs/testing.md): opt-in, never in plain `nox`. mutmut mutates a copy of src/
+# under mutants/ and runs the unit tier against each mutant, in one process at a time (nice 19):
+# all five packages take hours on 2 cores, so pass a package or a sample as posargs.
+MUTATION_PACKAGES = ("llm", "rag", "api", "stack", "readiness", "backup")  # [tool.mutmut] only_mutate
+MUTATION_TOOLS = ("mutmut", "libcst", "coverage", "setproctitle", "textual")  # pinned in the dev extra
+
+
+@nox.session(**SHARED)
+def mutation(session: nox.Session) -> None:
+    """Mutation scores of llm, rag, api, stack (+ readiness), backup against the unit tier (slow; opt-in)."""
+    _install(session)
+    _run(session, "pip", "install", "-q", *(pin(name, Path("pyproject.toml")) for name in MUTATION_TOOLS))
+    # posargs: mutant names or globs (`devmatrix.api.*`); default: each package in turn
+    selections = [list(session.posargs)] if session.posargs else [[f"devmatrix.{p}.*"] for p in MUTATION_PACKAGES]
+    for names in selections:
+        session.run("nice", "-n", "19", TIERS.tool("mutmut"), "run", "--max-children", "1", *names, external=True,
+                    env={**TIERS.env(), **PYTEST_ENV})
+    _run(session, "python", "scripts/mutation_scores.py")
+
+
 @nox.session(**SHARED)
 def bench(session: nox.Session) -> None:
     """Benchmarks: numbers written to docs/benchmarks.md (asserts nothing about time)."""

@@ -1,0 +1,96 @@
+"""What a retrieval promises its callers: a bad query is refused with a fix, `rag.query`'s JSON
+has its documented shape, a truncated query says so, and the prompt numbers and names each example."""
+
+from __future__ import annotations
+
+import pytest
+
+from devmatrix.errors import RAGError
+from devmatrix.rag.retriever import (
+    MAX_QUERY_CHARS,
+    Retrieval,
+    RetrievalStrategy,
+    Retriever,
+    format_examples_prompt,
+)
+from devmatrix.rag.store import Hit
+
+pytestmark = pytest.mark.unit
+
+
+class _Embedded:
+    def __init__(self, truncated: bool) -> None:
+        self.vector, self.truncated = (1.0, 0.0), truncated
+
+
+class _Model:
+    """The embedding model as the boundary: it reads 256 word pieces, so a long query is truncated."""
+
+    def embed(self, text: str) -> _Embedded:
+        return _Embedded(truncated=len(text) > 1000)
+
+
+class _Store:
+    embedding_model = _Model()
+
+    def __init__(self) -> None:
+        self.hits = [Hit("h0", " def add(a, b):\n    return a + b \n", {"title": "Addition"}, 0.812345),
+                     Hit("h1", "def sub(a, b): ...", {}, 0.6), Hit("h2", "def nope(): ...", {}, 0.1)]
+
+    def query(self, _vector, k: int, with_embeddings: bool = False) -> list[Hit]:
+        return self.hits[:k]
+
+
+@pytest.fixture
+def retriever() -> Retriever:
+    return Retriever(_Store(), top_k=3, threshold=0.5, mmr_lambda=0.5)
+
+
+@pytest.mark.parametrize("query", ["", "   \n", None, 42])
+def test_an_empty_or_non_text_query_is_refused_with_a_fix(retriever, query):
+    with pytest.raises(RAGError) as caught:
+        retriever.retrieve(query)
+    assert caught.value.message == "the query is empty" and "memoized fibonacci" in caught.value.fix
+
+
+def test_a_query_at_the_limit_is_read_and_one_past_it_is_refused(retriever):
+    assert len(retriever.retrieve("x" * MAX_QUERY_CHARS)) == 3
+    with pytest.raises(RAGError) as caught:
+        retriever.retrieve("x" * (MAX_QUERY_CHARS + 1))
+    assert caught.value.message == f"the query is {MAX_QUERY_CHARS + 1:,} characters; the limit is {MAX_QUERY_CHARS:,}"
+    assert caught.value.fix == "send the part that describes what you need"
+
+
+def test_a_truncated_query_is_marked_and_noted(retriever):
+    short, long = retriever.retrieve("add"), retriever.retrieve("add " * 400)
+    assert not short.truncated and short.notes == []
+    assert long.truncated and long.notes == [
+        "the query was longer than the model reads (256 word pieces); only its start was used"]
+    assert 0 <= long.seconds < 5
+
+
+def test_the_json_holds_the_documented_keys_rounded_and_the_relevant_results(retriever):
+    found = retriever.retrieve("q" * 300, strategy="similarity")
+    as_dict = found.to_dict()
+    assert set(as_dict) == {"query", "strategy", "truncated", "seconds", "threshold", "below_threshold", "results"}
+    assert as_dict["query"] == "q" * 200 and as_dict["strategy"] == "similarity" and as_dict["truncated"] is False
+    assert as_dict["threshold"] == 0.5 and as_dict["below_threshold"] == 1
+    assert as_dict["seconds"] == round(found.seconds, 4)
+    assert as_dict["results"] == [
+        {"id": "h0", "similarity": 0.8123, "metadata": {"title": "Addition"},
+         "document": " def add(a, b):\n    return a + b \n"},
+        {"id": "h1", "similarity": 0.6, "metadata": {}, "document": "def sub(a, b): ..."}]
+
+
+def test_the_prompt_numbers_each_example_and_names_it_by_title_or_id(retriever):
+    prompt = format_examples_prompt(retriever.retrieve("add"))
+    assert prompt.startswith("Relevant, tested examples from the DevMatrix corpus; follow their style where they"
+                             " apply:\n\n### Example 1: Addition (similarity 0.81)\n```python\ndef add(a, b):\n"
+                             "    return a + b\n```\n\n### Example 2: h1 (similarity 0.60)\n")
+    assert prompt.endswith("```python\ndef sub(a, b): ...\n```")
+
+
+def test_the_defaults_are_the_retrievers_own(retriever):
+    found = retriever.retrieve("add")
+    assert len(found) == 3 and found.threshold == 0.5 and found.strategy is RetrievalStrategy.SIMILARITY
+    assert isinstance(found, Retrieval)
