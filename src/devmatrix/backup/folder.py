@@ -200,4 +200,3 @@ def _then(settings: Settings, results: list[CheckResult], then: Checks | None, e
     echo("validate …")
     return results + [CheckResult(f"validate: {r.name}", r.status, r.detail, r.critical, r.seconds)
                       for r in then(settings)]
-
