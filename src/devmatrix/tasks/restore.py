@@ -6,6 +6,7 @@ import sys
 from contextlib import nullcontext
 
 from devmatrix.backup import manifest, recover_restore, restore_backup
+from devmatrix.checks.validate import run_validation
 from devmatrix.errors import ChecksFailed, UsageError
 from devmatrix.results import Status
 from devmatrix.stack.stack_lock import stack_lock
@@ -35,7 +36,7 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
     if recover:
         folder = "the interrupted restore"
         with stack_lock(s.devmatrix_state_dir, "restore --recover", echo=echo):
-            results = recover_restore(s, echo=quiet)
+            results = recover_restore(s, echo=quiet, then=run_validation)
     else:
         if from_ is None:
             raise UsageError("restore needs the backup to restore from",
@@ -43,7 +44,8 @@ def restore(c, from_=None, yes=False, dry=False, json=False, recover=False):
                                  " `invoke restore --recover`")
         folder = manifest.resolve(positional(from_, task="restore", name="backup folder"), s.backup_dir)
         with nullcontext() if dry else stack_lock(s.devmatrix_state_dir, "restore", echo=echo):
-            results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet)
+            results = restore_backup(s, folder, confirmed=yes, confirm=_confirm, dry=dry, echo=quiet,
+                                     then=run_validation)
     failed = [r for r in results if r.failed and r.critical]
     if json:
         print_json({"path": None if recover else str(folder), "recover": recover, "dry": dry, "ok": not failed,
