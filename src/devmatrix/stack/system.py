@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -23,13 +24,47 @@ APT_TIMEOUT_S = 900
 USERADD_TIMEOUT_S = 30  # a local /etc/passwd edit; longer means a stuck lock (e.g. a held /etc/.pwd.lock)
 
 
+# Where free_ports draws from: above the well-known service ports (5432, 6379, 8000, 9090 …)
+# and below the kernel's ephemeral range. Ports the kernel hands out (bind to port 0, and
+# the source port of every outgoing connection) come from that range, so a port taken from
+# it and released can be reused as a connection's source port before our server binds it:
+# on a busy machine (a test run's thousands of connections) that happened. Below the range
+# only another deliberate listener can take it, and the draw is random so two stacks made at
+# once do not pick the same ports.
+PICK_FROM = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PICK_ATTEMPTS = 200
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; elsewhere the kernel's own pick (below) is the fallback
+
+
 def free_ports(count: int = 1) -> list[int]:
     """``count`` distinct loopback ports that nothing listens on now (bound together, then
-    released): for scratch servers and tests. Another process may take one before the caller
-    binds it, so use them at once."""
-    sockets = [socket.socket() for _ in range(count)]
+    released): for scratch servers and tests. Drawn at random below the ephemeral range (see
+    PICK_FROM); where that range leaves no room, the kernel picks. Use them at once: another
+    listener may still take one."""
+    sockets: list[socket.socket] = []
     try:
-        for probe in sockets:
+        end = _ephemeral_start()
+        draw = random.SystemRandom()
+        for _ in range(PICK_ATTEMPTS if end - PICK_FROM > 10 * count else 0):
+            if len(sockets) == count:
+                break
+            probe = socket.socket()
+            try:
+                probe.bind(("127.0.0.1", draw.randrange(PICK_FROM, end)))
+            except OSError:  # taken: draw again
+                probe.close()
+                continue
+            sockets.append(probe)
+        while len(sockets) < count:
+            probe = socket.socket()
+            sockets.append(probe)
             probe.bind(("127.0.0.1", 0))
         return [probe.getsockname()[1] for probe in sockets]
     finally:

@@ -42,3 +42,12 @@ def test_port_holder_names_the_listening_process():
         assert pid == os.getpid()
         assert f"pid {os.getpid()}" in description
     assert system.port_holder(port) is None
+
+
+def test_free_ports_are_distinct_unheld_and_outside_the_kernels_own_picks():
+    ports = system.free_ports(12)
+    assert len(set(ports)) == 12
+    assert all(system.PICK_FROM <= port < system._ephemeral_start() for port in ports)
+    for port in ports:  # nothing listens there: we can bind each
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
