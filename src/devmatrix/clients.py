@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import select
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from redis.retry import Retry
 from devmatrix import deadlines
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceBusy, ServiceError
+from devmatrix.retry import retry
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -122,8 +122,16 @@ def _pool_busy(what: str, error: Exception) -> ServiceBusy:
 
 # Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
 # A wrong password, a missing database or a frozen server (PostgresTimeout) do not.
+# Waits between connects to a restarting server: 0.1 s, doubling, at most 1 s.
+RECONNECT_FIRST_WAIT_S = 0.1
+RECONNECT_MAX_WAIT_S = 1.0
 _RESTARTING = ("connection refused", "starting up", "shutting down", "terminating connection",
                "server closed the connection", "no connection to the server")
+
+
+def _restarting(error: BaseException) -> bool:
+    """A connect error of a server that is starting or stopping (not a frozen one, not a refusal)."""
+    return not isinstance(error, PostgresTimeout) and any(s in str(error).lower() for s in _RESTARTING)
 
 
 def reconnecting(connect, *, window_s: float = deadlines.POSTGRES_RECONNECT_WINDOW_S):
@@ -131,18 +139,8 @@ def reconnecting(connect, *, window_s: float = deadlines.POSTGRES_RECONNECT_WIND
 
     Only connecting is retried: no statement has been sent, so nothing can run twice.
     """
-    deadline = time.monotonic() + window_s
-    delay = 0.1
-    while True:
-        try:
-            return connect()
-        except PostgresTimeout:
-            raise
-        except psycopg2.OperationalError as error:
-            if time.monotonic() + delay > deadline or not any(s in str(error).lower() for s in _RESTARTING):
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    return retry(connect, on=(psycopg2.OperationalError,), when=_restarting, timeout_s=window_s,
+                 wait_s=RECONNECT_FIRST_WAIT_S, max_wait_s=RECONNECT_MAX_WAIT_S)
 
 
 def postgres_connect(settings: Settings, *, database: str | None = None, autocommit: bool = False,

@@ -14,12 +14,23 @@ import tenacity
 T = TypeVar("T")
 
 
-def retry(call: Callable[[], T], *, on: tuple[type[Exception], ...], timeout_s: float, wait_s: float) -> T:
-    """``call()``, again every ``wait_s`` while it raises one of ``on``, for at most ``timeout_s``;
-    then the last error is raised as it was. Any other error is raised at once."""
+def _always(_error: BaseException) -> bool:
+    return True
+
+
+def retry(call: Callable[[], T], *, on: tuple[type[Exception], ...], timeout_s: float, wait_s: float,
+          when: Callable[[BaseException], bool] = _always, max_wait_s: float | None = None) -> T:
+    """``call()``, again while it raises one of ``on`` (and ``when(error)`` holds), for at most
+    ``timeout_s``; then the last error is raised as it was. Any other error is raised at once.
+
+    The wait is ``wait_s``; with ``max_wait_s`` it doubles from ``wait_s`` up to that. No wait
+    starts that would end past the deadline: the call's own time counts in ``timeout_s``.
+    """
     if not on or Exception in on or BaseException in on:
         raise TypeError(f"retry(on={on!r}): name the errors to retry, never bare Exception")
-    retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(on),
-                                 stop=tenacity.stop_after_delay(timeout_s),
-                                 wait=tenacity.wait_fixed(wait_s), reraise=True)
+    wait = (tenacity.wait_fixed(wait_s) if max_wait_s is None
+            else tenacity.wait_exponential(multiplier=wait_s, min=wait_s, max=max_wait_s))
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lambda error: isinstance(error, on) and when(error)),
+        stop=tenacity.stop_before_delay(timeout_s), wait=wait, reraise=True)
     return retrying(call)

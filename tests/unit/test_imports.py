@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,3 +177,12 @@ def test_a_local_import_is_counted_with_its_reason(tmp_path):
                               "api.py": "def f():\n    from devmatrix import config  # late: why\n\n"
                                         "def g():\n    from devmatrix import config\n"})
     assert [(i.local, i.comment) for i in imports(src)] == [(True, "late: why"), (True, "")]
+
+
+def test_the_invoke_tasks_load_without_the_llm_sdk_or_the_ml_stack():
+    # every `invoke` command (its --help too) imports devmatrix.tasks: the anthropic SDK (1-4 s)
+    # and torch load only in the tasks that call them
+    code = ("import sys, devmatrix.tasks; heavy = {'anthropic', 'torch', 'sentence_transformers'} & set(sys.modules);"
+            " print(sorted(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

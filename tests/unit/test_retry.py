@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import tenacity
 
 from devmatrix.errors import ServiceError
 from devmatrix.retry import retry
@@ -47,3 +48,26 @@ def test_the_last_error_is_raised_as_it_was_when_the_deadline_passes():
 def test_bare_exception_cannot_be_retried(on):
     with pytest.raises(TypeError, match="never bare Exception"):
         retry(lambda: None, on=on, timeout_s=1, wait_s=0)
+
+
+def test_an_error_the_predicate_refuses_is_raised_at_once():
+    call, calls = _failing(2, ServiceError("postgres", "password authentication failed"))
+    with pytest.raises(ServiceError):
+        retry(call, on=(ServiceError,), timeout_s=5, wait_s=0, when=lambda error: "restarting" in str(error))
+    assert len(calls) == 1
+
+
+def test_the_waits_double_up_to_their_cap_and_none_ends_past_the_deadline(monkeypatch):
+    # the waits asked for, not the clock: a busy machine oversleeps, the policy does not change
+    asked: list[float] = []
+    real_sleep = tenacity.nap.time.sleep
+    monkeypatch.setattr(tenacity.nap.time, "sleep", lambda seconds: (asked.append(seconds), real_sleep(seconds)))
+
+    def call() -> None:
+        raise ServiceError("postgres", "restarting")
+
+    with pytest.raises(ServiceError):
+        retry(call, on=(ServiceError,), timeout_s=0.65, wait_s=0.05, max_wait_s=0.2)
+    assert asked[:3] == pytest.approx([0.05, 0.1, 0.2])
+    assert max(asked) == pytest.approx(0.2)
+    assert sum(asked) < 0.65  # a wait that would end past the deadline is not started

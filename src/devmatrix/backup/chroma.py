@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,12 +31,14 @@ import requests
 
 from devmatrix.clients import CHROMA_HEARTBEAT, ChromaHTTP
 from devmatrix.errors import BackupError
+from devmatrix.retry import retry
 from devmatrix.stack.system import free_port
 
 PAGE = 1000
 EXPORT_ATTEMPTS = 3
 EMBEDDING_TOLERANCE = 1e-6
 SCRATCH_READY_TIMEOUT_S = 60.0
+SCRATCH_READY_POLL_S = 0.1
 
 
 def _records(page: dict) -> Iterator[dict]:
@@ -276,19 +277,22 @@ def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str
     return counts, problems
 
 
+class _NotReady(Exception):
+    """The scratch server answers, but not yet healthy."""
+
+
 def _wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SCRATCH_READY_TIMEOUT_S
     with requests.Session() as http:
-        while True:
-            if server.poll() is not None:
+        def heartbeat() -> None:
+            if server.poll() is not None:  # not retried: a server that exited will not come up
                 raise BackupError(f"a scratch Chroma server exited:\n{log.read_text()[-800:]}",
                                   fix="check that chromadb is installed in this environment")
-            try:
-                if http.get(f"{url}{CHROMA_HEARTBEAT}", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise BackupError(f"a scratch Chroma server was not ready in {SCRATCH_READY_TIMEOUT_S:g} s",
-                                  fix=f"read {log}")
-            time.sleep(0.1)
+            if not http.get(f"{url}{CHROMA_HEARTBEAT}", timeout=2).ok:
+                raise _NotReady(url)
+
+        try:
+            retry(heartbeat, on=(requests.RequestException, _NotReady), timeout_s=SCRATCH_READY_TIMEOUT_S,
+                  wait_s=SCRATCH_READY_POLL_S)
+        except (requests.RequestException, _NotReady) as error:
+            raise BackupError(f"a scratch Chroma server was not ready in {SCRATCH_READY_TIMEOUT_S:g} s",
+                              fix=f"read {log}") from error

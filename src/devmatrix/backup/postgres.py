@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -25,10 +24,12 @@ from devmatrix._process import run_bounded
 from devmatrix.config import Settings
 from devmatrix.deadlines import PG_DUMP_TIMEOUT_S, PG_RESTORE_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
+from devmatrix.retry import retry
 from devmatrix.setup import db
 from devmatrix.stack.catalog import postgres_bin_dir
 
 RENAME_RETRY_S = 10.0
+RENAME_POLL_S = 0.05  # a terminated backend is gone within milliseconds
 _TABLES = """
     SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -272,15 +273,9 @@ def _allow_connections(settings: Settings, name: str) -> None:
 
 def _rename_when_free(cursor, name: str, new_name: str) -> None:
     """Disconnect every client of ``name`` and rename it (clients may need a moment to go)."""
-    deadline = time.monotonic() + RENAME_RETRY_S
-    while True:
+    def attempt() -> None:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                        " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-        try:
-            cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}")
-                           .format(sql.Identifier(name), sql.Identifier(new_name)))
-            return
-        except psycopg2.errors.ObjectInUse:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+        cursor.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(new_name)))
+
+    retry(attempt, on=(psycopg2.errors.ObjectInUse,), timeout_s=RENAME_RETRY_S, wait_s=RENAME_POLL_S)

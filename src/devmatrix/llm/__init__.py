@@ -1,5 +1,22 @@
-"""The language model: AnthropicClient over the official SDK, for the paid API or the local server."""
+"""The language model: AnthropicClient over the official SDK, for the paid API or the local server.
 
-from devmatrix.llm.client import AnthropicClient, LLMResult, check_backend, create_llm_client
+The face is lazy (PEP 562): the anthropic SDK takes 1-4 s to import, and modules that only need
+this package's light parts (local_server, pricing, the breaker) are imported by every `invoke`
+command, `--help` included. The client loads on first use of a name below.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devmatrix.llm.client import AnthropicClient, LLMResult, check_backend, create_llm_client
 
 __all__ = ["AnthropicClient", "LLMResult", "check_backend", "create_llm_client"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(import_module("devmatrix.llm.client"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import requests
 
+from devmatrix import llm  # its client (the anthropic SDK, seconds to import) loads at the check, not here
 from devmatrix.agents.approval import gate_line
 from devmatrix.clients import fix_for
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import PROBE_TIMEOUT_S
 from devmatrix.errors import LLMError, ServiceError
-from devmatrix.llm import check_backend
 from devmatrix.results import CheckResult, Status, timed
 
 EXAMPLE_FILE = Path(".env.test.example")
@@ -81,7 +81,7 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
                 return CheckResult(f"llm ({backend})", Status.PASS,
                                    f"serving: all {busy} slots of {settings.resolved_llm_base_url} are"
                                    " decoding; 2 + 2 not asked (it would wait for a free slot)", seconds=elapsed())
-            detail, ok = check_backend(settings), True
+            detail, ok = llm.check_backend(settings), True
         except (LLMError, ServiceError) as error:  # a row of the check table: what failed — fix: how
             detail, ok = str(error), False
     if ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from devmatrix.stack.stack_lock import stack_lock
 with stack_lock(Path(sys.argv[1]), "phase1", echo=lambda _: None):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
+    print("releasing", flush=True)
 """
 
 
@@ -61,7 +63,9 @@ def test_a_second_command_waits_for_the_first_then_runs(tmp_path, holder):
     other = holder(1.5)
     said: list[str] = []
     with stack_lock(tmp_path, "infra.down", timeout=30, echo=said.append):
-        assert other.poll() is not None or other.wait(timeout=5) == 0  # it ran to its end first
+        # it ran to the end of its hold first: its last word, said while it still held the lock, is
+        # already in the pipe (no wait on its exit: a busy machine takes seconds to end a Python)
+        assert select.select([other.stdout], [], [], 0)[0] and other.stdout.readline().strip() == "releasing"
         assert "infra.down" in (tmp_path / "stack.lock.json").read_text()
     assert len(said) == 1 and "waiting for `invoke phase1`" in said[0]
     assert not (tmp_path / "stack.lock.json").exists()
