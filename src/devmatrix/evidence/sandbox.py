@@ -59,6 +59,7 @@ class SandboxResult:
     seconds: float
     limits_hit: tuple[str, ...] = ()
     truncated: bool = False  # an output stream passed SANDBOX_OUTPUT_BYTES (and the run was killed)
+    uid: int | None = None  # the one-off host uid it ran as (as root), None when it ran as the caller
 
     @property
     def ok(self) -> bool:
@@ -146,7 +147,7 @@ def _run_once(bwrap: str, argv: Sequence[str], files: Mapping[str, bytes], limit
     stdout, stderr = (streams[name].decode(errors="replace") for name in ("stdout", "stderr"))
     return SandboxResult(exit_code=exit_code, stdout=stdout, stderr=stderr, seconds=time.monotonic() - start,
                          limits_hit=limits_hit(exit_code, stdout + stderr, killed),
-                         truncated="output" in killed)
+                         truncated="output" in killed, uid=uid)
 
 
 def _memfd(name: str, content: bytes) -> int:

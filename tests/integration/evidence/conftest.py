@@ -19,40 +19,63 @@ TEST_WALL_S = 8.0
 TEST_CPU_S = 3
 
 
+class _RecordingSandbox(Sandbox):
+    """The sandbox, keeping the one-off uid of each of its runs: the checks below look at this
+    test's runs only (other tests' generations, in the processes beside this one, use sandboxes too)."""
+
+    ran_as: set[int]
+
+    def run(self, argv, files):
+        result = super().run(argv, files)
+        if result.uid is not None:
+            self.ran_as.add(result.uid)
+        return result
+
+
 @pytest.fixture
 def sandbox(settings: Settings) -> Sandbox:
     """The sandbox with the settings' memory limit and short CPU and wall limits."""
-    return Sandbox(memory_mb=settings.sandbox_memory_mb, cpu_s=TEST_CPU_S, wall_s=TEST_WALL_S)
+    box = _RecordingSandbox(memory_mb=settings.sandbox_memory_mb, cpu_s=TEST_CPU_S, wall_s=TEST_WALL_S)
+    box.ran_as = set()
+    return box
 
 
-def _sandbox_processes(marker: str = "") -> list[psutil.Process]:
-    """Processes of a sandbox uid, or (``marker``) whose command line names the marker."""
+def _is_sandbox_uid(uid: int) -> bool:
+    return SANDBOX_UID_FIRST <= uid < SANDBOX_UID_FIRST + SANDBOX_UID_COUNT
+
+
+def _processes_of(marker: str, uids: set[int] = frozenset()) -> list[psutil.Process]:
+    """Processes whose command line names the marker, or that run as one of ``uids``."""
     found = []
     for process in psutil.process_iter(["uids", "cmdline"]):
-        uids, cmdline = process.info["uids"], " ".join(process.info["cmdline"] or ())
-        if (uids and any(SANDBOX_UID_FIRST <= uid < SANDBOX_UID_FIRST + SANDBOX_UID_COUNT for uid in uids)) \
-                or (marker and marker in cmdline):
+        uids_now, cmdline = process.info["uids"], " ".join(process.info["cmdline"] or ())
+        if marker in cmdline or (uids_now and uids & set(uids_now)):
             found.append(process)
     return found
 
 
 @pytest.fixture
-def marker() -> Iterator[str]:
-    """A token unique to the test; afterwards no process may carry it or run as a sandbox uid."""
+def marker(sandbox: _RecordingSandbox) -> Iterator[str]:
+    """A token unique to the test, on its generated code's command line. Afterwards no process may
+    carry it or run as a uid one of the test's sandboxed runs ran as."""
     token = f"devmatrix-evidence-{uuid.uuid4().hex}"
     yield token
-    left = _sandbox_processes(token)
+    assert all(_is_sandbox_uid(uid) for uid in sandbox.ran_as)
+    left = _processes_of(token, sandbox.ran_as)
     assert not left, f"left running on the host: {[(p.pid, p.info['cmdline']) for p in left]}"
 
 
 @pytest.fixture
-def sandbox_tasks() -> Callable[[], int]:
-    """Counts, now, the processes and threads running as any sandbox uid (what RLIMIT_NPROC counts)."""
+def sandbox_tasks(marker: str) -> Callable[[], int]:
+    """Counts, now, the processes and threads of the test's generated code, which is what the run's
+    RLIMIT_NPROC counts: those running as a sandbox uid (not bwrap, root, whose command line
+    names the marker too) and carrying the marker (a fork keeps the command line)."""
     def count() -> int:
         total = 0
-        for process in _sandbox_processes():
+        for process in _processes_of(marker):
             with contextlib.suppress(psutil.Error):  # it ended between the listing and now
-                total += process.num_threads()
+                if any(_is_sandbox_uid(uid) for uid in process.info["uids"] or ()):
+                    total += process.num_threads()
         return total
 
     return count
