@@ -147,14 +147,20 @@ def api(settings: Settings) -> str:
     return str(body.get("version", "unknown"))
 
 
+def _ready_with_version(service: str, url: str, status_path: str, *version_keys: str) -> str:
+    """A Prometheus-family server's /-/ready, then its version from the JSON at ``status_path``."""
+    with clients.map_exceptions(service, f"not ready at {url}",
+                                fix=f"`invoke monitoring.up`, then `invoke infra.logs {service}`"):
+        requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
+    info = _get_json(service, f"{url}{status_path}")
+    for key in version_keys:
+        info = info.get(key, {}) if isinstance(info, dict) else {}
+    return str(info or "unknown")
+
+
 def prometheus(settings: Settings) -> str:
     """Prometheus says it is ready to serve queries; its version from the build-info API."""
-    url = settings.prometheus_url
-    with clients.map_exceptions("prometheus", f"not ready at {url}",
-                                fix="`invoke monitoring.up`, then `invoke infra.logs prometheus`"):
-        requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
-    info = _get_json("prometheus", f"{url}/api/v1/status/buildinfo")
-    return str(info.get("data", {}).get("version", "unknown"))
+    return _ready_with_version("prometheus", settings.prometheus_url, "/api/v1/status/buildinfo", "data", "version")
 
 
 def _exporter(service: str, base_url: str, up_metric: str) -> str:
@@ -180,12 +186,8 @@ def redis_exporter(settings: Settings) -> str:
 
 def pushgateway(settings: Settings) -> str:
     """The Pushgateway says it is ready; its version from its status API."""
-    url = settings.pushgateway_url
-    with clients.map_exceptions("pushgateway", f"not ready at {url}",
-                                fix="`invoke monitoring.up`, then `invoke infra.logs pushgateway`"):
-        requests.get(f"{url}/-/ready", timeout=PROBE_TIMEOUT_S).raise_for_status()
-    info = _get_json("pushgateway", f"{url}/api/v1/status")
-    return str(info.get("data", {}).get("build_information", {}).get("version", "unknown"))
+    return _ready_with_version("pushgateway", settings.pushgateway_url, "/api/v1/status",
+                               "data", "build_information", "version")
 
 
 def grafana(settings: Settings) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 
 from devmatrix.agents._extract import extract_code, module_name, requested_path
+from devmatrix.agents._llm_client import AgentClient
 from devmatrix.agents.approval import Approval, decide, score_gates
 from devmatrix.agents.remedies import PYTHON, Remedies
 from devmatrix.agents.result import EvidenceCheck, GenerationResult
@@ -46,7 +47,6 @@ from devmatrix.errors import (
     ServiceError,
 )
 from devmatrix.evidence import Evidence, Sandbox, gather_files, read_files
-from devmatrix.llm import create_llm_client
 from devmatrix.monitoring.metrics import CODE_GENERATION_ATTEMPTS, CODE_GENERATION_SUCCESS
 from devmatrix.rag.retriever import create_retriever, format_examples_prompt
 from devmatrix.state.postgres import PostgresManager
@@ -81,8 +81,8 @@ class CodeGenerationAgent:
         self.api_key = api_key
         self.enable_cache = enable_cache
         self.postgres = postgres_manager
-        self._client = llm_client
-        self._owns_client = False  # True once it builds its own (close() closes only that)
+        overrides: dict[str, Any] = {"enable_cache": enable_cache, **({"api_key": api_key} if api_key else {})}
+        self._llm = AgentClient(self.settings, llm_client, **overrides)
         self._retriever = retriever
         # One agent serves several threads at once (workflow branches, API workers):
         # each generation's deadline is its thread's own.
@@ -90,19 +90,11 @@ class CodeGenerationAgent:
 
     @property
     def client(self):  # the AnthropicClient, built on first use
-        if self._client is None:
-            overrides: dict[str, Any] = {"enable_cache": self.enable_cache}
-            if self.api_key:
-                overrides["api_key"] = self.api_key
-            self._client = create_llm_client(self.settings, **overrides)
-            self._owns_client = True
-        return self._client
+        return self._llm.get()
 
     def close(self) -> None:
         """Close the LLM client this agent built (one it was given belongs to the giver)."""
-        if self._owns_client:
-            self._client.close()
-            self._client, self._owns_client = None, False
+        self._llm.close()
 
     def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
                  auto_approve: bool = True, enable_rag: bool = False,

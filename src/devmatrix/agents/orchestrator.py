@@ -13,10 +13,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from devmatrix.agents._llm_client import AgentClient
 from devmatrix.agents.plan import MAX_TASKS, TASK_TYPES, Plan, explicit_plan, parse_plan, pattern_plan
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import PlanError
-from devmatrix.llm import create_llm_client
 
 PLAN_ATTEMPTS = 2  # the first answer, and one bounded retry
 PLAN_MAX_TOKENS = 800
@@ -54,22 +54,15 @@ class OrchestratorAgent:
                  llm_client: object | None = None) -> None:
         self.settings = settings or load_settings()
         self.api_key = api_key
-        self._client = llm_client
-        self._owns_client = False  # True once it builds its own (close() closes only that)
+        self._llm = AgentClient(self.settings, llm_client, **({"api_key": api_key} if api_key else {}))
 
     @property
     def client(self):  # the AnthropicClient, built on first use
-        if self._client is None:
-            overrides = {"api_key": self.api_key} if self.api_key else {}
-            self._client = create_llm_client(self.settings, **overrides)
-            self._owns_client = True
-        return self._client
+        return self._llm.get()
 
     def close(self) -> None:
         """Close the LLM client this agent built (one it was given belongs to the giver)."""
-        if self._owns_client:
-            self._client.close()
-            self._client, self._owns_client = None, False
+        self._llm.close()
 
     def plan(self, user_request: str) -> PlanResult:
         if not user_request.strip():
