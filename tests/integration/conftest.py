@@ -174,7 +174,12 @@ OWN_STACK_FIXTURES = frozenset({"stack", "clean", "heal", "scratch_stack", "rota
 # whose own LLM server lets their generations and the rest of the tier's use both cores; and
 # the own-stack tests of ops/test_backup.py. Each needs a whole stack (or its own scratch one)
 # and nothing of the first; `nox -s integration` runs them with the rest.
-CHAOS_LANE = ("agents/", "workflows/test_workflow_local.py", "ops/test_backup.py")
+# rag/test_rag_cli_and_agent.py joined them on 2026-12-06: the shared-stack process was the long
+# pole (10 min 13 s against 7 min 52 s and ~7 min), and its RAG generation is its longest test.
+CHAOS_LANE = ("agents/", "workflows/test_workflow_local.py", "ops/test_backup.py", "rag/test_rag_cli_and_agent.py")
+# Tests that use no server at all (the evidence sandbox: bubblewrap only) run in the own-stack
+# process too: they need nothing of the shared stack, and the shared-stack process is the longest.
+NO_SERVER = ("evidence/",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by markers
@@ -184,7 +189,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(item.fspath)
         if here not in path.parents:
             continue
-        if OWN_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+        where = path.relative_to(here).as_posix()
+        if OWN_STACK_FIXTURES & set(getattr(item, "fixturenames", ())) or where.startswith(NO_SERVER):
             item.add_marker(pytest.mark.own_stack)
-        if path.relative_to(here).as_posix().startswith(CHAOS_LANE):
+        if where.startswith(CHAOS_LANE):
             item.add_marker(pytest.mark.chaos_lane)

@@ -27,7 +27,7 @@ def server() -> Iterator:
 
     def serve(pages: dict[str, object], *, ready: bool = True) -> int:
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if self.path == "/-/ready":
                     code, body = (200, b"ready") if ready else (503, b"not ready")
                 elif self.path in pages:
