@@ -92,6 +92,11 @@ LLM_CALL_DEADLINE_S = 90.0
 # validate's "What is 2 + 2?" round trip: 16 tokens take 0.4 s; a frozen server is
 # reported well inside validate's 10 s.
 LLM_CHECK_TIMEOUT_S = 6.0
+# The whole LLM check of validate and phase1 (a /slots look, /health, 2 + 2, and a second /slots
+# look when 2 + 2 got no slot): inside validate's own wait (VALIDATE_DEADLINE_S - 0.5), with a
+# second to spare. Under load, 2 + 2 waited behind other generations past validate's deadline.
+LLM_CHECK_BUDGET_S = 8.5
+LLM_CHECK_MIN_S = 2.0  # 2 + 2 gets at least this: 16 tokens take 0.4 s on a quiet server
 
 # --- the evidence sandbox (devmatrix.evidence) ----------------------------------
 # One sandboxed run: the import of a generated module, or its tests under pytest. Python

@@ -69,6 +69,12 @@ class ServiceBusy(ServiceError):
         super().__init__(service, message, fix=fix)
 
 
+class ServiceTimeout(ServiceError):
+    """A service took the request and gave no (complete) answer within its deadline: frozen,
+    or too busy to reach it in time. A caller that can tell busy from hung (the LLM check looks
+    at the server's slots) catches this one; to everyone else it is a ServiceError."""
+
+
 class ServiceNotReady(ServiceError):
     """A service did not pass its readiness check in time."""
 

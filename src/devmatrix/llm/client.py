@@ -34,7 +34,7 @@ from devmatrix.deadlines import (
     LLM_RETRY_INITIAL_S,
     LLM_RETRY_MAX_WAIT_S,
 )
-from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
+from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError, ServiceTimeout
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
@@ -292,10 +292,10 @@ class AnthropicClient:
                     f" {status['reset_timeout_s']} s, or reset it via the API",
             ) from error
         except _DeadlineExceeded as error:
-            raise ServiceError("llm", f"{where} gave no complete reply within {deadline_s:.0f} s",
+            raise ServiceTimeout("llm", f"{where} gave no complete reply within {deadline_s:.0f} s",
                                fix=fix) from error
         except (anthropic.APITimeoutError, httpx2.TimeoutException) as error:
-            raise ServiceError("llm", f"{where} went silent: no data within its read deadline"
+            raise ServiceTimeout("llm", f"{where} went silent: no data within its read deadline"
                                f" ({self._idle_timeout_s:g} s between chunks, {deadline_s:.0f} s per call);"
                                " frozen or overloaded", fix=fix) from error
         except (anthropic.APIConnectionError, httpx2.TransportError) as error:
@@ -373,13 +373,15 @@ CHECK_PROMPT = "What is 2 + 2? Answer with the number only."
 CHECK_ANSWER = re.compile(r"(?<![\d.])4(?!\.?\d)")  # 4, not 42 or 4.5
 
 
-def check_backend(settings: Settings) -> str:
-    """One known-answer round trip (2 + 2): what happened, when the answer is 4. A server that is
-    down, refuses the key or answers something else raises (ServiceError, LLMError), with its fix."""
-    if settings.resolved_llm_backend == "local":
+def check_backend(settings: Settings, *, deadline_s: float = LLM_CHECK_TIMEOUT_S, probe_first: bool = True) -> str:
+    """One known-answer round trip (2 + 2) within ``deadline_s``: what happened, when the answer is 4.
+    A server that is down, refuses the key or answers something else raises (ServiceError,
+    LLMError), with its fix. ``probe_first``: the local server's /health first (a caller that
+    has just heard from the server skips it)."""
+    if settings.resolved_llm_backend == "local" and probe_first:
         readiness.llm(settings)  # a dead or frozen server fails here within the probe deadline
     with AnthropicClient(settings=settings, enable_cache=False) as client:
-        result = client.complete(CHECK_PROMPT, max_tokens=16, deadline_s=LLM_CHECK_TIMEOUT_S)
+        result = client.complete(CHECK_PROMPT, max_tokens=16, deadline_s=deadline_s)
     detail = (f"{client.backend} backend, model {client.model} at {client.base_url}: asked 2 + 2,"
               f" replied {result.text.strip()[:40]!r} in {result.latency_s:.2f} s"
               f" ({result.input_tokens}+{result.output_tokens} tokens, {usd(result.cost_usd)})")

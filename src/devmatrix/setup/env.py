@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from devmatrix import llm  # its client (the anthropic SDK, seconds to import) l
 from devmatrix.agents.approval import gate_line
 from devmatrix.clients import fix_for
 from devmatrix.config import Settings, load_settings
-from devmatrix.deadlines import PROBE_TIMEOUT_S
-from devmatrix.errors import LLMError, ServiceError
+from devmatrix.deadlines import LLM_CHECK_BUDGET_S, LLM_CHECK_MIN_S, PROBE_TIMEOUT_S
+from devmatrix.errors import LLMError, ServiceError, ServiceTimeout
 from devmatrix.results import CheckResult, Status, timed
 
 EXAMPLE_FILE = Path(".env.test.example")
@@ -76,14 +77,11 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
                                " nothing changed since, so not asked again (`invoke env` asks)")
     with timed() as elapsed:
         try:
-            if backend == "local" and (busy := _every_local_slot_decoding(settings)):
-                # busy is not down: 2 + 2 would wait 20-25 s for a slot behind two long generations
-                return CheckResult(f"llm ({backend})", Status.PASS,
-                                   f"serving: all {busy} slots of {settings.resolved_llm_base_url} are"
-                                   " decoding; 2 + 2 not asked (it would wait for a free slot)", seconds=elapsed())
-            detail, ok = llm.check_backend(settings), True
+            detail, ok = _ask_two_plus_two(settings), True
         except (LLMError, ServiceError) as error:  # a row of the check table: what failed — fix: how
             detail, ok = str(error), False
+    if ok and detail.startswith(SERVING):
+        return CheckResult(f"llm ({backend})", Status.PASS, detail, seconds=elapsed())  # busy: nothing to stamp
     if ok:
         _write_stamp(stamp, fingerprint)
     else:
@@ -92,9 +90,36 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
                        seconds=elapsed())
 
 
-def _every_local_slot_decoding(settings: Settings) -> int:
-    """The local server's slot count when every slot is decoding, else 0 (a free slot, or no
-    answer: the 2 + 2 round trip then decides, and names what failed)."""
+SERVING = "serving:"
+
+
+def _ask_two_plus_two(settings: Settings) -> str:
+    """The check's detail, all within LLM_CHECK_BUDGET_S. Busy is not down: on the local server,
+    when 2 + 2 cannot get a slot (every slot decoding, before or while it waits), the server
+    that answers /slots at once with its slots at work is serving, and the check says so."""
+    if settings.resolved_llm_backend != "local":
+        return llm.check_backend(settings)
+    started = time.monotonic()
+    if busy := _local_slots_decoding(settings, every=True):
+        return (f"{SERVING} all {busy} slots of {settings.resolved_llm_base_url} are decoding;"
+                " 2 + 2 not asked (it would wait for a free slot)")
+    # what is left of the budget, less one /slots probe kept back for the look below
+    left = LLM_CHECK_BUDGET_S - (time.monotonic() - started) - PROBE_TIMEOUT_S
+    try:
+        # /slots has just answered, or said nothing usable and 2 + 2 will name the trouble
+        return llm.check_backend(settings, deadline_s=max(left, LLM_CHECK_MIN_S), probe_first=False)
+    except ServiceTimeout as error:  # not a refusal or a dead server: those fail as they are
+        if busy := _local_slots_decoding(settings, every=False):
+            return (f"{SERVING} 2 + 2 got no slot within {max(left, LLM_CHECK_MIN_S):.1f} s ({error.message});"
+                    f" {busy} slot(s) of {settings.resolved_llm_base_url} decoding other requests: busy, not down")
+        raise
+
+
+def _local_slots_decoding(settings: Settings, *, every: bool) -> int:
+    """How many of the local server's slots are decoding: when ``every``, their count only if all
+    are (else 0). 0 too when /slots gives no usable answer (the 2 + 2 round trip then decides,
+    and names what failed); a /slots that does not answer within the probe deadline is a frozen
+    server, said at once."""
     key = settings.llm_local_api_key.get_secret_value()
     url = f"{settings.resolved_llm_base_url}/slots"
     try:
@@ -106,10 +131,10 @@ def _every_local_slot_decoding(settings: Settings) -> int:
                            fix=fix_for("llm", "LLM")) from error
     except (requests.RequestException, ValueError):
         return 0
-    if isinstance(slots, list) and slots and all(isinstance(slot, dict) and slot.get("is_processing")
-                                                 for slot in slots):
-        return len(slots)
-    return 0
+    if not isinstance(slots, list) or not slots:
+        return 0
+    decoding = sum(1 for slot in slots if isinstance(slot, dict) and slot.get("is_processing"))
+    return (decoding if decoding == len(slots) else 0) if every else decoding
 
 
 def llm_stamp_path(settings: Settings) -> Path:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 from pydantic import SecretStr
 
 from _fixtures.http_server import http_server
+from devmatrix.checks.validate import VALIDATE_WAIT_S
 from devmatrix.config import Settings
+from devmatrix.deadlines import LLM_CHECK_BUDGET_S
 from devmatrix.results import Status
 from devmatrix.setup.env import _write_stamp, check_llm_backend, llm_fingerprint, llm_stamp_path
 
@@ -68,10 +72,13 @@ def test_a_damaged_stamp_means_ask(settings):
     assert check_llm_backend(settings, unless_unchanged=True).status is Status.FAIL
 
 
-def _slots_server(slots: list[dict], seen: list[str]):
+def _slots_server(slots: list[dict], seen: list[str], *, hang: threading.Event | None = None):
+    """/slots answers ``slots``; the 2 + 2 POST gets a 404, or (``hang``) no answer until it is set."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             seen.append(self.path)
+            if self.command == "POST" and hang is not None:
+                hang.wait(30)  # a server whose slots are all taken by others: the request waits
             body = json.dumps(slots if self.path == "/slots" else {"error": "not found"}).encode()
             self.send_response(200 if self.path == "/slots" else 404)
             self.send_header("Content-Type", "application/json")
@@ -107,3 +114,37 @@ def test_a_local_server_with_a_free_slot_is_asked_2_plus_2(tmp_path):
         result = check_llm_backend(settings)
     assert "/slots" in seen and len(seen) > 1  # then the round trip (this server cannot answer it)
     assert result.status is Status.FAIL
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("processing", "status"), [(True, Status.PASS), (False, Status.FAIL)],
+                         ids=["a-slot-decoding-is-busy", "no-slot-decoding-is-hung"])
+def test_a_2_plus_2_that_waits_past_its_deadline_is_busy_only_while_slots_decode(tmp_path, processing, status):
+    # under load, 2 + 2 waited behind other generations past validate's deadline (CI, 2026-12-06);
+    # a server that answers /slots at once and decodes in a slot is serving, one that decodes
+    # nothing and answers nothing is hung
+    seen: list[str] = []
+    release = threading.Event()
+    slots = [{"id": 0, "is_processing": processing}, {"id": 1, "is_processing": False}]
+    try:
+        with http_server(_slots_server(slots, seen, hang=release)) as port:
+            settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path, llm_retry_window_s=0)
+            started = time.monotonic()
+            result = check_llm_backend(settings)
+            took = time.monotonic() - started
+            release.set()
+    finally:
+        release.set()
+    assert result.status is status, result.detail
+    assert seen.count("/slots") == 2 and "/v1/messages" in seen  # looked, asked, looked again
+    if status is Status.PASS:
+        assert result.detail.startswith("serving: 2 + 2 got no slot within") and "busy, not down" in result.detail
+    else:
+        assert "gave no complete reply" in result.detail or "went silent" in result.detail, result.detail
+    # LLM_CHECK_BUDGET_S (8.5 s) bounds the check; +1 s for a busy machine's thread switches
+    assert took < LLM_CHECK_BUDGET_S + 1.0
+    assert not llm_stamp_path(settings).exists()  # busy or hung: nothing was checked, nothing stamped
+
+
+def test_the_llm_check_fits_inside_validates_wait():
+    assert LLM_CHECK_BUDGET_S + 0.5 <= VALIDATE_WAIT_S
