@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 
 import requests
@@ -200,6 +201,10 @@ def run_validation(settings: Settings, provider: registry.ProviderName | None = 
     """Every check, in parallel (they are independent and mostly wait on I/O); a check with no
     result after ``wait_s`` has failed, named, and is left to end by its own deadlines."""
     todo = checks(provider or resolve_provider(settings))
+    # Before the clock starts: the LLM client's SDK (anthropic) takes 1-4 s to import on a busy
+    # machine, and the llm check would pay it inside the wait. `invoke` itself does not load it
+    # (devmatrix.llm's face is lazy), so the first command that checks the LLM loads it here.
+    import_module("devmatrix.llm.client")
     pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="validate")
     futures = {name: pool.submit(_run, name, check, settings) for name, check in todo.items()}
     done, _ = wait(futures.values(), timeout=wait_s)
