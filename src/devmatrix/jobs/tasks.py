@@ -84,7 +84,7 @@ def run_job(context: WorkerContext, job_id: str, node: str) -> str:
                                 retriever=context.retriever() if body.get("enable_rag") else None,
                                 remedies=_REMEDIES.get(body.get("caller", "api"), API))
     try:
-        result = agent.generate(body["request"], body["workspace_id"], git_enabled=body.get("git_enabled", True),
+        generated = agent.generate(body["request"], body["workspace_id"], git_enabled=body.get("git_enabled", True),
                                 auto_approve=body.get("auto_approve", True), enable_rag=body.get("enable_rag", False),
                                 min_score=body.get("min_score"), generation_id=job_id)
     except SoftTimeLimitExceeded:
@@ -96,9 +96,10 @@ def run_job(context: WorkerContext, job_id: str, node: str) -> str:
         store.finish(job_id, "failed", error=error_of(error))
         log.warning("job_failed", job_id=job_id, worker=node, error=str(error))
         return "failed"
-    result["job_id"], result["llm_replies_reused"] = job_id, llm.reused
-    status = "succeeded" if result["success"] else "failed"
-    if not store.finish(job_id, status, result=result):
+    # the job keeps the GenerationResult as JSON, with which job it was and the replies it reused
+    kept = {**generated.model_dump(mode="json"), "job_id": job_id, "llm_replies_reused": llm.reused}
+    status = "succeeded" if generated.success else "failed"
+    if not store.finish(job_id, status, result=kept):
         log.info("job_result_dropped", job_id=job_id, reason="no longer running (cancelled)")
     log.info("job_finished", job_id=job_id, worker=node, status=status, attempt=job.attempts)
     return status
