@@ -29,7 +29,7 @@ from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
 from devmatrix.evidence import Sandbox, gather
-from devmatrix.jobs._constants import PING_TIMEOUT_S
+from devmatrix.jobs import PING_TIMEOUT_S
 from devmatrix.jobs.store import Job, JobStore
 from devmatrix.jobs.submit import JobClient
 from devmatrix.llm import create_llm_client

@@ -78,15 +78,16 @@ def run_job(context: WorkerContext, job_id: str, node: str) -> str:
         return f"skipped: {claim.skip}"
     job, body = claim.job, claim.job.request
     log.info("job_started", job_id=job_id, worker=node, attempt=job.attempts)
-    llm = PaidReplies(context.llm(), store, job_id)
-    agent = CodeGenerationAgent(settings=context.settings, postgres_manager=context.postgres(),
-                                enable_cache=body.get("use_cache", True), llm_client=llm,
-                                retriever=context.retriever() if body.get("enable_rag") else None,
-                                remedies=_REMEDIES.get(body.get("caller", "api"), API))
-    try:
+    try:  # building the clients is inside: a store down while they connect fails the job, never strands it
+        llm = PaidReplies(context.llm(), store, job_id)
+        agent = CodeGenerationAgent(settings=context.settings, postgres_manager=context.postgres(),
+                                    enable_cache=body.get("use_cache", True), llm_client=llm,
+                                    retriever=context.retriever() if body.get("enable_rag") else None,
+                                    remedies=_REMEDIES.get(body.get("caller", "api"), API))
         generated = agent.generate(body["request"], body["workspace_id"], git_enabled=body.get("git_enabled", True),
-                                auto_approve=body.get("auto_approve", True), enable_rag=body.get("enable_rag", False),
-                                min_score=body.get("min_score"), generation_id=job_id)
+                                   auto_approve=body.get("auto_approve", True),
+                                   enable_rag=body.get("enable_rag", False), min_score=body.get("min_score"),
+                                   generation_id=job_id)
     except SoftTimeLimitExceeded:
         error = {**error_of(TimeoutError()), "service": "worker", "http_status": 504,
                  "message": f"job {job_id} ran past its soft time limit ({SOFT_TIME_LIMIT_S:g} s)"}

@@ -29,6 +29,7 @@ from devmatrix.errors import ServiceError
 from devmatrix.jobs._constants import TASK_NAME
 from devmatrix.jobs.submit import JobClient
 from devmatrix.stack._supervisor import Supervisor
+from devmatrix.stack.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
@@ -220,3 +221,23 @@ def test_jobs_queued_while_no_worker_runs_survive_a_kill_of_redis(jobs, settings
         _invoke("infra.up", "-s", "worker")
     finished = [jobs.wait(job_id, FINISH_S) for job_id in queued]
     assert [job.status for job in finished] == ["succeeded"] * 3, [job.error for job in finished]
+
+
+@pytest.mark.timeout(180)
+def test_a_store_down_while_a_worker_builds_its_clients_fails_the_job_and_never_strands_it(
+        settings, real_postgres_manager, tmp_path, workspace_id):
+    # a worker of this test's own whose Chroma is a port nothing listens on: the job asks for RAG,
+    # so building its retriever fails before any generation; the job must end, naming chroma
+    overrides = {"worker_queue": f"t{uuid.uuid4().hex[:10]}", "chromadb_port": free_port()}
+    with worker_process(settings, overrides, tmp_path / "worker.log", name=f"test-{overrides['worker_queue']}") as w:
+        client = JobClient(settings.model_copy(update=overrides), real_postgres_manager)
+        try:
+            deadline = time.monotonic() + 60
+            while w.node not in client.workers(timeout_s=1.0, limit=None):
+                assert time.monotonic() < deadline, f"{w.node} did not answer a ping within 60 s"
+            job = client.wait(client.submit({**_body(workspace_id), "enable_rag": True}).job_id, FINISH_S)
+        finally:
+            client.close()
+    assert job.status == "failed", (job.status, job.error)
+    assert job.error["service"] == "chroma" and str(overrides["chromadb_port"]) in job.error["message"]
+    assert job.attempts == 1 and job.result is None

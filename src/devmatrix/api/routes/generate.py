@@ -20,7 +20,7 @@ from devmatrix.api.auth import require_token
 from devmatrix.api.error_handlers import APIError
 from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerationRecord
 from devmatrix.errors import CircuitOpen, ServiceError
-from devmatrix.jobs._constants import SYNC_WAIT_S, WAIT_POLL_S
+from devmatrix.jobs import SYNC_WAIT_S, WAIT_POLL_S
 from devmatrix.jobs.outcome import failure_of, is_llm_outage
 from devmatrix.rag.store import require_examples
 
