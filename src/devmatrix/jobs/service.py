@@ -45,11 +45,12 @@ def node_name(process: str, state_dir: Path) -> str:
     return f"{process}@{socket.gethostname()}.{stack_tag(state_dir)}"
 
 
-def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S) -> list[str]:
-    """The node names that answered a control ping within ``timeout_s`` (every machine's workers)."""
+def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None) -> list[str]:
+    """The node names that answered a control ping within ``timeout_s`` (every machine's workers);
+    with ``limit``, it returns as soon as that many answered instead of waiting the whole timeout."""
     app = make_app(settings)
     try:
-        replies = app.control.ping(timeout=timeout_s)
+        replies = app.control.ping(timeout=timeout_s, limit=limit)
     except (kombu.exceptions.KombuError, redis.RedisError, OSError) as error:
         raise ServiceError(SERVICE, f"cannot reach the broker {broker_address(settings)}: {error}",
                            fix="`invoke infra.up -s redis`, then `invoke infra.status`") from error
@@ -64,7 +65,9 @@ def url(settings: Settings) -> str:
 
 
 def readiness(settings: Settings) -> str:
-    nodes = ping(settings)
+    """At least one node answers; returns once this machine's WORKER_COUNT did (milliseconds when
+    they are up), else after PING_TIMEOUT_S with those that did."""
+    nodes = ping(settings, limit=settings.worker_count)
     if not nodes:
         raise ServiceError(SERVICE, f"no worker answered a ping within {PING_TIMEOUT_S:g} s on"
                                     f" {broker_address(settings)}",
