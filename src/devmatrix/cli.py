@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
     gen.add_argument("--no-cache", action="store_true",
                      help="ask the model afresh instead of serving an identical earlier call from Redis")
+    gen.add_argument("--in-process", action="store_true",
+                     help="run the generation in this process even when a worker answers (its metrics are"
+                          " this command's own)")
     _gate_flags(gen)
     approval = gen.add_mutually_exclusive_group()
     approval.add_argument("--review", dest="auto_approve", action="store_false",
@@ -172,8 +175,10 @@ def _with_gate(settings: Settings, args: argparse.Namespace) -> Settings:
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
     body = {"request": args.request, "workspace_id": args.workspace, "git_enabled": not args.no_git,
             "auto_approve": args.auto_approve, "enable_rag": args.rag, "min_score": args.min_score,
-            "use_cache": not args.no_cache}
-    jobs, reason = _workers(settings)
+            "use_cache": not args.no_cache,
+            # the worker writes where this command would: its WORKSPACE_DIR, not the worker's own
+            "workspace_dir": str(settings.workspace_dir.resolve())}
+    jobs, reason = (None, "--in-process") if args.in_process else _workers(settings)
     if jobs is not None:
         job = _generate_on_workers(jobs, body, settings)
         result = GenerationResult.model_validate(job.result)

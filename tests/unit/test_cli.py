@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -240,7 +241,8 @@ def test_with_a_worker_up_generate_submits_a_job_and_says_so(monkeypatch, capsys
     ((body, caller),) = jobs.sent
     assert caller == "cli" and body == {"request": "Write add(a, b)", "workspace_id": "demo", "git_enabled": False,
                                         "auto_approve": True, "enable_rag": False, "min_score": 3.0,
-                                        "use_cache": True}
+                                        "use_cache": True, "workspace_dir": body["workspace_dir"]}
+    assert Path(body["workspace_dir"]).is_absolute()  # the worker writes where this command would
     assert jobs.closed
 
 
@@ -264,6 +266,21 @@ def test_with_no_worker_up_generate_runs_here_and_says_why(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "ran in this process (no worker answered a ping within 2 s)"
     assert cli.main(["generate", "Write add(a, b)", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["executed_by"] == "in-process"
+
+
+def test_in_process_runs_here_even_with_a_worker_up(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_workers", lambda settings: pytest.fail("asked the workers"))
+
+    class Agent:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def generate(self, *args, **kwargs):
+            return GenerationResult.model_validate(RESULT)
+
+    monkeypatch.setattr(cli, "CodeGenerationAgent", Agent)
+    assert cli.main(["generate", "Write add(a, b)", "--in-process"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ran in this process (--in-process)"
 
 
 def test_a_job_that_failed_on_an_llm_outage_exits_3_naming_the_llm(monkeypatch, capsys):

@@ -9,6 +9,7 @@ idempotent insert), and every LLM reply is kept, so a retry pays for none twice.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import structlog
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -84,10 +85,12 @@ def run_job(context: WorkerContext, job_id: str, node: str) -> str:
                                     enable_cache=body.get("use_cache", True), llm_client=llm,
                                     retriever=context.retriever() if body.get("enable_rag") else None,
                                     remedies=_REMEDIES.get(body.get("caller", "api"), API))
+        # the CLI's jobs name its WORKSPACE_DIR (the API's never do: its body has no such field)
+        base_path = str(Path(body["workspace_dir"]) / body["workspace_id"]) if body.get("workspace_dir") else None
         generated = agent.generate(body["request"], body["workspace_id"], git_enabled=body.get("git_enabled", True),
                                    auto_approve=body.get("auto_approve", True),
                                    enable_rag=body.get("enable_rag", False), min_score=body.get("min_score"),
-                                   generation_id=job_id)
+                                   base_path=base_path, generation_id=job_id)
     except SoftTimeLimitExceeded:
         error = {**error_of(TimeoutError()), "service": "worker", "http_status": 504,
                  "message": f"job {job_id} ran past its soft time limit ({SOFT_TIME_LIMIT_S:g} s)"}
