@@ -27,12 +27,15 @@ from fastapi import FastAPI
 from _fixtures.workers import worker_process
 from devmatrix.api import create_app
 from devmatrix.config import Settings, env_file_path
+from devmatrix.errors import ServiceError
+from devmatrix.jobs import service as workers
 from devmatrix.jobs.app import broker_url
 from devmatrix.stack import get_provider
 from devmatrix.stack.system import free_port
 from devmatrix.state.postgres import PostgresManager
 
 START_TIMEOUT_S = 10.0
+WORKERS_RECONNECT_S = 60.0  # the stack's workers back on their broker after a Redis restart
 
 
 @dataclass
@@ -138,3 +141,12 @@ def stop_service(settings: Settings) -> Iterator[Callable[[str], None]]:
     finally:
         if stopped:
             provider.up(tuple(stopped))
+            if "redis" in stopped:  # the stack's workers reconnect to their broker on their own: wait for it
+                deadline = time.monotonic() + WORKERS_RECONNECT_S
+                while True:
+                    try:
+                        workers.readiness(settings)
+                        break
+                    except ServiceError:
+                        assert time.monotonic() < deadline, f"no worker back within {WORKERS_RECONNECT_S:g} s"
+                        time.sleep(0.5)
