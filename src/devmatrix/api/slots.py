@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from devmatrix.api._constants import GENERATION_RETRY_AFTER_S
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceBusy
-from devmatrix.llm import generation_limit
+from devmatrix.llm.slots import generation_limit
 from devmatrix.monitoring.metrics import API_GENERATIONS_REFUSED, API_GENERATIONS_RUNNING
 
 __all__ = ["GenerationSlots", "generation_limit"]

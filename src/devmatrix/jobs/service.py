@@ -22,7 +22,7 @@ from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.jobs._constants import PING_TIMEOUT_S
 from devmatrix.jobs.app import broker_address, make_app
-from devmatrix.llm import generation_limit
+from devmatrix.llm.slots import generation_limit
 
 SERVICE = "worker"
 MODULE = "devmatrix.jobs.worker"

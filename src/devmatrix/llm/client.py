@@ -36,12 +36,7 @@ from devmatrix.deadlines import (
 )
 from devmatrix.errors import CircuitOpen, DevMatrixError, LLMError, ServiceError
 from devmatrix.llm import breaker as breakers
-from devmatrix.llm._constants import (
-    ANTHROPIC_CONCURRENT_GENERATIONS,
-    CHARS_PER_TOKEN_ESTIMATE,
-    LOCAL_MODEL,
-    LOCAL_PARALLEL_SLOTS,
-)
+from devmatrix.llm._constants import CHARS_PER_TOKEN_ESTIMATE, LOCAL_MODEL
 from devmatrix.llm.cache import ResponseCache, cache_key
 from devmatrix.llm.ledger import LEDGER, PROMPT_OVERHEAD_TOKENS, Reservation, usd
 from devmatrix.llm.pricing import price_for
@@ -365,16 +360,6 @@ def _as_messages(messages: list[dict] | str) -> list[dict]:
     if isinstance(messages, str):
         return [{"role": "user", "content": messages}]
     return messages
-
-
-def generation_limit(settings: Settings) -> int:
-    """Generations at once: API_MAX_CONCURRENT_GENERATIONS, or (empty) what the LLM backend serves at
-    once. The API admits this many (api/slots.py); each worker runs this many (jobs/service.py)."""
-    if settings.api_max_concurrent_generations is not None:
-        return settings.api_max_concurrent_generations
-    if settings.resolved_llm_backend == "local":
-        return LOCAL_PARALLEL_SLOTS
-    return ANTHROPIC_CONCURRENT_GENERATIONS
 
 
 def create_llm_client(settings: Settings, **overrides: object) -> AnthropicClient:
