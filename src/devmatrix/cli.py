@@ -5,6 +5,11 @@
   devmatrix workflow "Create a REST API for a todo list" [--workspace ID] [--resume ID]
                      [--min-score N] [--json]
   devmatrix check PATH [--json]
+  devmatrix jobs [--limit N] [--json]
+
+`generate` runs on the workers (devmatrix.jobs) when any answers a ping, in this process
+otherwise; `workflow` runs in this process (not on the workers yet). Either way the first
+line (and `executed_by` in --json) says which.
 """
 
 from __future__ import annotations
@@ -16,17 +21,21 @@ import uuid
 from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
-from devmatrix.agents.codegen import MAX_REQUEST_CHARS, CodeGenerationAgent
+from devmatrix.agents.codegen import MAX_REQUEST_CHARS, CodeGenerationAgent, require_rag_enabled
 from devmatrix.agents.orchestrator import OrchestratorAgent
 from devmatrix.agents.remedies import CLI_GENERATE
 from devmatrix.agents.result import GenerationResult
 from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings
-from devmatrix.errors import UsageError, WorkspaceError
+from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
 from devmatrix.evidence import Sandbox, gather
+from devmatrix.jobs import PING_TIMEOUT_S
+from devmatrix.jobs.store import Job, JobStore
+from devmatrix.jobs.submit import JobClient
 from devmatrix.llm import create_llm_client
 from devmatrix.monitoring.logging import configure_logging
 from devmatrix.monitoring.push import CLI_JOB, push
+from devmatrix.rag.store import require_examples
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad
@@ -52,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
     gen.add_argument("--no-cache", action="store_true",
                      help="ask the model afresh instead of serving an identical earlier call from Redis")
+    gen.add_argument("--in-process", action="store_true",
+                     help="run the generation in this process even when a worker answers (its metrics are"
+                          " this command's own)")
     _gate_flags(gen)
     approval = gen.add_mutually_exclusive_group()
     approval.add_argument("--review", dest="auto_approve", action="store_false",
@@ -76,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="ask the model afresh instead of serving identical earlier calls from Redis")
     _gate_flags(flow)
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    jobs = commands.add_parser("jobs", help="the most recent jobs (generations run on the workers)",
+                               description="The most recent jobs of the `jobs` table, newest first: status,"
+                                           " worker, attempts, workspace and request.")
+    jobs.add_argument("--limit", type=_limit, default=20, metavar="N", help="how many (1-1000, default 20)")
+    jobs.add_argument("--json", action="store_true", help="print the jobs as JSON")
     check = commands.add_parser(
         "check", help="gather evidence on Python code: parse, lint, import, its own tests",
         description="Gather the evidence a generation is judged on, for any .py file or folder (for"
@@ -104,6 +121,16 @@ def _request(text: str) -> str:
         raise argparse.ArgumentTypeError(f"the request has {len(text):,} characters; the limit is"
                                          f" {MAX_REQUEST_CHARS:,}: shorten it, or split it into a workflow")
     return text
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number from 1 to 1000")
+    return value
 
 
 def _workspace(text: str) -> str:
@@ -146,17 +173,75 @@ def _with_gate(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache,
-                                 remedies=CLI_GENERATE).generate(
-        args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
-        auto_approve=args.auto_approve)
-    if args.json:
-        print(result.model_dump_json(indent=2))
+    body = {"request": args.request, "workspace_id": args.workspace, "git_enabled": not args.no_git,
+            "auto_approve": args.auto_approve, "enable_rag": args.rag, "min_score": args.min_score,
+            "use_cache": not args.no_cache,
+            # the worker writes where this command would: its WORKSPACE_DIR, not the worker's own
+            "workspace_dir": str(settings.workspace_dir.resolve())}
+    jobs, reason = (None, "--in-process") if args.in_process else _workers(settings)
+    if jobs is not None:
+        job = _generate_on_workers(jobs, body, settings)
+        result = GenerationResult.model_validate(job.result)
+        ran = {"executed_by": "worker", "job_id": job.job_id, "worker": job.worker, "attempts": job.attempts}
+        where = f"ran on worker {job.worker} (job {job.job_id})"
     else:
+        result = CodeGenerationAgent(settings=settings, enable_cache=not args.no_cache,
+                                     remedies=CLI_GENERATE).generate(
+            args.request, args.workspace, git_enabled=not args.no_git, enable_rag=args.rag,
+            auto_approve=args.auto_approve)
+        ran = {"executed_by": "in-process", "job_id": None, "worker": None, "attempts": None}
+        where = f"ran in this process ({reason})"
+    if args.json:
+        print(json.dumps({**result.model_dump(mode="json"), **ran}, indent=2))
+    else:
+        print(where)
         _print_generation(result, settings)
     if result.logging_error:
         print(f"WARNING: {result.logging_error}", file=sys.stderr)
     return 0 if result.success else 1
+
+
+def _workers(settings: Settings) -> tuple[JobClient | None, str]:
+    """(a JobClient, why) when a worker answers a ping; (None, why not) otherwise."""
+    jobs = JobClient(settings, PostgresManager(settings=settings))
+    try:
+        nodes = jobs.workers()
+    except DevMatrixError as error:  # the broker is down: no worker can take a job
+        jobs.close()
+        return None, f"no worker reachable: {error.message}"
+    if not nodes:
+        jobs.close()
+        return None, f"no worker answered a ping within {PING_TIMEOUT_S:g} s"
+    return jobs, f"{nodes[0]} answered"
+
+
+def _generate_on_workers(jobs: JobClient, body: dict, settings: Settings) -> Job:
+    """What `POST /generate` does, from the CLI: refuse RAG the stack cannot serve, submit, wait."""
+    try:
+        if body["enable_rag"]:
+            require_rag_enabled(settings, CLI_GENERATE.rag)
+            require_examples(settings, asked_by=CLI_GENERATE.rag)
+        return jobs.run(body, caller="cli")
+    finally:
+        jobs.close()
+
+
+def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    listed = JobStore(PostgresManager(settings=settings)).recent(args.limit)
+    if args.json:
+        print(json.dumps([{"job_id": j.job_id, "status": j.status, "worker": j.worker, "attempts": j.attempts,
+                           "max_attempts": j.max_attempts, "workspace_id": j.request.get("workspace_id"),
+                           "request": j.request.get("request"), "caller": j.request.get("caller"),
+                           "created_at": j.created_at, "started_at": j.started_at, "finished_at": j.finished_at,
+                           "log_id": (j.result or {}).get("log_id"), "error": j.error} for j in listed],
+                         indent=2, default=str))
+        return 0
+    print(f"{len(listed)} most recent job(s), newest first")
+    for j in listed:
+        request = (j.request.get("request") or "").replace("\n", " ")
+        print(f"  {j.job_id}  {j.status:9}  {j.attempts}/{j.max_attempts}  {j.created_at:%Y-%m-%d %H:%M:%S}"
+              f"  {j.worker or '-'}  {j.request.get('workspace_id')}: {request[:50]}")
+    return 0
 
 
 def _print_generation(result: GenerationResult, settings: Settings) -> None:
@@ -174,6 +259,10 @@ def _print_generation(result: GenerationResult, settings: Settings) -> None:
             print(f"  evidence: {marks} · {result.evidence_repair_rounds} repair round(s)")
     else:
         print(f"FAIL: {result.error_line}", file=sys.stderr)  # the line boundary.Failure prints
+
+
+# Workflows do not run on the workers yet (issue 24, step 4): each runs its DAG here.
+WORKFLOW_IN_PROCESS = "workflows do not run on the workers yet"
 
 
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
@@ -197,9 +286,11 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
         workspace = row["workspace_id"] if row else "default"
     result = workflow.execute(args.request, workspace or f"wf-{uuid.uuid4().hex[:8]}",
                               workflow_id=args.resume)
+    result["executed_by"] = "in-process"
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
+        print(f"ran in this process ({WORKFLOW_IN_PROCESS})")
         print(gate_line(settings))
         state = "✓ completed" if result["success"] else "✗ failed"
         print(f"{state}: workflow {result['workflow_id']} in {result['duration_s']:.1f} s"
@@ -256,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _with_gate(load_settings(), args)
         loaded.append(settings)
         configure_logging(settings, report=True)
-        return {"generate": _generate, "workflow": _workflow, "check": _check}[args.command](args, settings)
+        command_of = {"generate": _generate, "workflow": _workflow, "check": _check, "jobs": _jobs}
+        return command_of[args.command](args, settings)
 
     try:
         return run_main(command, json_errors=args.json)

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: Port = Field(default=8000, ge=1, le=65535)
     api_token: SecretStr = SecretStr("devmatrix-local-token")
-    # None (empty): what the LLM backend serves at once (devmatrix.api.slots.generation_limit).
+    # None (empty): what the LLM backend serves at once (devmatrix.llm.generation_limit).
     # At most 32: each generation runs in one of the API's 40 worker threads, which the
     # synchronous routes share.
     api_max_concurrent_generations: int | None = Field(default=None, ge=1, le=32)
@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     postgres_exporter_port: Port = Field(default=9187, ge=1, le=65535)
     redis_exporter_port: Port = Field(default=9121, ge=1, le=65535)
     pushgateway_port: Port = Field(default=9091, ge=1, le=65535)
+
+    # --- workers (devmatrix.jobs: generations run on Celery workers) -------------
+    # How many worker processes the native provider supervises; each runs as many generations
+    # at once as the LLM backend serves (devmatrix.jobs.service.worker_concurrency).
+    worker_count: int = Field(default=2, ge=1, le=32)
+    # The Celery queue this stack's API and CLI send jobs to and its workers take them from.
+    # Workers with settings of their own (another LLM, another workspace root) on the same
+    # Redis take only the jobs sent to their queue.
+    worker_queue: str = Field(default="devmatrix", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
     # --- logging ---------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

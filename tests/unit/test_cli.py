@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,12 @@ def pushes(monkeypatch) -> list[str]:
     pushed: list[str] = []
     monkeypatch.setattr(cli, "push", lambda settings, job, **_: pushed.append(job))
     return pushed
+
+
+@pytest.fixture(autouse=True)
+def no_workers(monkeypatch) -> None:
+    """The unit tier reaches no broker: generations run in this process, as with no worker up."""
+    monkeypatch.setattr(cli, "_workers", lambda settings: (None, "no worker answered a ping within 2 s"))
 
 
 def _agent_raising(error: BaseException):
@@ -184,3 +191,136 @@ def test_check_help_explains_the_evidence_and_its_exit_codes(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "inside the bubblewrap sandbox" in out and "never run the code" in out
     assert "0 every check passed, 1 a check failed, 2 bad usage or the evidence could not be gathered" in out
+
+
+# --- where a generation runs, and `devmatrix jobs` ---------------------------------
+
+RESULT = {"success": True, "approval_status": "approved", "file_path": "/w/demo/add.py", "git_commit_hash": "c" * 40,
+          "quality_score": 8.0, "usage": {"input_tokens": 10, "output_tokens": 5}, "cost_usd": 0.0,
+          "latency_s": 1.0, "backend": "local", "model": "m", "log_id": 7, "evidence": [],
+          "logging_error": None, "error": None, "workspace_id": "demo", "approval_min_score": 3.0}
+
+
+class _Job:
+    def __init__(self, result=None, status="succeeded", error=None):
+        from datetime import UTC, datetime
+
+        self.job_id, self.status, self.worker, self.attempts, self.max_attempts = \
+            "0" * 8 + "-0000-0000-0000-" + "0" * 12, status, "worker-0@host.abc", 1, 3
+        self.result, self.error = result, error
+        self.request = {"request": "Write add(a, b)", "workspace_id": "demo", "caller": "cli"}
+        self.created_at = self.started_at = self.finished_at = datetime(2026, 12, 6, tzinfo=UTC)
+        self.finished = status in ("succeeded", "failed", "cancelled")
+
+
+class _Jobs:
+    """A JobClient whose workers answered: records what was submitted, answers with ``job``."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job, self.sent, self.closed = job, [], False
+
+    def run(self, body, *, caller):
+        from devmatrix.jobs.outcome import failure_of
+
+        self.sent.append((body, caller))
+        if self.job.result is None:
+            raise failure_of(self.job.job_id, self.job.status, self.job.error)
+        return self.job
+
+    def close(self):
+        self.closed = True
+
+
+def test_with_a_worker_up_generate_submits_a_job_and_says_so(monkeypatch, capsys):
+    jobs = _Jobs(_Job(RESULT))
+    monkeypatch.setattr(cli, "_workers", lambda settings: (jobs, "worker-0@host.abc answered"))
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _agent_raising(AssertionError("ran in-process")))
+    assert cli.main(["generate", "Write add(a, b)", "--workspace", "demo", "--no-git", "--min-score", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"ran on worker worker-0@host.abc (job {jobs.job.job_id})"
+    ((body, caller),) = jobs.sent
+    assert caller == "cli" and body == {"request": "Write add(a, b)", "workspace_id": "demo", "git_enabled": False,
+                                        "auto_approve": True, "enable_rag": False, "min_score": 3.0,
+                                        "use_cache": True, "workspace_dir": body["workspace_dir"]}
+    assert Path(body["workspace_dir"]).is_absolute()  # the worker writes where this command would
+    assert jobs.closed
+
+
+def test_json_says_where_it_ran_in_a_field(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_workers", lambda settings: (_Jobs(_Job(RESULT)), "answered"))
+    assert cli.main(["generate", "Write add(a, b)", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["executed_by"] == "worker" and payload["worker"] == "worker-0@host.abc" and payload["log_id"] == 7
+
+
+def test_with_no_worker_up_generate_runs_here_and_says_why(monkeypatch, capsys):
+    class Agent:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def generate(self, *args, **kwargs):
+            return GenerationResult.model_validate(RESULT)
+
+    monkeypatch.setattr(cli, "CodeGenerationAgent", Agent)
+    assert cli.main(["generate", "Write add(a, b)"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ran in this process (no worker answered a ping within 2 s)"
+    assert cli.main(["generate", "Write add(a, b)", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["executed_by"] == "in-process"
+
+
+def test_in_process_runs_here_even_with_a_worker_up(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_workers", lambda settings: pytest.fail("asked the workers"))
+
+    class Agent:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def generate(self, *args, **kwargs):
+            return GenerationResult.model_validate(RESULT)
+
+    monkeypatch.setattr(cli, "CodeGenerationAgent", Agent)
+    assert cli.main(["generate", "Write add(a, b)", "--in-process"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "ran in this process (--in-process)"
+
+
+def test_a_job_that_failed_on_an_llm_outage_exits_3_naming_the_llm(monkeypatch, capsys):
+    from devmatrix.jobs.outcome import error_of
+
+    down = ServiceError("llm", "cannot reach the local backend at 127.0.0.1:1", fix="`invoke infra.up -s llm`")
+    monkeypatch.setattr(cli, "_workers", lambda settings: (_Jobs(_Job(None, "failed", error_of(down))), "answered"))
+    assert cli.main(["generate", "Write add(a, b)"]) == 3
+    assert capsys.readouterr().err.startswith("FAIL: llm: cannot reach the local backend at 127.0.0.1:1 — fix:")
+
+
+def test_a_workflow_says_it_runs_in_this_process(capsys):
+    assert "not on the workers yet" in cli.__doc__ and cli.WORKFLOW_IN_PROCESS
+
+
+def test_jobs_lists_the_recent_jobs_as_a_table_or_json(monkeypatch, capsys):
+    asked = []
+
+    class Store:
+        def __init__(self, postgres) -> None:
+            pass
+
+        def recent(self, limit):
+            asked.append(limit)
+            return [_Job(RESULT)]
+
+    monkeypatch.setattr(cli, "JobStore", Store)
+    monkeypatch.setattr(cli, "PostgresManager", lambda settings: None)
+    assert cli.main(["jobs", "--limit", "5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 most recent job(s), newest first"
+    assert "succeeded" in out[1] and "worker-0@host.abc" in out[1] and "demo: Write add(a, b)" in out[1]
+    assert cli.main(["jobs", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["status"] == "succeeded" and listed["log_id"] == 7 and listed["attempts"] == 1
+    assert asked == [5, 20]
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "x"])
+def test_a_bad_jobs_limit_is_a_usage_error(capsys, limit):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["jobs", "--limit", limit])
+    assert exited.value.code == 2 and "--limit" in capsys.readouterr().err

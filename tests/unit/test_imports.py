@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("llm", "rag"),                                           # the model and retrieval
     ("agents",),
     ("workflows",),
+    ("jobs",),                                                # generations on Celery workers
     ("stack",),                                               # registry, providers: running the servers
     ("setup",),                                               # phase1's steps, the side stack
     ("backup",),                                              # data safety: backup, restore, cleanup
@@ -161,7 +162,7 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 def test_an_upward_import_is_found(tmp_path):
     src = _package(tmp_path, {"__init__.py": "", "config.py": "from devmatrix.api import app\n",
                               "api/__init__.py": "", "api/app.py": "from devmatrix import config\n"})
-    assert upward(imports(src)) == ["devmatrix.config:1 imports devmatrix.api.app (layer 11 above 1)"]
+    assert upward(imports(src)) == ["devmatrix.config:1 imports devmatrix.api.app (layer 12 above 1)"]
 
 
 def test_a_cycle_between_packages_is_found_through_submodules(tmp_path):

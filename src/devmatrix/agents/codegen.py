@@ -56,6 +56,8 @@ from devmatrix.workspace.manager import REVIEW_DIR
 log = structlog.get_logger("devmatrix.agent")
 
 MAX_REQUEST_CHARS = 20_000
+# The commit trailer that makes a job's commit findable, so a retry never commits twice.
+GENERATION_TRAILER = "Generation-Id"
 # Raised to the caller rather than returned as a failed generation: not the model's doing.
 NOT_A_RESULT = (ServiceError, RAGDisabled, NotSetUp)
 GENERATE_MAX_TOKENS = 512
@@ -68,6 +70,13 @@ REPAIR = ("This Python module, written for the request {request!r}, failed these
           " (run in a sandbox):\n{failures}\n\nReply with the corrected module only.\n```python\n{code}```")
 # (files: relative path → source, the files to check among them) → their Evidence
 GatherEvidence = Callable[[Mapping[str, str], Collection[str]], Evidence]
+
+
+def require_rag_enabled(settings: Settings, asked_by: str) -> None:
+    """Retrieval asked for (``asked_by``: the caller's own flag) on a stack with RAG_ENABLED=false."""
+    if not settings.rag_enabled:
+        raise RAGDisabled(f"retrieval was asked for ({asked_by}) but RAG_ENABLED=false",
+                          fix=f"set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or ask without {asked_by}")
 
 
 class CodeGenerationAgent:
@@ -98,15 +107,21 @@ class CodeGenerationAgent:
 
     def generate(self, user_request: str, workspace_id: str, git_enabled: bool = True,
                  auto_approve: bool = True, enable_rag: bool = False,
-                 base_path: str | None = None, min_score: float | None = None) -> GenerationResult:
+                 base_path: str | None = None, min_score: float | None = None,
+                 generation_id: str | None = None) -> GenerationResult:
         """``auto_approve``: the gate decides alone (below ``min_score``: rejected); False: a
-        person does (below it: pending_review). ``min_score`` defaults to APPROVAL_MIN_SCORE."""
+        person does (below it: pending_review). ``min_score`` defaults to APPROVAL_MIN_SCORE.
+        ``generation_id`` (a job's id) makes a retry's effects happen once: the commit carries
+        ``Generation-Id: <id>`` and is not made again when one with it exists, and the log row
+        is keyed by it (written again, never twice)."""
         CODE_GENERATION_ATTEMPTS.inc()
         if min_score is None:
             min_score = self.settings.approval_min_score
         start = time.perf_counter()
         result = GenerationResult(workspace_id=workspace_id, approval_min_score=min_score)
         self._call_state.deadline = time.monotonic() + GENERATE_DEADLINE_S
+        self._call_state.generation_id = generation_id
+        result.generation_id = generation_id
         try:
             self._run(result, user_request, workspace_id, git_enabled, auto_approve, enable_rag,
                       base_path)
@@ -152,11 +167,7 @@ class CodeGenerationAgent:
             workspace.resolve(hinted)  # a path outside the workspace fails before any LLM call
         prompt = request
         if enable_rag:
-            if not self.settings.rag_enabled:
-                raise RAGDisabled(f"retrieval was asked for ({self.remedies.rag or 'enable_rag'})"
-                                  " but RAG_ENABLED=false",
-                                  fix="set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or ask"
-                                      f" without {self.remedies.rag or 'enable_rag'}")
+            require_rag_enabled(self.settings, self.remedies.rag or "enable_rag")
             result.rag_example_ids, examples = self._examples(request)
             result.rag_examples = len(result.rag_example_ids)
             prompt = f"{examples}\n\nRequest: {request}" if examples else request
@@ -201,7 +212,12 @@ class CodeGenerationAgent:
                     f" APPROVAL_MIN_SCORE={min_score:g}; not committed, kept at {path}",
                     fix=self.remedies.rejected(self.settings, used_rag=enable_rag))
             return  # pending_review: a person decides
-        if git_enabled:  # one workspace lock for the write and its commit
+        generation_id = self._call_state.generation_id
+        if git_enabled and generation_id:  # a retried job: its commit, once
+            path, result.git_commit_hash, _ = workspace.write_and_commit_once(
+                target, code, f"feat: {request[:60]}", key=GENERATION_TRAILER, value=generation_id)
+            result.git_committed = True
+        elif git_enabled:  # one workspace lock for the write and its commit
             path, result.git_commit_hash = workspace.write_and_commit(target, code, f"feat: {request[:60]}")
             result.git_committed = True
         else:
@@ -294,7 +310,11 @@ class CodeGenerationAgent:
             self.postgres = postgres
             rows = postgres.execute(
                 f"INSERT INTO code_generation_logs ({', '.join(row)})"  # noqa: S608 - the model's field names
-                f" VALUES ({', '.join('%s::jsonb' if c == 'metadata' else '%s' for c in row)}) RETURNING id",
+                f" VALUES ({', '.join('%s::jsonb' if c == 'metadata' else '%s' for c in row)})"
+                # a job's retry rewrites its one row (NULL ids never conflict: plain generations)
+                " ON CONFLICT (generation_id) DO UPDATE SET timestamp = NOW(), "
+                + ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c not in ("generation_id", "workspace_id"))
+                + " RETURNING id",
                 tuple(row.values()),
             )
             result.log_id = rows[0]["id"]

@@ -92,6 +92,10 @@ class GenerationResult(_Readable):
     score_advisory: bool | None = Field(default=None, description="true when the review score did not gate"
                                                                   " (local backend)")
     logging_error: str | None = Field(default=None, description="why the log row could not be written")
+    generation_id: str | None = Field(default=None, description="the job id when it ran on a worker: its"
+                                                                " commit's Generation-Id trailer and its"
+                                                                " row's key (one of each, however often"
+                                                                " it is retried); null otherwise")
 
     def fail(self, error: DevMatrixError) -> None:
         """Record ``error``: its message and its fix, each in its own field."""
@@ -126,7 +130,8 @@ class GenerationResult(_Readable):
 
 # The fields of GenerationResult with a column of their own in code_generation_logs.
 LOG_COLUMNS = ("workspace_id", "generated_code", "approval_status", "quality_score", "success", "error",
-               "error_fix", "model", "backend", "cost_usd", "latency_s", "file_path", "git_commit_hash")
+               "error_fix", "model", "backend", "cost_usd", "latency_s", "file_path", "git_commit_hash",
+               "generation_id")
 # Not in the row's metadata: the row's own id and whether it could be written, and the usage
 # (its own columns, input_tokens and output_tokens).
 _NOT_IN_ROW = frozenset({"log_id", "logging_error", "usage"})

@@ -17,10 +17,6 @@ READY_CHECK_WORKERS = 4
 # Postgres SERIAL ids are 32-bit: a larger id cannot exist, and would be a server error.
 MAX_LOG_ID = 2**31 - 1
 # --- backpressure (api/slots.py) ----------------------------------------------------------
-# Generations at once with the paid API when API_MAX_CONCURRENT_GENERATIONS is empty: it has no
-# slot count of ours (its limits are per account), so a modest number, raised by the setting.
-# With the local server the default is its slot count (llm/_constants.LOCAL_PARALLEL_SLOTS).
-ANTHROPIC_CONCURRENT_GENERATIONS = 4
 # The Retry-After of a 429 for a full set of generation slots: a slot frees when a generation
 # ends; one takes 5-30 s on the local server (two or three LLM calls of 2-10 s each).
 GENERATION_RETRY_AFTER_S = 10

@@ -6,7 +6,9 @@
 | GET  /api/v1/health/circuit-breaker       | LLM breaker: state, failures, opened_at      |
 | POST /api/v1/health/circuit-breaker/reset | close the breaker (bearer token)             |
 | GET  /api/v1/metrics/prometheus           | the one metrics registry                     |
-| POST /api/v1/generate                     | CodeGenerationAgent (bearer token); 429 when busy |
+| POST /api/v1/generate                     | a job on the workers, waited for (bearer token); 429 when busy |
+| POST /api/v1/jobs                         | queue a generation for the workers: 202 + Location |
+| GET/DELETE /api/v1/jobs/{job_id}          | a job's status, worker, attempts, result / cancel it |
 | GET  /api/v1/generations/{log_id}         | a row of code_generation_logs                |
 | GET  /openapi.json, /docs                 | the schema; Swagger UI from a packaged copy (offline) |
 """
@@ -23,7 +25,7 @@ from devmatrix.api import error_handlers
 from devmatrix.api._constants import MAX_BODY_BYTES
 from devmatrix.api.middleware import BodySizeLimit, ObservedRequests
 from devmatrix.api.resources import Resources
-from devmatrix.api.routes import docs, generate, health, metrics
+from devmatrix.api.routes import docs, generate, health, jobs, metrics
 from devmatrix.config import Settings
 
 
@@ -47,11 +49,11 @@ def create_app(settings: Settings, *, max_body_bytes: int = MAX_BODY_BYTES) -> F
     app.state.resources = resources
     error_handlers.install(app)
     docs.install(app)
-    for module in (health, metrics, generate):
+    for module in (health, metrics, generate, jobs):
         app.include_router(module.router)  # each router carries its full /api/v1/... prefix
     # the last added is the outermost: every request, even a refused body, is counted and logged
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     templates = [r for r in app.routes if isinstance(getattr(r, "path", None), str)]
-    templates += [r for module in (health, metrics, generate) for r in module.router.routes]
+    templates += [r for module in (health, metrics, generate, jobs) for r in module.router.routes]
     app.add_middleware(ObservedRequests, routes=templates)
     return app

@@ -7,11 +7,15 @@ plain text, and never echo a credential.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from devmatrix.api.schemas import ErrorBody, FieldProblem
 from devmatrix.errors import DevMatrixError, ServiceBusy, ServiceError
@@ -74,16 +78,34 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
                           fix="send what the schema at /openapi.json describes (see /docs)")
 
 
+def _routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, with those of included routers (FastAPI wraps them in one entry each)."""
+    for route in routes:
+        yield route
+        inner = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
+        if inner:
+            yield from _routes(inner)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods = {method for route in _routes(request.app.routes) if getattr(route, "methods", None)
+               and route.matches(request.scope)[0] != Match.NONE for method in route.methods}
+    return ", ".join(sorted(methods))
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = exc.status_code
+    headers = exc.headers
     if status == 404 and exc.detail == "Not Found":
         message = f"no route {request.method} {request.url.path}"
     elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     else:
         message = str(exc.detail)
     fix = getattr(exc, "fix", None) or _FIXES.get(status)
-    return error_response(request, status, message, fix=fix, headers=exc.headers)
+    return error_response(request, status, message, fix=fix, headers=headers)
 
 
 def retry_after(exc: DevMatrixError) -> str | None:

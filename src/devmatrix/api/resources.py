@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from devmatrix.api._constants import API_POOL_READ_CONNECTIONS
 from devmatrix.api.slots import GenerationSlots
 from devmatrix.config import Settings
+from devmatrix.jobs.submit import JobClient
 from devmatrix.llm import breaker as breakers
 from devmatrix.llm import create_llm_client
 from devmatrix.rag.retriever import create_retriever
@@ -39,6 +40,7 @@ class Resources:
         self._redis: RedisManager | None = None
         self._llm: AnthropicClient | None = None
         self._retriever: Retriever | None = None
+        self._jobs: JobClient | None = None
 
     @property
     def llm_endpoint(self) -> str:
@@ -53,6 +55,10 @@ class Resources:
     def breaker_status(self) -> dict[str, object]:
         return breakers.status(self.llm_endpoint)
 
+    def record_llm_outcome(self, failure: BaseException | None) -> None:
+        """Count an LLM call a worker made for this API (read from its job) on this API's breaker."""
+        breakers.record(self.llm_endpoint, failure)
+
     def postgres(self) -> PostgresManager:
         with self._lock:
             if self._postgres is None:
@@ -65,6 +71,14 @@ class Resources:
                 self._redis = self._redis or RedisManager(settings=self.settings)
                 self._llm = create_llm_client(self.settings, redis_manager=self._redis)
             return self._llm
+
+    def jobs(self) -> JobClient:
+        """Submits to the workers and reads jobs back (devmatrix.jobs), over the Postgres pool."""
+        postgres = self.postgres()
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = JobClient(self.settings, postgres)
+            return self._jobs
 
     def retriever(self) -> Retriever:
         """Built on the first `enable_rag` request (loads the embedding model once, not per request)."""
@@ -83,6 +97,9 @@ class Resources:
                 self._llm.close()
             if self._redis is not None:
                 self._redis.close()
+            if self._jobs is not None:
+                self._jobs.close()
+                self._jobs = None
             if self._postgres is not None:
                 self._postgres.close()
             self._llm = self._redis = self._postgres = None

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devmatrix.agents.codegen import MAX_REQUEST_CHARS
+from devmatrix.agents.result import GenerationResult
 
 # The same rule as WorkspaceManager's, so a bad id is a 422 here, not a failed generation.
 WORKSPACE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -70,7 +71,7 @@ class GenerateRequest(BaseModel):
         "true: the review gate decides alone, and code scoring below min_score is `rejected`"
         " (success false); false: it is `pending_review` for a person. Either way code below the"
         " gate is written under the workspace's .devmatrix-review/ and never committed"))
-    min_score: float | None = Field(default=None, ge=0, le=10, description=(
+    min_score: float | None = Field(default=None, ge=0, le=10, strict=True, description=(
         "review score (0-10) needed to commit; null: the server's APPROVAL_MIN_SCORE"))
     enable_rag: bool = Field(default=False, strict=True, description="add retrieved examples to the prompt")
     use_cache: bool = Field(default=True, strict=True,
@@ -107,3 +108,33 @@ class GenerationRecord(BaseModel):
     latency_s: float | None
     file_path: str | None
     git_commit_hash: str | None
+
+
+class JobAccepted(BaseModel):
+    """POST /jobs: the job is queued; GET its Location for the rest."""
+
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobView(BaseModel):
+    """One job (a row of ``jobs``): ``result`` is the generation's, once it ran; ``error`` when the job
+    ended without one (a service down, its attempts spent, cancelled while it ran)."""
+
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    worker: str | None = Field(description="the Celery node that ran it last")
+    attempts: int = Field(description="deliveries so far (a worker that died counts one)")
+    max_attempts: int
+    result: GenerationResult | None
+    error: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Any) -> JobView:
+        return cls(job_id=job.job_id, status=job.status, worker=job.worker, attempts=job.attempts,
+                   max_attempts=job.max_attempts,
+                   result=GenerationResult.model_validate(job.result) if job.result else None, error=job.error,
+                   created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at)

@@ -15,20 +15,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from devmatrix.api._constants import ANTHROPIC_CONCURRENT_GENERATIONS, GENERATION_RETRY_AFTER_S
+from devmatrix.api._constants import GENERATION_RETRY_AFTER_S
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceBusy
-from devmatrix.llm._constants import LOCAL_PARALLEL_SLOTS
+from devmatrix.llm.slots import generation_limit
 from devmatrix.monitoring.metrics import API_GENERATIONS_REFUSED, API_GENERATIONS_RUNNING
 
-
-def generation_limit(settings: Settings) -> int:
-    """API_MAX_CONCURRENT_GENERATIONS, or (empty) what the LLM backend serves at once."""
-    if settings.api_max_concurrent_generations is not None:
-        return settings.api_max_concurrent_generations
-    if settings.resolved_llm_backend == "local":
-        return LOCAL_PARALLEL_SLOTS
-    return ANTHROPIC_CONCURRENT_GENERATIONS
+__all__ = ["GenerationSlots", "generation_limit"]
 
 
 def _limit_source(settings: Settings, limit: int) -> str:

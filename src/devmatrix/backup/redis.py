@@ -24,6 +24,7 @@ from devmatrix.backup._durable import durable_copy, durable_rename
 from devmatrix.config import Settings
 from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
 from devmatrix.errors import BackupError, ServiceError
+from devmatrix.stack.redis_aof import AOF_DIR
 from devmatrix.stack.system import free_port
 
 BGSAVE_TIMEOUT_S = 300.0
@@ -207,6 +208,10 @@ class Swap:
         self.target = target or rdb_path(settings)
         self.incoming = self.target.with_name(self.target.name + ".incoming")
         self.previous = self.target.with_name(self.target.name + ".pre-restore")
+        # With AOF on, the server loads its AOF, not the RDB: the live AOF is set aside with the
+        # RDB, and the next start turns the restored RDB into a new one (stack/redis_aof.py).
+        self.aof = self.target.parent / AOF_DIR
+        self.previous_aof = self.target.parent / f"{AOF_DIR}.pre-restore"
         self.stopped = self.swapped = self.had_previous = False
 
     def state(self) -> dict[str, object]:
@@ -234,6 +239,8 @@ class Swap:
         self.before()
         if self.had_previous:
             durable_rename(self.target, self.previous)
+        if self.aof.exists():
+            durable_rename(self.aof, self.previous_aof)
         durable_rename(self.incoming, self.target)
         self.provider.up(("redis",))
 
@@ -247,6 +254,9 @@ class Swap:
                 durable_rename(self.previous, self.target)
             elif not self.had_previous:
                 self.target.unlink(missing_ok=True)  # there was no dataset before: none after
+            if self.previous_aof.exists():
+                shutil.rmtree(self.aof, ignore_errors=True)  # the one made from the restored RDB
+                durable_rename(self.previous_aof, self.aof)
             self.swapped = False
         if self.stopped:
             self.provider.up(("redis",))
@@ -256,3 +266,4 @@ class Swap:
         """The restore is complete: the old RDB is no longer needed."""
         self.previous.unlink(missing_ok=True)
         self.incoming.unlink(missing_ok=True)
+        shutil.rmtree(self.previous_aof, ignore_errors=True)

@@ -176,7 +176,8 @@ def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.
         except ServiceError as error:
             return CheckResult("pushed metrics", Status.FAIL, str(error), seconds=elapsed())
         command = [sys.executable, "-m", "devmatrix.cli", "generate", PUSH_PROOF_REQUEST,
-                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-git", "--no-cache", "--json"]
+                   "--workspace", PUSH_PROOF_WORKSPACE, "--no-git", "--no-cache", "--json",
+                   "--in-process"]  # this command's own counters, pushed by it (a worker's are its own)
         run = subprocess.run(command, capture_output=True, text=True, check=False,
                              timeout=GENERATE_DEADLINE_S + 30,
                              env={**os.environ, ENV_FILE_VARIABLE: str(env_file.resolve())})

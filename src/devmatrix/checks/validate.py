@@ -30,7 +30,7 @@ from devmatrix.results import CheckResult, Status, timed
 from devmatrix.setup import git, rag
 from devmatrix.setup.db import pending_migrations
 from devmatrix.setup.env import check_llm_backend
-from devmatrix.stack import registry
+from devmatrix.stack import redis_aof, registry
 from devmatrix.stack.providers import resolve_provider
 
 READY_BANNER = "System is PRODUCTION READY (Local)"
@@ -66,6 +66,24 @@ def _redis(s: Settings) -> CheckResult:
     if value != "OK":
         return CheckResult("redis", Status.FAIL, f"SET/GET returned {value!r}, expected 'OK'")
     return CheckResult("redis", Status.PASS, f"PONG; SET/GET ok; server {version}")
+
+
+def _redis_queue(s: Settings) -> CheckResult:
+    """The broker's settings: queued jobs and the budget ledger survive a crash, and no key is evicted."""
+    client = clients.redis_client(s)
+    try:
+        with clients.redis_guard(f"{s.redis_host}:{s.redis_port}", "CONFIG GET"):
+            found = {name: client.config_get(name).get(name) for name in redis_aof.QUEUE_SETTINGS}
+    finally:
+        client.close()
+    wrong = {name: value for name, value in found.items() if value != redis_aof.QUEUE_SETTINGS[name]}
+    if wrong:
+        return CheckResult("redis queue settings", Status.FAIL, "; ".join(
+            f"FAIL: expected {name} {redis_aof.QUEUE_SETTINGS[name]}, found {value}" for name, value in wrong.items())
+            + " — fix: `invoke infra.restart -s redis` (the native provider sets them; elsewhere set them"
+              " in that server's redis.conf)")
+    return CheckResult("redis queue settings", Status.PASS,
+                       ", ".join(f"{name} {value}" for name, value in found.items()))
 
 
 def _chroma(s: Settings) -> CheckResult:
@@ -167,7 +185,8 @@ def checks(provider: registry.ProviderName) -> dict[str, Callable[[Settings], Ch
     services: dict[str, Callable[[Settings], CheckResult | list[CheckResult]]] = {
         name: DEEP_CHECKS.get(name) or _probe(registry.spec(name)) for name in registry.names("core", provider)
     }
-    return {**services, "pgvector + schema": _pgvector, "git workspace": _git, "restore state": _restore_state,
+    return {**services, "redis queue settings": _redis_queue, "pgvector + schema": _pgvector,
+            "git workspace": _git, "restore state": _restore_state,
             "rag": _rag,
             "monitoring": lambda s: _monitoring(s, provider)}
 

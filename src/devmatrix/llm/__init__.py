@@ -10,13 +10,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from devmatrix.llm.slots import generation_limit  # light: no SDK
+
 if TYPE_CHECKING:
     from devmatrix.llm.client import AnthropicClient, LLMResult, check_backend, create_llm_client
 
-__all__ = ["AnthropicClient", "LLMResult", "check_backend", "create_llm_client"]
+__all__ = ["AnthropicClient", "LLMResult", "check_backend", "create_llm_client", "generation_limit"]
+_FROM_CLIENT = frozenset(__all__) - {"generation_limit"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in _FROM_CLIENT:
         return getattr(import_module("devmatrix.llm.client"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,3 +23,7 @@ LOCAL_THREADS = 1  # measured: 2 threads collapse when the two cores are shared
 # The local server's sampler seed: with it (and temperature 0 from the client) the same
 # request gets the same reply, so the integration tier can pin what the model does.
 LOCAL_SEED = 20261129
+# Generations at once with the paid API when API_MAX_CONCURRENT_GENERATIONS is empty: it has no
+# slot count of ours (its limits are per account), so a modest number, raised by the setting.
+# With the local server the default is its slot count (LOCAL_PARALLEL_SLOTS).
+ANTHROPIC_CONCURRENT_GENERATIONS = 4

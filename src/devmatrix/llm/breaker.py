@@ -74,6 +74,25 @@ def status(endpoint: str) -> dict[str, object]:
     }
 
 
+def record(endpoint: str, failure: BaseException | None) -> None:
+    """Count the outcome of a call made in another process (a worker's, read from its job):
+    a failure as a failed call, None as a successful one. An open breaker counts nothing until
+    its reset timeout; after it, this outcome is its trial."""
+    breaker, _ = breaker_for(endpoint)
+
+    def outcome() -> None:
+        if failure is not None:
+            raise failure
+
+    try:
+        breaker.call(outcome)
+    except pybreaker.CircuitBreakerError:
+        pass  # open: fenced off, nothing to count
+    except BaseException as raised:
+        if raised is not failure:
+            raise
+
+
 def reset(endpoint: str) -> dict[str, object]:
     breaker, _ = breaker_for(endpoint)
     breaker.close()

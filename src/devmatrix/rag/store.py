@@ -181,6 +181,29 @@ def close_client(client) -> None:
     client.close()
 
 
+def require_examples(settings: Settings, *, asked_by: str = '"enable_rag"') -> int:
+    """What a caller that sends retrieval elsewhere (the API, to a worker) checks before it does:
+    the collection exists on the server and holds examples. Its count; CollectionMissing
+    otherwise. No embedding model is loaded for it."""
+    from chromadb.errors import NotFoundError
+
+    name, address = settings.chromadb_collection, f"{settings.chromadb_host}:{settings.chromadb_port}"
+    client = chroma_client(settings)
+    try:
+        count = client.get_collection(name, embedding_function=None).count()
+    except NotFoundError:
+        raise CollectionMissing(f"collection {name!r} does not exist on {address}",
+                                fix=f"`invoke rag.seed` creates and fills it, or ask without {asked_by}") from None
+    except httpx.TransportError as error:
+        raise chroma_error(settings, "opening the collection", error) from error
+    finally:
+        close_client(client)
+    if count == 0:
+        raise CollectionMissing(f"RAG is enabled but the collection {name!r} on {address} is empty",
+                                fix=f"`invoke rag.seed` (phase1 does it), or ask without {asked_by}")
+    return count
+
+
 def create_vector_store(embedding_model: EmbeddingModel | None = None, collection_name: str | None = None,
                         settings: Settings | None = None, *, create: bool = True) -> VectorStore:
     """The seed's call: a store on the configured Chroma server (CHROMADB_HOST/PORT).

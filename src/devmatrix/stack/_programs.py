@@ -10,6 +10,7 @@ probes and groups are the registry's.
 | chroma   | `chroma run` from PyPI chromadb           |
 | llm      | python -m devmatrix.llm.local_server      |
 | api      | python -m devmatrix.api (uvicorn)         |
+| worker   | python -m devmatrix.jobs.worker (Celery) |
 | backup-scheduler  | python -m devmatrix.backup.schedule |
 | prometheus        | Debian prometheus                   |
 | postgres-exporter | Debian prometheus-postgres-exporter |
@@ -28,7 +29,9 @@ from pathlib import Path
 
 from devmatrix.config import MONITORING_HOST, Settings
 from devmatrix.errors import InstallError
+from devmatrix.jobs import service as workers
 from devmatrix.monitoring import prometheus as prometheus_config
+from devmatrix.stack import redis_aof
 from devmatrix.stack._secrets import exec_with_env_file, redis_config, secrets_dir, shell_env, write_private
 from devmatrix.stack._supervisor import Program
 
@@ -117,11 +120,13 @@ def redis(ctx: NativeContext) -> NativeProgram:
              str(conf),  # requirepass: never on the command line
              "--bind", s.redis_host, "--port", str(s.redis_port),
              "--dir", str(data), "--dbfilename", "dump.rdb",
-             "--save", "60 1", "--appendonly", "no", "--daemonize", "no",
+             # a queue: AOF fsynced every second, and never an evicted key (redis_aof.py)
+             "--save", "60 1", *redis_aof.FLAGS, "--daemonize", "no",
              "--logfile", ""],
             directory=data, log_file=ctx.log("redis"),
         ),
-        prepare=lambda: write_private(conf, redis_config(s.redis_password.get_secret_value())),
+        prepare=lambda: (write_private(conf, redis_config(s.redis_password.get_secret_value())),
+                         redis_aof.seed_from_rdb(data)),
         system_programs={"redis-server": "redis-server"},
     )
 
@@ -143,6 +148,18 @@ def llm(ctx: NativeContext) -> NativeProgram:
 
 def api(ctx: NativeContext) -> NativeProgram:
     return _python_module(ctx, "api", "devmatrix.api")
+
+
+def worker(ctx: NativeContext) -> NativeProgram:
+    """WORKER_COUNT Celery workers: one supervisord program of that many processes (worker-0, …),
+    each a node named after its process and this stack; no port (they take jobs from the broker)."""
+    name = workers.SERVICE
+    return NativeProgram(Program(
+        name, [sys.executable, "-m", workers.MODULE, "--stack", str(ctx.state)], directory=ctx.project,
+        log_file=ctx.log(name), stop_wait_s=workers.STOP_WAIT_S, numprocs=ctx.settings.worker_count,
+        environment={"DEVMATRIX_ENV_FILE": str(ctx.env_file.resolve()), "PYTHONUNBUFFERED": "1"},
+        labels=lambda process: {"node": workers.node_name(process, ctx.state)},
+    ))
 
 
 def backup_scheduler(ctx: NativeContext) -> NativeProgram:

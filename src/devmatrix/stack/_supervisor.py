@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xmlrpc.client import Fault, ServerProxy
@@ -45,6 +46,10 @@ class Program:
     environment: dict[str, str] = field(default_factory=dict)
     stop_signal: str = "TERM"
     stop_wait_s: int = 20
+    # None: one process named ``name``; N: a group of N processes, ``name-0`` … ``name-<N-1>``
+    numprocs: int | None = None
+    # what services.json says about each process of a group, by its process name (e.g. its Celery node)
+    labels: Callable[[str], dict[str, str]] | None = field(default=None, compare=False)
 
 
 def _quote(arg: str) -> str:
@@ -109,6 +114,8 @@ class Supervisor:
                 f"[program:{p.name}]",
                 "command=" + " ".join(_quote(a) for a in p.command),
                 f"directory={p.directory}",
+                *([f"numprocs={p.numprocs}", "process_name=%(program_name)s-%(process_num)d"]
+                  if p.numprocs is not None else []),
                 "autostart=false", "autorestart=true", "startsecs=1", "startretries=3",
                 # our own wait escalates at stop_wait_s and says so; supervisord's is the backstop
                 f"stopsignal={p.stop_signal}", f"stopwaitsecs={p.stop_wait_s + SUPERVISOR_BACKSTOP_S}",
@@ -196,17 +203,33 @@ class Supervisor:
                 self._call("addProcessGroup", name)
 
     def info(self) -> dict[str, dict]:
-        """Each program's state by name; empty when supervisord does not answer."""
+        """Each program's state by name; empty when supervisord does not answer.
+
+        A process group (``numprocs``) is one entry too, under the program's name, with its
+        processes under ``processes``: alive while any is, its first process's pid."""
         if not self.running():
             return {}
         try:
-            return {p["name"]: p for p in self._call("getAllProcessInfo")}
+            processes = self._call("getAllProcessInfo")
         except (OSError, Fault):
             return {}
+        info = {p["name"]: p for p in processes}
+        groups: dict[str, list[dict]] = {}
+        for p in processes:
+            if p["group"] != p["name"]:
+                groups.setdefault(p["group"], []).append(p)
+        for group, members in groups.items():
+            info[group] = {**members[0], "name": group, "statename": _group_state(members),
+                           "processes": members}
+        return info
+
+    def _namespec(self, name: str) -> str:
+        """``name`` for a single program, ``name:*`` (every process) for a group."""
+        return f"{name}:*" if "processes" in self.info().get(name, {}) else name
 
     def start(self, name: str) -> None:
         try:
-            self._call("startProcess", name, False)
+            self._call("startProcess", self._namespec(name), False)
         except Fault as fault:
             if "ALREADY_STARTED" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not start it: {fault.faultString}") from fault
@@ -214,7 +237,7 @@ class Supervisor:
     def request_stop(self, name: str) -> None:
         """Send the program its stop signal; return at once (the caller waits for its pids)."""
         try:
-            self._call("stopProcess", name, False)
+            self._call("stopProcess", self._namespec(name), False)
         except Fault as fault:
             if "NOT_RUNNING" not in fault.faultString and "BAD_NAME" not in fault.faultString:
                 raise ServiceError(name, f"supervisor could not stop it: {fault.faultString}") from fault
@@ -222,5 +245,15 @@ class Supervisor:
     def _stop_and_wait(self, name: str) -> None:
         """Stop a program before its group is replaced; supervisord's backstop kills it in time."""
         self.request_stop(name)
-        while self._call("getProcessInfo", name)["statename"] not in STOPPED_STATES:
+        while self.info().get(name, {}).get("statename", "STOPPED") not in STOPPED_STATES:
             time.sleep(STOP_POLL_S)
+
+
+def _group_state(members: list[dict]) -> str:
+    """One state for a group: its processes' when they agree; else alive (STARTING) while any is."""
+    states = {p["statename"] for p in members}
+    if len(states) == 1:
+        return states.pop()
+    if states & {"RUNNING", "STARTING", "BACKOFF"}:
+        return "STARTING"
+    return sorted(states)[0]

@@ -42,6 +42,8 @@ class ServiceState:
     detail: str = ""
     log_file: str = ""
     data_dir: str = ""
+    # a service of several processes (the workers): one entry each, e.g. {"name", "node", "pid", "state"}
+    processes: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -166,6 +166,9 @@ class NativeProvider:
             pid=(proc.get("pid") or None) if running else None,
             started_at=_iso(proc.get("start")) if running else None,
             log_file=str(service.program.log_file), data_dir=str(service.data_dir),
+            processes=[{"name": p["name"], **(service.program.labels(p["name"]) if service.program.labels else {}),
+                        "pid": p.get("pid") or None, "state": p["statename"]}
+                       for p in proc.get("processes", [])],
         )
 
     def _probe_once(self, service: NativeService, info: dict[str, dict],

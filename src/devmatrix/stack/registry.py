@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from devmatrix import readiness
 from devmatrix.config import Settings
+from devmatrix.jobs import service as workers
 from devmatrix.monitoring.prometheus import API_METRICS_PATH, ScrapeJob
 from devmatrix.stack import _programs, backup_scheduler
 
@@ -117,6 +118,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 native=_programs.api, compose="api", compose_port=8000,
                 scrape=Scrape("devmatrix-api", API_METRICS_PATH), ready=None,  # /ready is the API answering
                 drills=(Drill("kill", "api"), Drill("freeze", "api"))),
+    # Celery workers (devmatrix.jobs): WORKER_COUNT processes, no port (they take jobs from the broker)
+    ServiceSpec(workers.SERVICE, "core", None, workers.url, workers.readiness, native=_programs.worker,
+                compose="worker", drills=(Drill("kill", "generate"), Drill("freeze", "api"))),
     ServiceSpec(backup_scheduler.SERVICE, "schedule", None,  # no port: it only runs backups
                 lambda s: f"file://{(s.devmatrix_state_dir / 'backup-scheduler.heartbeat').resolve()}",
                 backup_scheduler.readiness, native=_programs.backup_scheduler, external=False),

@@ -29,6 +29,19 @@ def _repo_lock(root: Path) -> threading.Lock:
         return _REPO_LOCKS.setdefault(root, threading.Lock())
 
 
+@contextlib.contextmanager
+def _directory_locked(root: Path) -> Iterator[None]:
+    """``root`` (created if missing) flock-ed: one process at a time creates its repository
+    (two workers running jobs for a new workspace would both `git init` it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
 # Written by DevMatrix into every workspace it creates (never committed: listed in
 # .git/info/exclude). `invoke cleanup` removes marked workspaces only: the proof that
 # a folder is DevMatrix's, not a name that happens to look like a test.
@@ -84,9 +97,11 @@ class WorkspaceManager:
         self.workspace_id = workspace_id
         self.root = (Path(base_path) if base_path is not None
                      else settings.workspace_dir / workspace_id).resolve()
-        with _repo_lock(self.root):  # parallel branches may open the same workspace at once
+        # parallel branches (threads) and workers (processes) may open the same workspace at once
+        with _repo_lock(self.root):
             try:
-                self.repo = self._open_or_init(settings)
+                with _directory_locked(self.root):
+                    self.repo = self._open_or_init(settings)
             except (git.GitError, OSError) as error:
                 raise WorkspaceError(f"cannot prepare the git workspace {self.root}: {error}",
                                      fix="check the directory's permissions and free space") from error
@@ -175,6 +190,29 @@ class WorkspaceManager:
         with self.locked():
             path = self.write_file(relative_path, content)
             return path, self._commit(message, [path])
+
+    def write_and_commit_once(self, relative_path: str | Path, content: str, message: str, *,
+                              key: str, value: str) -> tuple[Path, str, bool]:
+        """``write_and_commit`` with the trailer ``key: value`` (e.g. ``Generation-Id: <job id>``),
+        unless a commit with that trailer exists: then nothing is written, and that commit is the
+        answer. (path, 40-char hash, True when this call committed); one workspace lock for all."""
+        with self.locked():
+            found = self.commit_with_trailer(key, value)
+            if found is not None:
+                return self.resolve(relative_path), found, False
+            path = self.write_file(relative_path, content)
+            return path, self._commit(f"{message}\n\n{key}: {value}", [path]), True
+
+    def commit_with_trailer(self, key: str, value: str) -> str | None:
+        """The newest commit whose message carries the trailer ``key: value``, or None."""
+        if not self.repo.head.is_valid():
+            return None
+        try:
+            found = self.repo.git.log("--format=%H", "-F", f"--grep={key}: {value}", "-n", "1")
+        except git.GitError as error:
+            raise WorkspaceError(f"git log failed in {self.root}: {error}",
+                                 fix=f"inspect it with `git -C {self.root} log`") from error
+        return found.strip() or None
 
     def write_for_review(self, status: str, relative_path: str | Path, content: str) -> Path:
         """Write unapproved code to ``.devmatrix-review/<status>/<relative_path>``, uncommitted."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from _fixtures.waits import GENERATE_WAIT_S, ONE_GENERATION_TEST_TIMEOUT_S
+from devmatrix.rag.retriever import create_retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
 GENERATE = "/api/v1/generate"
@@ -79,19 +80,21 @@ def test_an_unknown_generation_is_a_json_404(live_api):
 
 
 @pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)
-def test_enable_rag_grounds_the_prompt_with_the_apps_one_retriever(start_api, generation_rows, workspace_id,
-                                                                   llm_recorder):
-    live_api = start_api(llm_port=llm_recorder.port)  # the app's LLM calls go through the recorder
-    resources = live_api.app.state.resources
-    assert resources._retriever is None  # nothing loads the embedding model until RAG is asked for
+def test_enable_rag_grounds_the_prompt_and_the_api_loads_no_embedding_model(start_api, generation_rows, workspace_id,
+                                                                          llm_recorder):
+    live_api = start_api(llm_port=llm_recorder.port)  # its worker's LLM calls go through the recorder
     request = "Write fibonacci(n) with memoization"
     response = live_api.http.post(
         live_api.url + GENERATE, headers=live_api.auth, timeout=GENERATE_WAIT_S,
         json={"request": request, "workspace_id": workspace_id, "enable_rag": True, "git_enabled": False})
     assert response.status_code == 200, response.text
-    built = resources._retriever
-    assert built is not None and resources.retriever() is built  # shared by later requests, not rebuilt
-    retrieved = built.retrieve(request).relevant  # at or above RAG_SIMILARITY_THRESHOLD: what the prompt holds
+    # retrieval ran on the worker: the API process never loaded the embedding model
+    assert live_api.app.state.resources._retriever is None
+    retriever = create_retriever(settings=live_api.settings)
+    try:
+        retrieved = retriever.retrieve(request).relevant  # at or above RAG_SIMILARITY_THRESHOLD: what the prompt holds
+    finally:
+        retriever.store.close()
     assert response.json()["rag_examples"] == len(retrieved) >= 1
     generation_prompt = llm_recorder.prompts()[0]  # the first call generates; the next ones review
     for example in retrieved:

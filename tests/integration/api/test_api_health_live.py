@@ -17,7 +17,7 @@ def test_live_and_ready_on_the_running_stack(live_api):
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["status"] == "ready" and report["failed"] == []
-    assert set(report["checks"]) == {"postgres", "redis", "chroma", "llm"}
+    assert set(report["checks"]) == {"postgres", "redis", "chroma", "llm", "worker"}  # generations run on workers
     assert report["checks"]["postgres"]["detail"].startswith("18")  # the server's version, from a real SELECT
 
 
@@ -27,7 +27,8 @@ def test_ready_is_503_naming_the_service_that_does_not_answer(start_api, closed_
     response = api.http.get(api.url + READY, timeout=15)
     assert response.status_code == 503
     report = response.json()
-    assert report["status"] == "not_ready" and report["failed"] == ["redis"]
+    # the workers are reached through that Redis (their broker): they cannot be seen either
+    assert report["status"] == "not_ready" and report["failed"] == ["redis", "worker"]
     assert f"127.0.0.1:{port}" in report["checks"]["redis"]["detail"]
     assert "fix:" in report["checks"]["redis"]["detail"]
     assert report["checks"]["postgres"]["ok"] and report["checks"]["chroma"]["ok"]
@@ -38,7 +39,7 @@ def test_ready_names_every_failed_service(start_api, closed_port):
                     llm_port=closed_port())
     response = api.http.get(api.url + READY, timeout=15)
     assert response.status_code == 503
-    assert response.json()["failed"] == ["postgres", "redis", "chroma", "llm"]
+    assert response.json()["failed"] == ["postgres", "redis", "chroma", "llm", "worker"]
 
 
 @pytest.mark.slow

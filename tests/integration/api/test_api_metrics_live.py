@@ -13,15 +13,20 @@ from _fixtures.waits import GENERATE_WAIT_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 
-# name → whether a generation must move it (RAG metrics come from RAG, not from /generate;
-# the cost of the free local backend stays 0, and the breaker's state is checked apart)
+# name → whether a generation must move it on the API's scrape (RAG metrics come from RAG, not
+# from /generate; the cost of the free local backend stays 0, and the breaker's state is checked
+# apart). The LLM and code-generation counters are counted where the generation runs: on a
+# worker (issue 24), so the API's scrape defines them and they stay put there.
 REQUIRED = {
     "http_requests_total": True, "http_request_duration_seconds_bucket": True,
-    "llm_requests_total": True, "llm_tokens_total": True, "llm_cost_usd_total": False,
-    "llm_circuit_breaker_state": True, "code_generation_attempts_total": True,
-    "code_generation_success_total": True, "rag_retrieval_duration_seconds": False,
+    "llm_requests_total": False, "llm_tokens_total": False, "llm_cost_usd_total": False,
+    "llm_circuit_breaker_state": True, "code_generation_attempts_total": False,
+    "code_generation_success_total": False, "rag_retrieval_duration_seconds": False,
     "embedding_cache_hits_total": False, "embedding_cache_misses_total": False,
 }
+# what the generation moves where it runs, which Prometheus does not see yet
+WORKER_METRICS = ("llm_requests_total", "llm_tokens_total", "code_generation_attempts_total",
+                  "code_generation_success_total")
 
 
 def totals(scrape: str) -> dict[str, float]:
@@ -61,9 +66,17 @@ def test_every_required_metric_is_on_the_scrape_and_moved_with_the_generation(sc
         if needs_samples and name != "llm_circuit_breaker_state":
             assert now.get(name, 0.0) > was.get(name, 0.0), f"{name} did not move with the generation"
     assert now["llm_circuit_breaker_state"] == 0  # closed, and exported
-    assert now["llm_cost_usd_total"] == was.get("llm_cost_usd_total", 0.0)  # the local backend is free
+    assert now.get("llm_cost_usd_total", 0.0) == was.get("llm_cost_usd_total", 0.0)  # the local backend is free
     assert 'route="/api/v1/generations/{log_id}",status="422"' in after
     assert 'route="/api/v1/generate",status="200"' in after
+
+
+@pytest.mark.xfail(strict=True, reason="issue 24 step 8 (not built): the workers' LLM and code-generation"
+                                        " metrics reach no scrape; the API's no longer count generations")
+def test_the_generation_metrics_reach_prometheus(scrapes_around_a_generation):
+    before, after = scrapes_around_a_generation
+    was, now = totals(before), totals(after)
+    assert all(now.get(name, 0.0) > was.get(name, 0.0) for name in WORKER_METRICS), "counted by no scrape"
 
 
 def test_promtool_check_metrics_is_clean_on_a_live_scrape(scrape_after_generation):

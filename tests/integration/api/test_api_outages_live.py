@@ -75,7 +75,8 @@ def test_a_route_that_crashes_is_a_json_500_with_the_request_id_and_no_details(
 
 def test_ready_on_the_anthropic_backend_names_a_rejected_key(start_api, settings):
     # the local server speaks the same API and checks its key as Anthropic's does: 401
-    rejected = start_api(llm_backend="anthropic", anthropic_base_url=settings.llm_base_url,
+    # readiness only: no worker of its own (two starting at once starve the stack's on 2 cores)
+    rejected = start_api(with_worker=False, llm_backend="anthropic", anthropic_base_url=settings.llm_base_url,
                          anthropic_api_key=SecretStr("sk-ant-rejected-key"))  # pragma: allowlist secret
     response = rejected.http.get(rejected.url + "/api/v1/health/ready", timeout=30)
     body = response.json()
@@ -83,7 +84,7 @@ def test_ready_on_the_anthropic_backend_names_a_rejected_key(start_api, settings
     assert "/v1/models answered 401" in body["checks"]["llm"]["detail"]
     assert "check ANTHROPIC_API_KEY" in body["checks"]["llm"]["detail"]
     assert "sk-ant-rejected-key" not in response.text
-    accepted = start_api(llm_backend="anthropic", anthropic_base_url=settings.llm_base_url,
+    accepted = start_api(with_worker=False, llm_backend="anthropic", anthropic_base_url=settings.llm_base_url,
                          anthropic_api_key=settings.llm_local_api_key)
     assert accepted.http.get(accepted.url + "/api/v1/health/ready", timeout=30).status_code == 200
 

@@ -54,7 +54,8 @@ class Stack:
         values = {
             "DEVMATRIX_PROVIDER": "native", "DEVMATRIX_STATE_DIR": s.devmatrix_state_dir,
             "POSTGRES_PORT": s.postgres_port, "REDIS_PORT": s.redis_port, "CHROMADB_PORT": s.chromadb_port,
-            "LLM_PORT": s.llm_port, "LLM_BACKEND": s.llm_backend, "WORKSPACE_DIR": s.workspace_dir,
+            "LLM_PORT": s.llm_port, "LLM_BACKEND": s.llm_backend, "API_PORT": s.api_port,
+            "WORKSPACE_DIR": s.workspace_dir,
             "BACKUP_DIR": s.backup_dir, "RAG_CACHE_DIR": s.rag_cache_dir,
             "REDIS_PASSWORD": s.redis_password.get_secret_value(), "API_TOKEN": s.api_token.get_secret_value(),
             "POSTGRES_PASSWORD": s.postgres_password.get_secret_value(),  # the one its cluster was made with

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 
 from devmatrix.checks.validate import exit_code, run_validation
 from devmatrix.config import Settings
-from devmatrix.errors import InstallError, PortInUse, ServiceNotReady
+from devmatrix.errors import InstallError, PortInUse, ServiceError, ServiceNotReady
+from devmatrix.jobs import service as workers
 from devmatrix.stack import system
 from devmatrix.stack.native import NativeProvider
 
@@ -53,6 +55,8 @@ def test_listening_addresses_sees_a_wildcard_bind():
 
 def test_services_listen_on_loopback_only(provider):
     for state in provider.status():
+        if not state.port:  # the workers listen on no port: they take jobs from Redis
+            continue
         addresses = listening_addresses(state.port)
         assert addresses, f"{state.name} is not listening on {state.port}"
         assert addresses <= {"127.0.0.1", "::1"}, f"{state.name} listens on {addresses}, not only loopback"
@@ -64,11 +68,28 @@ def test_stopping_redis_fails_validation_naming_it_and_up_restores_it(provider, 
         results = run_validation(settings)
         # critical ones: with monitoring up, the exporter's metrics vanish too (non-critical)
         failed = [r.name for r in results if r.failed and r.critical]
-        assert failed == ["redis"]
+        # the workers and the queue settings are read through that Redis (the broker): they fail with it
+        assert failed == ["redis", "worker", "redis queue settings"]
         assert exit_code(results) == 1
     finally:
         provider.up(("redis",))
+    # the workers reconnect to their broker on their own, within seconds
+    deadline = time.monotonic() + WORKERS_RECONNECT_S
+    while not _workers_answer(settings):
+        assert time.monotonic() < deadline, f"the workers did not reconnect to Redis within {WORKERS_RECONNECT_S:g} s"
+        time.sleep(0.5)
     assert exit_code(run_validation(settings)) == 0
+
+
+WORKERS_RECONNECT_S = 60.0
+
+
+def _workers_answer(settings) -> bool:
+    try:
+        workers.readiness(settings)
+    except ServiceError:
+        return False
+    return True
 
 
 def test_up_is_idempotent_and_keeps_pids(provider):

@@ -1,7 +1,7 @@
 """The supervisor's death and a crash are healed by one `invoke infra.up`; down/up never trip on our own processes.
 
 These tests kill servers, so they run on this module's own stack (own state dir
-under `.devmatrix/test-heal/`, free ports, all five core services), driven by
+under `.devmatrix/test-heal/`, free ports, all six core services), driven by
 `invoke` subprocesses as a user would; the session's stack is never touched.
 """
 
@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 INVOKE = str(Path(sys.executable).parent / "invoke")
 PORTS = ("postgres_port", "redis_port", "chromadb_port", "llm_port", "api_port",
          "prometheus_port", "postgres_exporter_port", "redis_exporter_port", "grafana_port")
-SERVERS = ("postgres", "redis", "chroma", "llm", "api")
+SERVERS = ("postgres", "redis", "chroma", "llm", "api", "worker")
+PORTED = SERVERS[:5]  # the workers listen on no port
 COLLECTION = "heal_records"
 
 
@@ -70,7 +71,7 @@ class HealStack:
 
     def ports(self) -> dict[str, int]:
         return {name: getattr(self.settings, setting) for name, setting in
-                zip(SERVERS, ("postgres_port", "redis_port", "chromadb_port", "llm_port", "api_port"), strict=True)}
+                zip(PORTED, ("postgres_port", "redis_port", "chromadb_port", "llm_port", "api_port"), strict=True)}
 
     def leftovers(self) -> dict[int, str]:
         """Live processes that mention this stack's folder anywhere (command, cwd, environment).
@@ -191,9 +192,9 @@ def test_infra_down_after_the_supervisor_is_killed_stops_every_orphan(heal):
     result = heal.invoke("infra.down")
     try:
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "stopped: postgres, redis, chroma, llm, api" in result.stdout
+        assert "stopped: postgres, redis, chroma, llm, api, worker" in result.stdout
         assert heal.leftovers() == {}
-        assert {name: system.port_holder(port) for name, port in heal.ports().items()} == dict.fromkeys(SERVERS)
+        assert {name: system.port_holder(port) for name, port in heal.ports().items()} == dict.fromkeys(PORTED)
     finally:
         heal.up()
 

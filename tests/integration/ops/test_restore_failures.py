@@ -31,6 +31,7 @@ from devmatrix.backup import postgres as pg_backup
 from devmatrix.backup import restore as restore_tx
 from devmatrix.errors import BackupError
 from devmatrix.results import Status
+from devmatrix.stack.redis_aof import AOF_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +64,14 @@ def leftovers(target: Stack) -> dict[str, list]:
     finally:
         pg.close()
     redis_dir = target.provider.catalog["redis"].data_dir
-    files = sorted(p.name for p in redis_dir.iterdir() if p.name != "dump.rdb")
+    files = sorted(p.name for p in redis_dir.iterdir() if p.name not in ("dump.rdb", AOF_DIR))  # the server's own
     with target.chroma() as chroma:
         collections = [c["name"] for c in chroma.collections() if c["name"].startswith("devmatrix-")]
     return {"databases": databases, "files": files, "collections": collections}
 
 
 NOTHING_LEFT = {"databases": [], "files": [], "collections": []}
+SQUAT_S = 15.0
 
 
 def pid_of(target: Stack, service: str) -> int:
@@ -230,7 +232,9 @@ def test_redis_unable_to_start_on_the_backup_rolls_back_postgres(backed_up, monk
             squatter.bind(("127.0.0.1", target.settings.redis_port))
             squatter.listen()
             squatters.append(squatter)
-            threading.Timer(3.0, squatter.close).start()  # gone before the rollback gives up
+            # gone before the rollback gives up (60 s); held past the swap's start, which first turns
+            # the restored RDB into an AOF (stack/redis_aof.py) with a server of its own
+            threading.Timer(SQUAT_S, squatter.close).start()
         return stopped
 
     monkeypatch.setattr(target.provider, "down", down)
@@ -369,9 +373,9 @@ def test_a_killed_restore_is_refused_flagged_and_recovered(clean: Stack, invoke_
     done = invoke_cli("restore", "--recover", "--json", env=env, isolated=True)
     assert done.stdout.startswith("{"), said(done)
     steps = {step["name"]: step for step in json.loads(done.stdout)["steps"]}
-    # the scratch stack has no RAG corpus: validate's rag check is the one critical failure expected
+    # the scratch stack runs no worker and has no RAG corpus: the critical failures expected
     assert [name for name, step in steps.items() if step["status"] == "FAIL" and step["critical"]] == \
-        ["validate: rag"], said(done)
+        ["validate: worker", "validate: rag"], said(done)
     assert steps["recover"]["status"] == "PASS" and steps["validate: restore state"]["status"] == "PASS"
     reported = steps["recover"]["detail"]
     if outcome == "rolled back":

@@ -12,6 +12,9 @@ PROTECTED = [
     ("POST", "/api/v1/generate", "/api/v1/generate"),
     ("POST", "/api/v1/health/circuit-breaker/reset", "/api/v1/health/circuit-breaker/reset"),
     ("GET", "/api/v1/generations/{log_id}", "/api/v1/generations/1"),
+    ("POST", "/api/v1/jobs", "/api/v1/jobs"),
+    ("GET", "/api/v1/jobs/{job_id}", "/api/v1/jobs/00000000-0000-0000-0000-000000000000"),
+    ("DELETE", "/api/v1/jobs/{job_id}", "/api/v1/jobs/00000000-0000-0000-0000-000000000000"),
 ]
 OPEN = [("GET", "/api/v1/health/live"), ("GET", "/api/v1/health/ready"), ("GET", "/api/v1/health/circuit-breaker"),
         ("GET", "/api/v1/metrics/prometheus"), ("GET", "/openapi.json"), ("GET", "/docs")]

@@ -120,3 +120,9 @@ def test_retry_after_says_when_for_busy_and_30_s_for_an_outage():
     assert retry_after(ServiceBusy("api", "busy", retry_after_s=7)) == "7"
     assert retry_after(ServiceError("postgres", "cannot connect")) == "30"
     assert retry_after(LLMError("the model's reply was cut")) is None
+
+
+def test_a_405_allows_every_method_of_the_path_not_only_the_first_routes(client):
+    response = client.put("/api/v1/jobs/d5fbf7fe-e2bd-4a10-a2d0-40ad1e94cf04")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "DELETE, GET"

@@ -67,7 +67,7 @@ def test_the_openapi_schema_documents_every_route_and_the_bearer_scheme(client):
     assert set(schema["paths"]) == {
         "/api/v1/health/live", "/api/v1/health/ready", "/api/v1/health/circuit-breaker",
         "/api/v1/health/circuit-breaker/reset", "/api/v1/metrics/prometheus", "/api/v1/generate",
-        "/api/v1/generations/{log_id}"}
+        "/api/v1/generations/{log_id}", "/api/v1/jobs", "/api/v1/jobs/{job_id}"}
     generate = schema["paths"]["/api/v1/generate"]["post"]
     assert generate["security"] == [{"HTTPBearer": []}]
     assert {"200", "401", "413", "422", "503"} <= set(generate["responses"])

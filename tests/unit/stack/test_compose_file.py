@@ -55,7 +55,7 @@ def test_core_services_have_a_real_healthcheck(compose, name):
     assert check.get("disable") is not True
     command = " ".join(check["test"])
     assert {"postgres": "SELECT 1", "redis": "ping", "chroma": "/dev/tcp", "llm": "/health",
-            "api": "/api/v1/health/live"}[name] in command
+            "api": "/api/v1/health/live", "worker": "ping("}[name] in command
     assert check["retries"] >= 3
 
 
@@ -77,7 +77,7 @@ def test_the_api_starts_once_every_other_core_service_is_healthy(compose):
     }
 
 
-@pytest.mark.parametrize("name", [*CORE, *MONITORING])
+@pytest.mark.parametrize("name", [n for n in (*CORE, *MONITORING) if registry.spec(n).port_setting])
 def test_each_service_publishes_its_port_setting_on_its_registry_port(compose, name):
     # compose's fallback and Settings' default must agree, or validate probes the wrong port
     spec = registry.spec(name)
@@ -149,3 +149,17 @@ def test_prometheus_mounts_its_config_and_rules(compose):
         "./prometheus/rules:/etc/prometheus/rules:ro",
     } <= set(prometheus["volumes"])
     assert "extra_hosts" not in prometheus  # the api is a compose service now, not on the host
+
+
+def test_the_workers_scale_no_fixed_name_no_port_and_the_apis_image_and_volume(compose):
+    # `docker compose up --scale worker=N` refuses a container_name or a fixed host port
+    worker, api = compose["services"]["worker"], compose["services"]["api"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["image"] == api["image"] and worker["volumes"] == api["volumes"]
+    assert worker["command"][:3] == ["python", "-m", "devmatrix.jobs.worker"]
+
+
+def test_redis_keeps_a_queue_noeviction_and_aof_every_second(compose):
+    command = compose["services"]["redis"]["command"][-1]
+    assert "--appendonly yes" in command and "--appendfsync everysec" in command
+    assert "--maxmemory-policy noeviction" in command

@@ -28,8 +28,8 @@ def test_native_compose_and_external_run_the_same_core_set(tmp_path, backend):
                    if s.group == "core")
     compose = ComposeProvider(settings, env_file=tmp_path / ".env.test").services()
     external = ExternalProvider(settings).services()
-    expected = ("postgres", "redis", "chroma", "api") if backend == "anthropic" else (
-        "postgres", "redis", "chroma", "llm", "api")
+    expected = ("postgres", "redis", "chroma", "api", "worker") if backend == "anthropic" else (
+        "postgres", "redis", "chroma", "llm", "api", "worker")
     assert native == compose == external == expected
 
 
@@ -44,7 +44,9 @@ def test_every_spec_names_a_real_port_setting_documented_in_the_example_file():
 
 def test_each_spec_says_how_each_provider_that_runs_it_runs_it():
     for spec in registry.SERVICES:
-        assert spec.runs_on("compose") == bool(spec.compose and spec.compose_port), spec.name
+        # a compose service listens on a port of its own, or has none at all (the workers)
+        assert spec.runs_on("compose") == bool(spec.compose and (spec.compose_port or not spec.port_setting)), \
+            spec.name
     assert [s.name for s in registry.SERVICES if not s.runs_on("native")] == ["grafana"]
 
 

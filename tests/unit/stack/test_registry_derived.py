@@ -57,7 +57,7 @@ def test_validate_goes_deeper_exactly_where_the_registry_says():
 
 def test_ready_checks_every_core_service_but_the_api_itself():
     settings = Settings()
-    assert tuple(ready_checks(settings)) == ("postgres", "redis", "chroma", "llm")
+    assert tuple(ready_checks(settings)) == ("postgres", "redis", "chroma", "llm", "worker")
 
 
 # --- a scratch service: adding one is an entry, a program and a compose service ------------

@@ -57,3 +57,26 @@ def test_rewriting_the_same_config_reports_no_change(tmp_path):
 def test_deep_state_dir_gets_a_short_socket_path(tmp_path):
     deep = tmp_path.joinpath(*["d" * 20] * 6)
     assert len(str(Supervisor(deep).socket)) < 108
+
+
+def test_the_workers_are_one_program_of_worker_count_processes_each_naming_its_stack(tmp_path):
+    settings = Settings(devmatrix_state_dir=tmp_path / "state", llm_backend="local", worker_count=3)
+    catalog = native_services(settings, env_file=tmp_path / ".env.test", user=None)
+    worker = render(tmp_path, [s.program for s in catalog.values()])["program:worker"]
+    assert worker["numprocs"] == "3"
+    assert worker["process_name"] == "%%(program_name)s-%%(process_num)d" or \
+        worker["process_name"] == "%(program_name)s-%(process_num)d"
+    # its command names the state dir: `infra.down` finds a worker whose supervisord died
+    assert f"-m devmatrix.jobs.worker --stack {(tmp_path / 'state').resolve()}" in worker["command"]
+    labels = catalog["worker"].program.labels
+    assert labels("worker-1")["node"].startswith("worker-1@") and labels("worker-1") != labels("worker-2")
+    # a program of one process has no process_name: its process is the program's name
+    assert "numprocs" not in render(tmp_path, [catalog["api"].program])["program:api"]
+
+
+def test_redis_runs_as_a_queue_aof_every_second_and_noeviction(tmp_path):
+    settings = Settings(devmatrix_state_dir=tmp_path / "state")
+    catalog = native_services(settings, env_file=tmp_path / ".env.test", user=None)
+    command = render(tmp_path, [catalog["redis"].program])["program:redis"]["command"]
+    assert "--appendonly yes --appendfsync everysec" in command
+    assert "--maxmemory-policy noeviction" in command

@@ -1,7 +1,10 @@
-"""Code generation over HTTP: POST /generate (bearer token) and GET /generations/{log_id}."""
+"""Code generation over HTTP: POST /generate (bearer token; runs as a job on the workers) and
+GET /generations/{log_id}."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,14 +12,17 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from devmatrix.agents.codegen import CodeGenerationAgent
+from devmatrix.agents.codegen import require_rag_enabled
 from devmatrix.agents.remedies import API
 from devmatrix.agents.result import GenerationResult
 from devmatrix.api._constants import API_PREFIX, MAX_LOG_ID
 from devmatrix.api.auth import require_token
 from devmatrix.api.error_handlers import APIError
 from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerationRecord
-from devmatrix.errors import CircuitOpen
+from devmatrix.errors import CircuitOpen, ServiceError
+from devmatrix.jobs import SYNC_WAIT_S, WAIT_POLL_S
+from devmatrix.jobs.outcome import failure_of, is_llm_outage
+from devmatrix.rag.store import require_examples
 
 router = APIRouter(prefix=API_PREFIX, tags=["generation"])
 log = structlog.get_logger("devmatrix.api")
@@ -32,13 +38,16 @@ _ERRORS = {
              responses={401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
                         409: {"model": ErrorBody, "description": "enable_rag while the server has RAG_ENABLED=false,"
                                                                  " or its RAG collection was never seeded"},
+                        400: {"model": ErrorBody, "description": "the body could not be read (not UTF-8)"},
                         413: {"model": ErrorBody, "description": "the body is over the limit"}, **_ERRORS},
              summary="Generate code for a request: LLM → checks → review → file → git → log row")
 async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
-    """Runs CodeGenerationAgent (blocking) in a worker thread. A generation that ran but failed
-    (e.g. the model wrote no valid code) is still 200, with ``success: false``, ``error``,
-    ``error_fix`` and its ``log_id``; a dependency that is down (Postgres; Redis when the response cache is on) is 503.
-    At most API_MAX_CONCURRENT_GENERATIONS run at once; one more is 429 with Retry-After, not started."""
+    """A job on the workers (as POST /jobs), waited for up to the generation deadline plus a queue
+    wait: the API's threads never run a generation. A generation that ran but failed (e.g. the
+    model wrote no valid code) is still 200, with ``success: false``, ``error``,
+    ``error_fix`` and its ``log_id``;
+    a dependency that is down (Postgres, the broker, every worker) is 503.
+    At most API_MAX_CONCURRENT_GENERATIONS wait at once; one more is 429 with Retry-After, not started."""
     resources = request.app.state.resources
     status = resources.breaker_status()
     if _fenced_off(status):
@@ -46,12 +55,38 @@ async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
                           f" {status['opened_at']} ({status['failures']} consecutive failures)",
                           fix="check the backend (`invoke infra.status`); POST"
                               " /api/v1/health/circuit-breaker/reset to retry now")
-    # run_in_threadpool is not abandoned when the request is cancelled: the slot is given
-    # back only when the generation's thread has finished
     with resources.generation_slots.hold(), \
             structlog.contextvars.bound_contextvars(workspace_id=body.workspace_id):
-        result = await run_in_threadpool(_run_agent, resources, body)
-    return result
+        job = await run_in_threadpool(_submit, resources, body)
+        jobs = resources.jobs()
+        deadline = time.monotonic() + SYNC_WAIT_S
+        while not job.finished and time.monotonic() < deadline:
+            await asyncio.sleep(WAIT_POLL_S)
+            current = await run_in_threadpool(jobs.store.get, job.job_id)
+            if current is None:
+                raise APIError(404, f"job {job.job_id} was deleted while it was waited for",
+                               fix="submit the request again")
+            job = current
+    if job.result:
+        resources.record_llm_outcome(None)  # the model answered (whatever it wrote)
+        return GenerationResult.model_validate(job.result)
+    if not job.finished:
+        raise ServiceError("worker", f"job {job.job_id} did not finish within {SYNC_WAIT_S:g} s (it is {job.status})",
+                           fix=f"it goes on: GET {API_PREFIX}/jobs/{job.job_id} for its result")
+    failure = failure_of(job.job_id, job.status, job.error)
+    if is_llm_outage(job.error):  # the worker's LLM call failed: this API's breaker counts it
+        resources.record_llm_outcome(failure)
+    raise failure
+
+
+def _submit(resources, body: GenerateRequest):
+    """Refuse here what a worker would refuse (RAG the stack cannot serve: 409), then submit."""
+    if body.enable_rag:
+        require_rag_enabled(resources.settings, API.rag)
+        require_examples(resources.settings, asked_by=API.rag)
+    jobs = resources.jobs()
+    jobs.require_workers()  # else the request would wait its whole deadline for nothing
+    return jobs.submit(body.model_dump(), caller="api")
 
 
 def _fenced_off(status: dict) -> bool:
@@ -60,21 +95,6 @@ def _fenced_off(status: dict) -> bool:
         return False
     opened = datetime.fromisoformat(str(status["opened_at"]))
     return (datetime.now(UTC) - opened).total_seconds() < float(status["reset_timeout_s"])
-
-
-def _run_agent(resources, body: GenerateRequest) -> GenerationResult:
-    """Blocking: connect (first use), then the whole pipeline; runs in a worker thread.
-    The answer's ``log_id`` is its row: with Postgres down the API fails at once (503) rather
-    than spend a generation it cannot log (the CLI still returns one, with ``logging_error``)."""
-    postgres = resources.postgres()
-    postgres.execute("SELECT 1")
-    agent = CodeGenerationAgent(settings=resources.settings, postgres_manager=postgres,
-                                enable_cache=body.use_cache,
-                                llm_client=resources.llm(),
-                                retriever=resources.retriever() if body.enable_rag else None, remedies=API)
-    return agent.generate(body.request, body.workspace_id, git_enabled=body.git_enabled,
-                          auto_approve=body.auto_approve, enable_rag=body.enable_rag,
-                          min_score=body.min_score)
 
 
 @router.get("/generations/{log_id}", response_model=GenerationRecord,

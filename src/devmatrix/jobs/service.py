@@ -1,0 +1,75 @@
+"""The workers as a service of the registry: their names, their concurrency, and their probe.
+
+The registry's entry (stack/registry.py) names this module's `url` and `readiness`; the native
+provider's builder (stack/_programs.worker) runs WORKER_COUNT processes of `MODULE` under one
+supervisord program (a process group: worker-0, worker-1, …), each a Celery node named
+``<process>@<host>.<stack>`` (two stacks on one machine, as in the two-machine test, never
+share a node name) with the LLM backend's parallel slots as its concurrency. The probe pings
+every node through the broker; at least one must answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from pathlib import Path
+
+import celery
+import kombu.exceptions
+import redis
+
+from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
+from devmatrix.jobs._constants import PING_TIMEOUT_S
+from devmatrix.jobs.app import broker_address, make_app
+from devmatrix.llm.slots import generation_limit
+
+SERVICE = "worker"
+MODULE = "devmatrix.jobs.worker"
+# A warm shutdown (SIGTERM) lets a running job finish for this long; after it supervisord's
+# backstop kills the process, and the job comes back to another worker (acks_late).
+STOP_WAIT_S = 20
+
+
+def worker_concurrency(settings: Settings) -> int:
+    """Each worker runs as many generations at once as the LLM backend serves (its parallel slots)."""
+    return generation_limit(settings)
+
+
+def stack_tag(state_dir: Path) -> str:
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
+
+
+def node_name(process: str, state_dir: Path) -> str:
+    """The Celery node name of one worker process of the stack kept in ``state_dir``."""
+    return f"{process}@{socket.gethostname()}.{stack_tag(state_dir)}"
+
+
+def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None) -> list[str]:
+    """The node names that answered a control ping within ``timeout_s`` (every machine's workers);
+    with ``limit``, it returns as soon as that many answered instead of waiting the whole timeout."""
+    app = make_app(settings)
+    try:
+        replies = app.control.ping(timeout=timeout_s, limit=limit)
+    except (kombu.exceptions.KombuError, redis.RedisError, OSError) as error:
+        raise ServiceError(SERVICE, f"cannot reach the broker {broker_address(settings)}: {error}",
+                           fix="`invoke infra.up -s redis`, then `invoke infra.status`") from error
+    finally:
+        app.close()
+    return sorted(node for reply in replies for node in reply)
+
+
+def url(settings: Settings) -> str:
+    """Where the workers take their jobs from: the broker."""
+    return broker_address(settings)
+
+
+def readiness(settings: Settings) -> str:
+    """At least one node answers; returns once this machine's WORKER_COUNT did (milliseconds when
+    they are up), else after PING_TIMEOUT_S with those that did."""
+    nodes = ping(settings, limit=settings.worker_count)
+    if not nodes:
+        raise ServiceError(SERVICE, f"no worker answered a ping within {PING_TIMEOUT_S:g} s on"
+                                    f" {broker_address(settings)}",
+                           fix="`invoke infra.up -s worker`, then `invoke infra.logs worker`")
+    return f"celery {celery.__version__}; {len(nodes)} node(s): {', '.join(nodes)}"

@@ -1,0 +1,101 @@
+"""Submitting jobs and reading them back: what the API and the CLI use (never the worker).
+
+A job is its row first, then its message: a row without a message (the broker refused it) is
+failed at once and the caller gets ServiceError; a message without a row cannot exist.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import kombu.exceptions
+import redis
+from celery import Celery
+
+from devmatrix.config import Settings
+from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.jobs._constants import BROKER_RECONNECT_S, PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
+from devmatrix.jobs.app import broker_address, make_app
+from devmatrix.jobs.outcome import failure_of
+from devmatrix.jobs.store import Job, JobStore
+from devmatrix.retry import retry
+from devmatrix.state.postgres import PostgresManager
+
+_BROKER_ERRORS = (kombu.exceptions.KombuError, redis.RedisError, OSError)
+
+
+class JobClient:
+    def __init__(self, settings: Settings, postgres: PostgresManager, *, app: Celery | None = None) -> None:
+        self.settings = settings
+        self.store = JobStore(postgres)
+        self.app = app or make_app(settings)
+
+    def workers(self, *, timeout_s: float = PING_TIMEOUT_S, limit: int | None = 1) -> list[str]:
+        """Nodes that answer a ping (by default: returns at the first answer, or after ``timeout_s``)."""
+        try:  # once more on a broker error: a connection Redis closed when it restarted is dropped, not reused
+            replies = retry(lambda: self.app.control.ping(timeout=timeout_s, limit=limit), on=_BROKER_ERRORS,
+                            timeout_s=BROKER_RECONNECT_S, wait_s=BROKER_RECONNECT_S / 4)
+        except _BROKER_ERRORS as error:
+            raise ServiceError("redis", f"cannot reach Redis at {self.settings.redis_host}:{self.settings.redis_port}"
+                                        f" (the job broker, {broker_address(self.settings)}): {error}",
+                               fix="`invoke infra.up -s redis`") from error
+        return sorted(node for reply in replies for node in reply)
+
+    def require_workers(self) -> None:
+        if not self.workers():
+            raise ServiceError("worker", f"no worker answered a ping within {PING_TIMEOUT_S:g} s on"
+                                         f" {broker_address(self.settings)}: the job would only wait",
+                               fix="`invoke infra.up -s worker`, then `invoke infra.status`")
+
+    def submit(self, request: dict[str, Any], *, caller: str = "api") -> Job:
+        """Record the job (queued), then send its id to the workers; the Celery task id is the job id."""
+        job = self.store.create({**request, "caller": caller})
+        try:
+            self.app.send_task(TASK_NAME, args=[job.job_id], task_id=job.job_id,
+                               queue=self.settings.worker_queue)
+        except _BROKER_ERRORS as error:
+            failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
+                                            f" {job.job_id}: {error}", fix="`invoke infra.up -s redis`; submit again")
+            self.store.finish(job.job_id, "failed", from_status=("queued",), error={
+                "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
+                "http_status": 503, "exit_code": 3})
+            raise failure from error
+        return job
+
+    def wait(self, job_id: str, timeout_s: float) -> Job:
+        """The job once finished, or as it is after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.store.get(job_id)
+            if job is None or job.finished or time.monotonic() >= deadline:
+                return job
+            time.sleep(WAIT_POLL_S)
+
+    def run(self, request: dict[str, Any], *, caller: str, timeout_s: float = SYNC_WAIT_S) -> Job:
+        """Submit and wait, as POST /generate does: the finished job with its result, or the
+        error it ended with, raised as its own class (jobs.outcome)."""
+        job = self.wait(self.submit(request, caller=caller).job_id, timeout_s)
+        if job is None:
+            raise DevMatrixError("the job's row was deleted while it was waited for", fix="run it again")
+        if job.result:
+            return job
+        if not job.finished:
+            raise ServiceError("worker", f"job {job.job_id} did not finish within {timeout_s:g} s (it is"
+                                         f" {job.status})", fix=f"it goes on: `devmatrix jobs` shows {job.job_id}")
+        raise failure_of(job.job_id, job.status, job.error)
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel a queued or running job: its row says so at once, and a running one is stopped."""
+        before = self.store.get(job_id)
+        job = self.store.cancel(job_id)
+        if before is not None and before.status == "running":
+            try:
+                self.app.control.revoke(job_id, terminate=True)
+            except _BROKER_ERRORS as error:
+                raise ServiceError("redis", f"job {job_id} is cancelled in Postgres, but its worker could not be"
+                                            f" told to stop: {error}", fix="it stops at its time limit") from error
+        return job
+
+    def close(self) -> None:
+        self.app.close()
