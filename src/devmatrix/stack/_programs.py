@@ -157,7 +157,11 @@ def worker(ctx: NativeContext) -> NativeProgram:
     return NativeProgram(Program(
         name, [sys.executable, "-m", workers.MODULE, "--stack", str(ctx.state)], directory=ctx.project,
         log_file=ctx.log(name), stop_wait_s=workers.STOP_WAIT_S, numprocs=ctx.settings.worker_count,
-        environment={"DEVMATRIX_ENV_FILE": str(ctx.env_file.resolve()), "PYTHONUNBUFFERED": "1"},
+        # SPT_NOENV: Celery retitles its processes with setproctitle, which by default overwrites
+        # /proc/PID/environ too; the reaper finds a program by SUPERVISOR_SERVER_URL there, and
+        # without this lost the workers (orphans after a supervisor crash, workers left running
+        # after infra.down: CI at ff1b088)
+        environment={"DEVMATRIX_ENV_FILE": str(ctx.env_file.resolve()), "PYTHONUNBUFFERED": "1", "SPT_NOENV": "1"},
         labels=lambda process: {"node": workers.node_name(process, ctx.state)},
     ))
 
