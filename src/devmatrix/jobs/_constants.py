@@ -28,10 +28,6 @@ MAX_ATTEMPTS = 3
 # A worker answers a control ping in milliseconds when idle, but a niced worker on a busy 2-core
 # machine was measured taking over 1 s; none within this: none is up.
 PING_TIMEOUT_S = 2.0
-# A ping that meets a broker error is tried again for this long: after a Redis restart the first
-# use of a pooled connection fails ("Connection closed by server"); a broker that is down still
-# fails within it, and the CLI then runs in-process.
-BROKER_RECONNECT_S = 1.0
 # How often a waiting caller (POST /generate, the CLI) reads the job's row.
 WAIT_POLL_S = 0.2
 # A synchronous caller waits for the generation's deadline plus a queue wait of this.

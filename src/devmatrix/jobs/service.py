@@ -19,6 +19,7 @@ import kombu.exceptions
 import redis
 
 from devmatrix.config import Settings
+from devmatrix.deadlines import CONNECT_TIMEOUT_S
 from devmatrix.errors import ServiceError
 from devmatrix.jobs._constants import PING_TIMEOUT_S
 from devmatrix.jobs.app import broker_address, make_app
@@ -45,18 +46,33 @@ def node_name(process: str, state_dir: Path) -> str:
     return f"{process}@{socket.gethostname()}.{stack_tag(state_dir)}"
 
 
+def ping_nodes(app: celery.Celery, timeout_s: float, limit: int | None = None) -> list[str]:
+    """The nodes that answered a control ping, asked on a broker connection of its own (closed after).
+
+    Never one from Celery's pool: kombu keeps that pool per broker URL for the whole process
+    (``kombu.pools``), shared by every app, and a connection Redis closed when it restarted stays
+    in it: the next ping on it failed at once, "Connection closed by server" (CI at ff1b088, the
+    worker probe after the API outage tests restarted Redis). A fresh connection has the app's
+    connect and socket timeouts (app.py), and is tried once: kombu would retry a refused
+    connection for seconds. So a ping ends within CONNECT_TIMEOUT_S + ``timeout_s``.
+    """
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_S)
+        replies = app.control.ping(timeout=timeout_s, limit=limit, connection=connection)
+    return sorted(node for reply in replies for node in reply)
+
+
 def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None) -> list[str]:
     """The node names that answered a control ping within ``timeout_s`` (every machine's workers);
     with ``limit``, it returns as soon as that many answered instead of waiting the whole timeout."""
     app = make_app(settings)
     try:
-        replies = app.control.ping(timeout=timeout_s, limit=limit)
+        return ping_nodes(app, timeout_s, limit)
     except (kombu.exceptions.KombuError, redis.RedisError, OSError) as error:
         raise ServiceError(SERVICE, f"cannot reach the broker {broker_address(settings)}: {error}",
                            fix="`invoke infra.up -s redis`, then `invoke infra.status`") from error
     finally:
         app.close()
-    return sorted(node for reply in replies for node in reply)
 
 
 def url(settings: Settings) -> str:

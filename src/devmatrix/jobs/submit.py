@@ -15,11 +15,11 @@ from celery import Celery
 
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
-from devmatrix.jobs._constants import BROKER_RECONNECT_S, PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
+from devmatrix.jobs._constants import PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
 from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.jobs.outcome import failure_of
+from devmatrix.jobs.service import ping_nodes
 from devmatrix.jobs.store import Job, JobStore
-from devmatrix.retry import retry
 from devmatrix.state.postgres import PostgresManager
 
 _BROKER_ERRORS = (kombu.exceptions.KombuError, redis.RedisError, OSError)
@@ -33,14 +33,12 @@ class JobClient:
 
     def workers(self, *, timeout_s: float = PING_TIMEOUT_S, limit: int | None = 1) -> list[str]:
         """Nodes that answer a ping (by default: returns at the first answer, or after ``timeout_s``)."""
-        try:  # once more on a broker error: a connection Redis closed when it restarted is dropped, not reused
-            replies = retry(lambda: self.app.control.ping(timeout=timeout_s, limit=limit), on=_BROKER_ERRORS,
-                            timeout_s=BROKER_RECONNECT_S, wait_s=BROKER_RECONNECT_S / 4)
+        try:  # on a connection of its own: never a pooled one Redis closed when it restarted
+            return ping_nodes(self.app, timeout_s, limit)
         except _BROKER_ERRORS as error:
             raise ServiceError("redis", f"cannot reach Redis at {self.settings.redis_host}:{self.settings.redis_port}"
                                         f" (the job broker, {broker_address(self.settings)}): {error}",
                                fix="`invoke infra.up -s redis`") from error
-        return sorted(node for reply in replies for node in reply)
 
     def require_workers(self) -> None:
         if not self.workers():

@@ -74,10 +74,7 @@ def test_stopping_redis_fails_validation_naming_it_and_up_restores_it(provider, 
     finally:
         provider.up(("redis",))
     # the workers reconnect to their broker on their own, within seconds
-    deadline = time.monotonic() + WORKERS_RECONNECT_S
-    while not _workers_answer(settings):
-        assert time.monotonic() < deadline, f"the workers did not reconnect to Redis within {WORKERS_RECONNECT_S:g} s"
-        time.sleep(0.5)
+    _wait_for_workers(settings)
     assert exit_code(run_validation(settings)) == 0
 
 
@@ -90,6 +87,27 @@ def _workers_answer(settings) -> bool:
     except ServiceError:
         return False
     return True
+
+
+def _wait_for_workers(settings) -> None:
+    deadline = time.monotonic() + WORKERS_RECONNECT_S
+    while not _workers_answer(settings):
+        assert time.monotonic() < deadline, f"the workers did not reconnect to Redis within {WORKERS_RECONNECT_S:g} s"
+        time.sleep(0.5)
+
+
+def test_the_worker_probe_after_a_redis_restart_reaches_the_new_redis_not_a_closed_connection(provider, settings):
+    # the probe has run in this process before (kombu keeps its broker connections per URL for
+    # the whole process); a ping after a restart of Redis must not be that closed connection's
+    # "Connection closed by server" (CI at ff1b088: test_every_service_is_healthy_and_recorded)
+    assert workers.ping(settings, limit=settings.worker_count)
+    provider.down(("redis",))
+    provider.up(("redis",))
+    try:
+        # the workers may still be reconnecting (no answer yet): only a broker error is wrong
+        workers.ping(settings, timeout_s=0.5)
+    finally:
+        _wait_for_workers(settings)
 
 
 def test_up_is_idempotent_and_keeps_pids(provider):
