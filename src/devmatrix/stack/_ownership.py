@@ -4,8 +4,9 @@ A process is this stack's when one of these holds:
 
 - this stack's supervisord started it: its environment carries
   ``SUPERVISOR_SERVER_URL=unix://<our socket>`` (the socket lives in, or is named
-  after, the state dir). That finds the llm and api servers, whose command line
-  is the same for every stack;
+  after, the state dir). That finds the llm, api and worker processes, whose command
+  line is the same for every stack; the service is the program's group
+  (``SUPERVISOR_GROUP_NAME``: ``worker`` for the processes worker-0, worker-1, …);
 - its command line is one of our programs' commands that name the state dir
   (``postgres -D <state>/data/postgres``, ``chroma … --path <state>/data/chroma``),
   or it is supervisord with ``-c <state>/supervisor/supervisord.conf``;
@@ -30,6 +31,10 @@ import psutil
 SUPERVISORD = "supervisord"
 # supervisord puts this in the environment of every program it starts.
 SUPERVISOR_URL_VARIABLE = "SUPERVISOR_SERVER_URL"
+# ... and the program (group) it belongs to: a program of numprocs=N runs processes named
+# ``<program>-0`` … (the workers: worker-0, worker-1) whose group is the program's name, which is
+# the service's; for a single process both names are the program's.
+SUPERVISOR_GROUP_VARIABLE = "SUPERVISOR_GROUP_NAME"
 SUPERVISOR_NAME_VARIABLE = "SUPERVISOR_PROCESS_NAME"
 
 
@@ -90,7 +95,8 @@ class StackIdentity:
         except psutil.Error:  # another user's process when we are not root, or gone
             environ = {}
         if environ.get(SUPERVISOR_URL_VARIABLE) == self.supervisor_url:
-            return environ.get(SUPERVISOR_NAME_VARIABLE, "?"), "started by this stack's supervisord"
+            service = environ.get(SUPERVISOR_GROUP_VARIABLE) or environ.get(SUPERVISOR_NAME_VARIABLE, "?")
+            return service, "started by this stack's supervisord"
         try:
             home = self.homes.get(process.cwd())
             if home and os.path.realpath(process.exe()) == home[1]:

@@ -37,6 +37,16 @@ def test_a_process_started_by_our_supervisord_is_ours_and_one_of_another_stack_i
     assert identity.owner(psutil.Process(theirs.pid)) is None
 
 
+def test_a_process_of_a_supervised_group_belongs_to_the_group_s_service_not_to_its_process_name(state, spawn):
+    # numprocs: supervisord names the workers worker-0, worker-1 …; the service is `worker`, the
+    # group. Found as `worker-0`, down and the heal after a dead supervisor skipped them (CI at ff1b088)
+    identity = identity_of(state, [])
+    url = f"unix://{state}/supervisor/supervisor.sock"
+    worker = spawn(env={**os.environ, "SUPERVISOR_SERVER_URL": url,
+                        "SUPERVISOR_GROUP_NAME": "worker", "SUPERVISOR_PROCESS_NAME": "worker-0"})
+    assert identity.owner(psutil.Process(worker.pid)) == ("worker", "started by this stack's supervisord")
+
+
 def test_a_command_naming_our_state_dir_is_ours_but_not_the_same_command_of_a_nested_stack(state, spawn):
     mine = ["-D", str(state / "data" / "postgres")]
     nested = ["-D", str(state / "test-x" / "state" / "data" / "postgres")]
