@@ -7,6 +7,7 @@ under `.devmatrix/test-heal/`, free ports, all six core services), driven by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import pytest
 
 from devmatrix.backup.chroma import ChromaHTTP
 from devmatrix.config import Settings, load_settings
+from devmatrix.jobs.service import stack_tag
 from devmatrix.stack import system
 from devmatrix.stack.system import free_ports
 from devmatrix.state.postgres import PostgresManager
@@ -73,17 +75,35 @@ class HealStack:
         return {name: getattr(self.settings, setting) for name, setting in
                 zip(PORTED, ("postgres_port", "redis_port", "chromadb_port", "llm_port", "api_port"), strict=True)}
 
+    def server_processes(self) -> set[int]:
+        """Every live process of the recorded servers: each one's tree, and each worker's (its pool)."""
+        record = json.loads(self.settings.services_file.read_text())["services"]
+        tops = {record[name]["pid"] for name in SERVERS}
+        tops |= {p["pid"] for p in record["worker"]["processes"] if p["pid"]}
+        found = set()
+        for pid in tops:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found |= {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+        return found
+
     def leftovers(self) -> dict[int, str]:
-        """Live processes that mention this stack's folder anywhere (command, cwd, environment).
+        """Live processes that mention this stack's folder anywhere (command, cwd, environment),
+        and Celery processes of this stack's nodes (`[celeryd: worker-0@host.<tag>…]`), whose
+        title says so even when their environment is unreadable.
 
         Deliberately looser than the code under test, so it catches what that code would miss.
         """
         mark, found = str(self.root.resolve()), {}
+        node = f".{stack_tag(self.settings.devmatrix_state_dir)}"
         for process in psutil.process_iter():
             if process.pid == os.getpid():
                 continue
             try:
                 if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                title = " ".join(process.cmdline())
+                if "celeryd:" in title and node in title:
+                    found[process.pid] = title[:120]
                     continue
                 texts = [*process.cmdline(), process.cwd(), *process.environ().values()]
             except psutil.Error:
@@ -157,7 +177,7 @@ def _alive(pid: int) -> bool:
 
 def test_infra_up_after_the_supervisor_is_killed_restarts_its_orphans_and_keeps_data(heal):
     before = heal.write_data(5)
-    old = heal.server_pids()
+    old, every_old = heal.server_pids(), heal.server_processes()
     os.kill(heal.supervisord_pid(), signal.SIGKILL)
     time.sleep(0.5)
     assert all(_alive(pid) for pid in old.values()), "the servers outlive their supervisor as orphans"
@@ -166,7 +186,9 @@ def test_infra_up_after_the_supervisor_is_killed_restarts_its_orphans_and_keeps_
 
     assert "running without its supervisor" in result.stderr
     assert "PORT to a free port" not in result.stdout + result.stderr
-    assert not any(_alive(pid) for pid in old.values()), "each orphan was stopped, not left beside a new one"
+    # every process: each worker process and its pool too, not only the first of the group
+    left = {pid for pid in every_old if _alive(pid)}
+    assert not left, f"orphans left beside the new servers: {left}"
     assert set(heal.server_pids().values()).isdisjoint(old.values())
     heal.assert_healthy()
     assert heal.read_data() == before
