@@ -187,3 +187,14 @@ def test_the_invoke_tasks_load_without_the_llm_sdk_or_the_ml_stack():
             " print(sorted(heavy))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_worker_starts_without_the_llm_sdk_or_the_agent_stack():
+    # a worker answers its first ping (what `invoke infra.up` waits for) before any job: the agent
+    # stack (anthropic, the agents, RAG; 5-10 s of imports when the machine is busy) loads with
+    # the first job of each pool process (jobs/tasks.py)
+    code = ("import sys, devmatrix.jobs.worker; heavy = {'anthropic', 'torch', 'sentence_transformers',"
+            " 'devmatrix.agents.codegen', 'devmatrix.rag.retriever', 'devmatrix.jobs.run'} & set(sys.modules);"
+            " print(sorted(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -20,7 +20,7 @@ from devmatrix.errors import DevMatrixError
 from devmatrix.jobs._constants import VISIBILITY_TIMEOUT_S
 from devmatrix.jobs.app import make_app
 from devmatrix.jobs.service import node_name, worker_concurrency
-from devmatrix.jobs.tasks import WorkerContext, hand_back, register
+from devmatrix.jobs.tasks import hand_back, register
 from devmatrix.monitoring.logging import configure_logging
 
 # supervisord names each process it starts in this variable (worker-0, worker-1, …)
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(settings)
     process = args.name or os.environ.get(PROCESS_NAME_VARIABLE) or "worker"
     app = make_app(settings, visibility_timeout_s=args.visibility_timeout)
-    register(app, WorkerContext(settings))
+    register(app, settings)  # light: the agent stack loads with the first job (tasks.py)
     node = node_name(process, args.stack)
 
     @worker_ready.connect(weak=False)
