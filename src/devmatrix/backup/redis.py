@@ -23,7 +23,7 @@ from devmatrix._process import run_bounded
 from devmatrix.backup._durable import durable_copy, durable_rename
 from devmatrix.config import Settings
 from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
-from devmatrix.errors import BackupError, ServiceError
+from devmatrix.errors import BackupError
 from devmatrix.stack.system import free_port
 
 BGSAVE_TIMEOUT_S = 300.0
@@ -75,27 +75,26 @@ def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
     """BGSAVE, wait until LASTSAVE moves past the previous save, copy the RDB and check it."""
     client = _client(settings)
     try:
-        version = client.info("server")["redis_version"]
-        deadline = time.monotonic() + BGSAVE_TIMEOUT_S
-        _wait_bgsave_idle(client, deadline)  # one already running would refuse ours
-        before = client.lastsave().timestamp()
-        # LASTSAVE has one-second resolution: start in a later second than the last save
-        while time.time() < before + 1:
-            time.sleep(POLL_S)
-        client.bgsave()
-        while True:
-            info = _wait_bgsave_idle(client, deadline)
-            if client.lastsave().timestamp() > before:
-                break
-            time.sleep(POLL_S)
-        if info["rdb_last_bgsave_status"] != "ok":
-            raise BackupError("Redis BGSAVE failed (rdb_last_bgsave_status=err)",
-                              fix="read `invoke infra.logs redis` (disk full? permissions?)")
-        folder = client.config_get("dir")["dir"]
-        filename = client.config_get("dbfilename")["dbfilename"]
-    except redis.RedisError as error:
-        raise ServiceError("redis", f"backup at {settings.redis_host}:{settings.redis_port} failed: {error}",
-                           fix="`invoke infra.up -s redis`, and check REDIS_* in .env.test") from error
+        with clients.map_exceptions("redis", f"backup at {settings.redis_host}:{settings.redis_port} failed",
+                                    fix="`invoke infra.up -s redis`, and check REDIS_* in .env.test"):
+            version = client.info("server")["redis_version"]
+            deadline = time.monotonic() + BGSAVE_TIMEOUT_S
+            _wait_bgsave_idle(client, deadline)  # one already running would refuse ours
+            before = client.lastsave().timestamp()
+            # LASTSAVE has one-second resolution: start in a later second than the last save
+            while time.time() < before + 1:
+                time.sleep(POLL_S)
+            client.bgsave()
+            while True:
+                info = _wait_bgsave_idle(client, deadline)
+                if client.lastsave().timestamp() > before:
+                    break
+                time.sleep(POLL_S)
+            if info["rdb_last_bgsave_status"] != "ok":
+                raise BackupError("Redis BGSAVE failed (rdb_last_bgsave_status=err)",
+                                  fix="read `invoke infra.logs redis` (disk full? permissions?)")
+            folder = client.config_get("dir")["dir"]
+            filename = client.config_get("dbfilename")["dbfilename"]
     finally:
         client.close()
     source = Path(folder) / filename
