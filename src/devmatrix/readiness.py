@@ -18,31 +18,28 @@ from devmatrix.errors import ServiceError
 ANTHROPIC_VERSION_HEADER = "2023-06-01"
 
 
+POSTGRES_FIX = "`invoke infra.status` and `invoke infra.logs postgres`"
+
+
+def _postgres_row(settings: Settings, database: str, sql: str, what: str, *, fix: str = POSTGRES_FIX) -> tuple | None:
+    """One row of ``sql``, in one attempt within the probe's deadline. Every psycopg2 error, the
+    connect's included, leaves through the one mapping as ``ServiceError("postgres", "what: …")``."""
+    with (clients.map_exceptions("postgres", what, fix=fix),
+          clients.postgres_io_timeout(PROBE_TIMEOUT_S)):
+        conn = psycopg2.connect(**clients.postgres_params(settings, database=database))  # a probe: no retry
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchone()
+        finally:
+            conn.close()
+
+
 def postgres(settings: Settings, *, database: str = "postgres") -> str:
     """Run a real SELECT on the server (the maintenance database unless told)."""
-    try:
-        with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
-            conn = clients.postgres_connect(settings, database=database, window_s=0)
-            try:
-                with conn.cursor() as cursor:
-                    cursor.execute("SELECT current_setting('server_version')")
-                    (version,) = cursor.fetchone()
-            finally:
-                conn.close()
-    except ServiceError as error:
-        raise ServiceError(
-            "postgres",
-            f"no answer to SELECT at {settings.postgres_host}:{settings.postgres_port}"
-            f" as {settings.postgres_user}: {error.message.removeprefix('postgres: ')}",
-            fix="`invoke infra.status` and `invoke infra.logs postgres`",
-        ) from error
-    except psycopg2.Error as error:
-        raise ServiceError(
-            "postgres",
-            f"no answer to SELECT at {settings.postgres_host}:{settings.postgres_port}"
-            f" as {settings.postgres_user}: {str(error).strip()}",
-            fix="`invoke infra.status` and `invoke infra.logs postgres`",
-        ) from error
+    (version,) = _postgres_row(
+        settings, database, "SELECT current_setting('server_version')",
+        f"no answer to SELECT at {settings.postgres_host}:{settings.postgres_port} as {settings.postgres_user}")
     return str(version)
 
 
@@ -53,26 +50,9 @@ def postgres_database(settings: Settings) -> str:
 
 def pgvector(settings: Settings) -> str:
     """The vector extension is installed in the DevMatrix database."""
-    try:
-        with clients.postgres_io_timeout(PROBE_TIMEOUT_S):
-            conn = clients.postgres_connect(settings, window_s=0)
-            try:
-                with conn.cursor() as cursor:
-                    cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-                    row = cursor.fetchone()
-            finally:
-                conn.close()
-    except ServiceError as error:
-        raise ServiceError(
-            "postgres", f"cannot open database {settings.postgres_db!r}: {error.message.removeprefix('postgres: ')}",
-            fix="`invoke infra.up -s postgres`, then create it with `invoke db`",
-        ) from error
-    except psycopg2.Error as error:
-        raise ServiceError(
-            "postgres",
-            f"cannot open database {settings.postgres_db!r}: {str(error).strip()}",
-            fix="create it with `invoke db`",
-        ) from error
+    row = _postgres_row(settings, settings.postgres_db, "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+                        f"cannot open database {settings.postgres_db!r}",
+                        fix=f"{POSTGRES_FIX}; a database that does not exist: `invoke db`")
     if row is None:
         raise ServiceError(
             "postgres",

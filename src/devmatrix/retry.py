@@ -34,3 +34,21 @@ def retry(call: Callable[[], T], *, on: tuple[type[Exception], ...], timeout_s: 
         retry=tenacity.retry_if_exception(lambda error: isinstance(error, on) and when(error)),
         stop=tenacity.stop_before_delay(timeout_s), wait=wait, reraise=True)
     return retrying(call)
+
+
+class PollTimedOut(Exception):
+    """``poll``'s deadline passed while ``check`` kept answering "not yet" (None). Callers catch it
+    where they know what was awaited, and raise their own error with its fix."""
+
+
+def poll(check: Callable[[], T | None], *, timeout_s: float, wait_s: float) -> T:
+    """``check()`` every ``wait_s`` until it returns something other than None (that is returned),
+    for at most ``timeout_s``; then PollTimedOut. An error ``check`` raises leaves at once: a poll
+    waits for a state, it does not retry failures (that is ``retry``)."""
+    def timed_out(state: tenacity.RetryCallState) -> T:
+        raise PollTimedOut(f"still not ready after {state.seconds_since_start:.1f} s ({state.attempt_number} checks)")
+
+    retrying = tenacity.Retrying(retry=tenacity.retry_if_result(lambda result: result is None),
+                                 stop=tenacity.stop_after_delay(timeout_s), wait=tenacity.wait_fixed(wait_s),
+                                 retry_error_callback=timed_out)
+    return retrying(check)

@@ -201,10 +201,15 @@ def test_the_seeds_agent_signature_generates_into_workspace_dir(settings, real_p
     """§2.2's agent, built from a key; like the plan, `generate` gets only the workspace id."""
     agent = CodeGenerationAgent(api_key=settings.llm_local_api_key.get_secret_value(),
                                 postgres_manager=real_postgres_manager, enable_cache=False)
-    assert agent.client.base_url == settings.llm_base_url  # this stack's server, from .env.test
-    result = agent.generate(user_request="Create a function that returns the larger of two numbers",
-                            workspace_id=real_workspace_manager.workspace_id, git_enabled=True,
-                            auto_approve=True)
+    try:
+        assert agent.client.base_url == settings.llm_base_url  # this stack's server, from .env.test
+        result = agent.generate(user_request="Create a function that returns the larger of two numbers",
+                                workspace_id=real_workspace_manager.workspace_id, git_enabled=True,
+                                auto_approve=True)
+    finally:
+        # The agent built its client: left to the garbage collector, its socket may be finalized
+        # first and warn "unclosed socket" inside whichever later test the collector runs in.
+        agent.close()
     row = real_postgres_manager.get_generation(result["log_id"])
     assert row is not None and row["workspace_id"] == real_workspace_manager.workspace_id
     assert (result["backend"], result["model"]) == ("local", LOCAL_MODEL)

@@ -6,7 +6,7 @@ import pytest
 import tenacity
 
 from devmatrix.errors import ServiceError
-from devmatrix.retry import retry
+from devmatrix.retry import PollTimedOut, poll, retry
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,27 @@ def test_the_waits_double_up_to_their_cap_and_none_ends_past_the_deadline(monkey
     assert asked[:3] == pytest.approx([0.05, 0.1, 0.2])
     assert max(asked) == pytest.approx(0.2)
     assert sum(asked) < 0.65  # a wait that would end past the deadline is not started
+
+
+def test_poll_returns_the_first_answer_that_is_not_none():
+    answers = iter([None, None, {"loaded": True}])
+    assert poll(lambda: next(answers), timeout_s=5, wait_s=0) == {"loaded": True}
+
+
+def test_poll_gives_up_at_its_deadline_with_poll_timed_out():
+    checks = []
+    with pytest.raises(PollTimedOut, match="still not ready after"):
+        poll(lambda: checks.append(1), timeout_s=0.05, wait_s=0.01)
+    assert len(checks) > 1
+
+
+def test_an_error_inside_poll_leaves_at_once():
+    checks = []
+
+    def check():
+        checks.append(1)
+        raise ServiceError("redis", "down")
+
+    with pytest.raises(ServiceError):
+        poll(check, timeout_s=5, wait_s=0)
+    assert len(checks) == 1

@@ -33,7 +33,7 @@ import redis
 from devmatrix import clients
 from devmatrix.backup.chroma import ChromaHTTP
 from devmatrix.config import Settings, env_file_path
-from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.errors import DevMatrixError
 from devmatrix.results import CheckResult, Status, timed
 from devmatrix.setup import db
 from devmatrix.stack import registry
@@ -134,10 +134,9 @@ def _redis_client(settings: Settings) -> redis.Redis:
 def _redis_call(settings: Settings, step: Callable[[redis.Redis], object]) -> object:
     client = _redis_client(settings)
     try:
-        return step(client)
-    except redis.RedisError as error:
-        raise ServiceError("redis", f"cleanup at {settings.redis_host}:{settings.redis_port} failed: {error}",
-                           fix="`invoke infra.up -s redis`") from error
+        with clients.map_exceptions("redis", f"cleanup at {settings.redis_host}:{settings.redis_port} failed",
+                                    fix="`invoke infra.up -s redis`"):
+            return step(client)
     finally:
         client.close()
 

@@ -23,7 +23,8 @@ from devmatrix._process import run_bounded
 from devmatrix.backup._durable import durable_copy, durable_rename
 from devmatrix.config import Settings
 from devmatrix.deadlines import REDIS_CHECK_RDB_TIMEOUT_S
-from devmatrix.errors import BackupError, ServiceError
+from devmatrix.errors import BackupError
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack.redis_aof import AOF_DIR
 from devmatrix.stack.system import free_port
 
@@ -61,42 +62,50 @@ def check_rdb(path: Path) -> dict[str, int]:
             "already_expired": found.get("already expired", 0)}
 
 
+def _bgsave_timed_out() -> BackupError:
+    return BackupError(f"Redis BGSAVE still running after {BGSAVE_TIMEOUT_S:g} s",
+                       fix="check the Redis log (`invoke infra.logs redis`) and disk space")
+
+
 def _wait_bgsave_idle(client: redis.Redis, deadline: float) -> dict:
-    while True:
+    """INFO persistence once no BGSAVE runs (by ``deadline``, a monotonic time)."""
+    def idle() -> dict | None:
         info = client.info("persistence")
-        if not info["rdb_bgsave_in_progress"]:
-            return info
-        if time.monotonic() > deadline:
-            raise BackupError(f"Redis BGSAVE still running after {BGSAVE_TIMEOUT_S:g} s",
-                              fix="check the Redis log (`invoke infra.logs redis`) and disk space")
-        time.sleep(POLL_S)
+        return None if info["rdb_bgsave_in_progress"] else info
+
+    try:
+        return poll(idle, timeout_s=max(0.0, deadline - time.monotonic()), wait_s=POLL_S)
+    except PollTimedOut:
+        raise _bgsave_timed_out() from None
 
 
 def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
     """BGSAVE, wait until LASTSAVE moves past the previous save, copy the RDB and check it."""
     client = _client(settings)
     try:
-        version = client.info("server")["redis_version"]
-        deadline = time.monotonic() + BGSAVE_TIMEOUT_S
-        _wait_bgsave_idle(client, deadline)  # one already running would refuse ours
-        before = client.lastsave().timestamp()
-        # LASTSAVE has one-second resolution: start in a later second than the last save
-        while time.time() < before + 1:
-            time.sleep(POLL_S)
-        client.bgsave()
-        while True:
-            info = _wait_bgsave_idle(client, deadline)
-            if client.lastsave().timestamp() > before:
-                break
-            time.sleep(POLL_S)
-        if info["rdb_last_bgsave_status"] != "ok":
-            raise BackupError("Redis BGSAVE failed (rdb_last_bgsave_status=err)",
-                              fix="read `invoke infra.logs redis` (disk full? permissions?)")
-        folder = client.config_get("dir")["dir"]
-        filename = client.config_get("dbfilename")["dbfilename"]
-    except redis.RedisError as error:
-        raise ServiceError("redis", f"backup at {settings.redis_host}:{settings.redis_port} failed: {error}",
-                           fix="`invoke infra.up -s redis`, and check REDIS_* in .env.test") from error
+        with clients.map_exceptions("redis", f"backup at {settings.redis_host}:{settings.redis_port} failed",
+                                    fix="`invoke infra.up -s redis`, and check REDIS_* in .env.test"):
+            version = client.info("server")["redis_version"]
+            deadline = time.monotonic() + BGSAVE_TIMEOUT_S
+            _wait_bgsave_idle(client, deadline)  # one already running would refuse ours
+            before = client.lastsave().timestamp()
+            # LASTSAVE has one-second resolution: start in a later second than the last save
+            time.sleep(max(0.0, before + 1 - time.time()))
+            client.bgsave()
+
+            def saved() -> dict | None:
+                info = _wait_bgsave_idle(client, deadline)
+                return info if client.lastsave().timestamp() > before else None
+
+            try:
+                info = poll(saved, timeout_s=max(0.0, deadline - time.monotonic()), wait_s=POLL_S)
+            except PollTimedOut:
+                raise _bgsave_timed_out() from None
+            if info["rdb_last_bgsave_status"] != "ok":
+                raise BackupError("Redis BGSAVE failed (rdb_last_bgsave_status=err)",
+                                  fix="read `invoke infra.logs redis` (disk full? permissions?)")
+            folder = client.config_get("dir")["dir"]
+            filename = client.config_get("dbfilename")["dbfilename"]
     finally:
         client.close()
     source = Path(folder) / filename
@@ -126,22 +135,22 @@ def load_count(rdb: Path) -> dict[str, int]:
 
 def _count_when_loaded(port: int, server: subprocess.Popen, log: Path) -> dict[str, int]:
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
-    deadline = time.monotonic() + SCRATCH_READY_TIMEOUT_S
+
+    def loaded() -> dict | None:
+        if server.poll() is not None:
+            raise BackupError(f"a scratch redis-server could not load the RDB:\n{log.read_text()[-800:]}",
+                              fix="the RDB is damaged or from a newer Redis; use another backup")
+        try:
+            keyspace = client.info("keyspace")
+            return None if client.info("persistence")["loading"] else keyspace
+        except (redis.ConnectionError, redis.BusyLoadingError):
+            return None  # still starting, or still loading
+
     try:
-        while True:
-            if server.poll() is not None:
-                raise BackupError(f"a scratch redis-server could not load the RDB:\n{log.read_text()[-800:]}",
-                                  fix="the RDB is damaged or from a newer Redis; use another backup")
-            try:
-                keyspace = client.info("keyspace")
-                if not client.info("persistence")["loading"]:
-                    break
-            except (redis.ConnectionError, redis.BusyLoadingError):
-                pass
-            if time.monotonic() > deadline:
-                raise BackupError(f"a scratch redis-server did not load the RDB in {SCRATCH_READY_TIMEOUT_S:g} s",
-                                  fix="check free memory; the RDB may be very large")
-            time.sleep(POLL_S)
+        keyspace = poll(loaded, timeout_s=SCRATCH_READY_TIMEOUT_S, wait_s=POLL_S)
+    except PollTimedOut:
+        raise BackupError(f"a scratch redis-server did not load the RDB in {SCRATCH_READY_TIMEOUT_S:g} s",
+                          fix="check free memory; the RDB may be very large") from None
     finally:
         client.close()
     return {name: int(stats["keys"]) for name, stats in keyspace.items()}

@@ -29,6 +29,7 @@ from devmatrix.monitoring import dashboard as grafana
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.monitoring.panels import PANELS, Panel
 from devmatrix.results import CheckResult, Status, timed
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack import registry
 
 MONITORING_SERVICES = registry.monitoring("native")
@@ -110,21 +111,25 @@ def targets(settings: Settings, *, wait_s: float = 30.0) -> CheckResult:
     """
     url = f"{settings.prometheus_url}/api/v1/targets"
     expected = {job.job for job in registry.native_scrape_jobs(settings)}
-    deadline = time.monotonic() + wait_s
+    seen: dict[str, dict] = {}  # the last answer: what is reported once the wait is over
+
+    def all_up() -> bool | None:
+        active = requests.get(url, timeout=HTTP_TIMEOUT_S).json()["data"]["activeTargets"]
+        seen["health"] = {t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in active}
+        seen["down"] = {job: h for job, h in seen["health"].items() if h[0] != "up"}
+        seen["down"].update({job: ("not discovered", "") for job in expected - set(seen["health"])})
+        return None if seen["down"] else True
+
     with timed() as elapsed:
-        while True:
-            try:
-                active = requests.get(url, timeout=HTTP_TIMEOUT_S).json()["data"]["activeTargets"]
-            except (requests.RequestException, ValueError, KeyError) as error:
-                return CheckResult("prometheus targets", Status.FAIL,
-                                   f"cannot read {url}: {error}; start it with `invoke monitoring.up`",
-                                   seconds=elapsed())
-            health = {t["labels"]["job"]: (t["health"], t.get("lastError", "")) for t in active}
-            down = {job: h for job, h in health.items() if h[0] != "up"}
-            down.update({job: ("not discovered", "") for job in expected - set(health)})
-            if not down or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        try:
+            poll(all_up, timeout_s=wait_s, wait_s=1)
+        except PollTimedOut:
+            pass  # reported below, from the last answer
+        except (requests.RequestException, ValueError, KeyError) as error:
+            return CheckResult("prometheus targets", Status.FAIL,
+                               f"cannot read {url}: {error}; start it with `invoke monitoring.up`",
+                               seconds=elapsed())
+    health, down = seen["health"], seen["down"]
     if down:
         detail = "; ".join(f"{job} {h[0]} {h[1]}".strip() for job, h in sorted(down.items()))
         return CheckResult("prometheus targets", Status.FAIL, f"not up: {detail}", seconds=elapsed(),
@@ -184,9 +189,12 @@ def pushed_generation(settings: Settings, *, env_file: Path, wait_s: float = 45.
         warning = next((line for line in run.stderr.splitlines() if "metrics not pushed" in line), "")
         if warning:
             return CheckResult("pushed metrics", Status.FAIL, warning, seconds=elapsed())
-        deadline = time.monotonic() + wait_s  # a scrape of the gateway happens every SCRAPE_INTERVAL
-        while (after := _instant(settings, PUSHED_GENERATIONS)) <= before and time.monotonic() < deadline:
-            time.sleep(1)
+        # a scrape of the gateway happens every SCRAPE_INTERVAL
+        try:
+            after = poll(lambda: value if (value := _instant(settings, PUSHED_GENERATIONS)) > before else None,
+                         timeout_s=wait_s, wait_s=1)
+        except PollTimedOut:
+            after = before
     ran, outcome = proof_outcome(run.returncode, run.stderr)
     if not ran:
         return CheckResult("pushed metrics", Status.FAIL, outcome, seconds=elapsed())

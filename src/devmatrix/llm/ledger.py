@@ -28,7 +28,7 @@ import redis
 
 from devmatrix import clients
 from devmatrix.config import Settings
-from devmatrix.errors import BudgetExceeded, ServiceError
+from devmatrix.errors import BudgetExceeded
 
 PREFIX = "devmatrix:llm:budget"
 RESERVATION_TTL_S = 3600  # longer than any call (timeout x retries), shorter than a day
@@ -113,14 +113,12 @@ class Ledger:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         key = f"{self.prefix}:{day}"
         member_id = uuid.uuid4().hex
-        try:
+        with clients.map_exceptions("redis", f"cannot reserve the LLM budget at {settings.redis_host}:"
+                                             f"{settings.redis_port}, so the call was not sent",
+                                    fix="`invoke infra.up -s redis`: the shared budget lives there"):
             status, spent, reserved, calls = self._client(settings).eval(
                 _RESERVE, 2, key, f"{key}:reserved", member_id, _micro(worst_case_usd), int(budget * MICRO),
                 max_calls if paid else -1, RESERVATION_TTL_S, KEY_TTL_S)
-        except redis.RedisError as error:
-            raise ServiceError("redis", f"cannot reserve the LLM budget at {settings.redis_host}:"
-                               f"{settings.redis_port} ({error}); the call was not sent",
-                               fix="`invoke infra.up -s redis`: the shared budget lives there") from error
         if status == 0:
             raise BudgetExceeded(
                 f"call budget exhausted: {calls} of ANTHROPIC_API_MAX_CALLS={max_calls} paid calls already"
@@ -138,14 +136,12 @@ class Ledger:
                     self._spent_here += cost_usd
             return
         reservation.settled = True
-        try:
+        with clients.map_exceptions("redis", f"cannot record an LLM call's cost (${cost_usd:.6f}) at"
+                                             f" {settings.redis_host}:{settings.redis_port}",
+                                    fix="`invoke infra.up -s redis`; the reservation lapses after"
+                                        f" {RESERVATION_TTL_S} s"):
             self._client(settings).eval(_SETTLE, 2, reservation.key, f"{reservation.key}:reserved",
                                         reservation.member, _micro(cost_usd))
-        except redis.RedisError as error:
-            raise ServiceError("redis", f"cannot record an LLM call's cost (${cost_usd:.6f}) at"
-                               f" {settings.redis_host}:{settings.redis_port}: {error}",
-                               fix="`invoke infra.up -s redis`; the reservation lapses after"
-                                   f" {RESERVATION_TTL_S} s") from error
         with self._lock:
             self._spent_here += cost_usd
 

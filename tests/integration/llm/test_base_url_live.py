@@ -34,9 +34,10 @@ def paid(settings: Settings):
 def test_the_client_sends_its_calls_to_anthropic_base_url(gateway, paid):
     client = AnthropicClient(settings=paid(anthropic_base_url=gateway), enable_cache=False,
                              enable_retry=False, enable_circuit_breaker=False)
-    assert (client.backend, client.base_url) == ("anthropic", gateway)
-    with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
-        client.complete("hi", max_tokens=5)
+    with client:
+        assert (client.backend, client.base_url) == ("anthropic", gateway)
+        with pytest.raises(ServiceError, match=f"cannot reach the anthropic backend at {gateway}"):
+            client.complete("hi", max_tokens=5)
 
 
 def test_the_env_check_and_the_api_use_it_too(gateway, paid, settings):

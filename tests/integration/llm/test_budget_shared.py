@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -44,31 +44,41 @@ def ledger(settings: Settings, monkeypatch) -> Iterator[Ledger]:
     client.close()
 
 
-def priced_client(settings: Settings) -> tuple[AnthropicClient, list[int]]:
-    """A client on the local server, priced and counted as a paid call; and the list of calls sent."""
-    # no breaker: pybreaker holds one lock for the whole call, which would run the calls one by one
-    client = AnthropicClient(settings=settings, enable_cache=False, enable_circuit_breaker=False)
-    client.backend, client.price = "anthropic", price_for(PAID_MODEL, "anthropic")
-    sent: list[int] = []
-    real_stream = client._sdk.messages.stream
+@pytest.fixture
+def priced_client() -> Iterator[Callable[[Settings], tuple[AnthropicClient, list[int]]]]:
+    """Makes clients on the local server, priced and counted as paid calls, each with the list of
+    calls it sent; closes them after the test (a client left to the garbage collector may warn
+    "unclosed socket" inside a later test)."""
+    made: list[AnthropicClient] = []
 
-    def stream(**kwargs):
-        sent.append(1)
-        return real_stream(**kwargs)
+    def make(settings: Settings) -> tuple[AnthropicClient, list[int]]:
+        # no breaker: pybreaker holds one lock for the whole call, which would run the calls one by one
+        client = AnthropicClient(settings=settings, enable_cache=False, enable_circuit_breaker=False)
+        made.append(client)
+        client.backend, client.price = "anthropic", price_for(PAID_MODEL, "anthropic")
+        sent: list[int] = []
+        real_stream = client._sdk.messages.stream
 
-    client._sdk.messages.stream = stream
-    return client, sent
+        def stream(**kwargs):
+            sent.append(1)
+            return real_stream(**kwargs)
+
+        client._sdk.messages.stream = stream
+        return client, sent
+
+    yield make
+    for client in made:
+        client.close()
 
 
 def worst_case(client: AnthropicClient) -> float:
     return client.price.cost(len(PROMPT) // 3 + 1 + PROMPT_OVERHEAD_TOKENS, MAX_TOKENS)
 
 
-def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, ledger):
+def test_parallel_calls_beyond_the_budget_are_refused_before_sending(settings, ledger, priced_client):
     """8 calls at once, room for 3 worst cases: exactly 3 are sent, 5 get BudgetExceeded unsent."""
     probe, _ = priced_client(settings)
     worst = worst_case(probe)
-    probe.close()
     budget = settings.model_copy(update={"llm_budget_usd": round(3.5 * worst, 9), "anthropic_api_max_calls": 100})
     client, sent = priced_client(budget)
     outcomes: list[str] = []
@@ -133,7 +143,7 @@ def test_processes_share_one_budget(settings, ledger):
     assert ledger.shared(settings)["reserved_usd"] == pytest.approx(0.2)
 
 
-def test_the_call_budget_counts_paid_calls_of_every_client(settings, ledger):
+def test_the_call_budget_counts_paid_calls_of_every_client(settings, ledger, priced_client):
     limited = settings.model_copy(update={"anthropic_api_max_calls": 2, "llm_budget_usd": 1.0})
     (one, sent_one), (two, sent_two) = priced_client(limited), priced_client(limited)
     one.complete(PROMPT, max_tokens=MAX_TOKENS)
@@ -143,7 +153,7 @@ def test_the_call_budget_counts_paid_calls_of_every_client(settings, ledger):
     assert len(sent_one) + len(sent_two) == 2
 
 
-def test_a_stream_stopped_early_settles_what_it_used(settings, ledger):
+def test_a_stream_stopped_early_settles_what_it_used(settings, ledger, priced_client):
     client, _ = priced_client(settings.model_copy(update={"llm_budget_usd": 1.0}))
     pieces = client.stream("Count from 1 to 50, one number per line.", max_tokens=200)
     received = [next(pieces), next(pieces)]

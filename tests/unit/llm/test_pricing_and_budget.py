@@ -110,3 +110,14 @@ def test_client_repr_never_shows_the_key():
                                                (0.0, "$0"), (12.345678, "$12.345678")])
 def test_budget_amounts_are_exact_never_rounded_to_zero(amount, shown):
     assert usd(amount) == shown
+
+
+@pytest.mark.timeout(30)
+def test_a_paid_call_with_redis_down_is_not_sent_and_names_redis(closed_port):
+    """The shared budget lives in Redis: without it a paid call is refused, and the one mapping
+    (clients.map_exceptions) says so, with the address and the fix."""
+    settings = Settings(redis_port=closed_port, llm_budget_usd=1.0)
+    with pytest.raises(ServiceError, match=rf"^redis: cannot reserve the LLM budget at 127.0.0.1:{closed_port},"
+                                           r" so the call was not sent: .*refused") as caught:
+        Ledger(prefix="test:unit").reserve(settings=settings, backend="anthropic", worst_case_usd=0.01)
+    assert "invoke infra.up -s redis" in caught.value.fix

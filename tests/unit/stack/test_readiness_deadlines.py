@@ -65,6 +65,18 @@ def test_a_postgres_probe_of_a_frozen_server_fails_within_the_probe_deadline(sil
 
 
 @pytest.mark.timeout(30)
+def test_a_pgvector_probe_of_a_closed_port_names_the_database_and_both_fixes(closed_port):
+    """The connect's psycopg2 error goes through the one mapping (clients.map_exceptions) at once:
+    a probe never waits out a restart."""
+    start = time.monotonic()
+    with pytest.raises(ServiceError, match=r"^postgres: cannot open database 'devmatrix': .*refused") as caught:
+        readiness.pgvector(Settings(postgres_port=closed_port, postgres_db="devmatrix"))
+    assert time.monotonic() - start < CONNECT_TIMEOUT_S  # one attempt, no reconnect window
+    assert "invoke infra.logs postgres" in caught.value.fix and "invoke db" in caught.value.fix
+    assert type(caught.value.__cause__).__module__.startswith("psycopg2")
+
+
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize("port", ["closed_port", "silent_port"])
 def test_a_start_that_never_becomes_ready_fails_at_the_start_timeout(tmp_path, request, fast_probes, port):
     timeout_s = 1.0
