@@ -72,7 +72,7 @@ def test_a_target_still_down_at_the_deadline_is_named_with_its_error(prometheus)
     result = targets(settings, wait_s=1.5)
     assert result.status is Status.FAIL
     assert result.detail == f"not up: {jobs[0]} down connection refused"
-    assert 1.5 <= result.seconds  # it waited its whole wait before saying so
+    assert result.seconds >= 1.5  # it waited its whole wait before saying so
 
 
 def test_an_unreadable_answer_fails_at_once_and_says_how_to_start_prometheus(closed_port):
