@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -136,21 +137,30 @@ class WiringFailure:
 
 class WiringCheck:
     """`pytest --setup-plan` of each tier (tests/<tier>, marker <tier>) at once in the background:
-    the fixtures are resolved, never run, so it takes seconds and needs no service."""
+    the fixtures are resolved, never run, so it takes seconds and needs no service.
+
+    Each check writes to a file of its own, never to a pipe: nobody reads until ``finish``, after
+    the unit tier, and a tier's plan (the integration tier's is over 64 KB) would fill a pipe and
+    stop its pytest mid-write, where pytest-timeout then failed it (CI, with one core busy)."""
 
     def __init__(self, venv: TierVenv, tiers: tuple[str, ...], *, root: Path = Path(),
                  env: Mapping[str, str] | None = None) -> None:
         environment = {**os.environ, **(env or {})}
+        # closed by finish(), which reads them
+        self.outputs = {tier: tempfile.TemporaryFile("w+", encoding="utf-8") for tier in tiers}  # noqa: SIM115
         self.checks = {
             tier: subprocess.Popen([venv.tool("pytest"), "--setup-plan", "-q", "-p", "no:cacheprovider", "-m", tier,
-                                    f"tests/{tier}"], cwd=root, stdout=subprocess.PIPE,
+                                    f"tests/{tier}"], cwd=root, stdout=self.outputs[tier],
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment, text=True)
             for tier in tiers}
 
     def finish(self, log: Callable[[str], None]) -> list[WiringFailure]:
         failures = []
         for tier, check in self.checks.items():
-            output, _ = check.communicate()
+            check.wait()
+            with self.outputs[tier] as written:
+                written.seek(0)
+                output = written.read()
             if check.returncode != 0:
                 failures.append(WiringFailure(tier, check.returncode, output))
             else:

@@ -151,6 +151,18 @@ def test_the_wiring_check_fails_a_tier_with_a_missing_fixture_or_no_test(tiers, 
     assert "no_such_fixture" in next(f.output for f in failures if f.tier == "unwired")
 
 
+def test_a_wiring_check_with_a_long_plan_runs_to_its_end_while_nobody_reads_it(tmp_path):
+    """The integration tier's plan is over 64 KB: written to a pipe nobody reads before ``finish``,
+    it blocked its pytest, and pytest-timeout failed the wiring check of a clean CI run."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "pytest").write_text("#!/bin/sh\nyes plan | head -c 1000000\n")
+    (venv / "bin" / "pytest").chmod(0o755)
+    check = WiringCheck(TierVenv(venv), ("integration",), root=tmp_path)
+    assert check.checks["integration"].wait(timeout=30) == 0  # done without anyone reading
+    assert check.finish(lambda _: None) == []
+
+
 # --- settings and pins ----------------------------------------------------------------------------
 def test_a_setting_comes_from_the_environment_first_then_the_file(tmp_path):
     env_file = tmp_path / ".env.test"
