@@ -23,12 +23,30 @@ from pathlib import Path
 import yaml
 
 from devmatrix.config import Settings
+from devmatrix.jobs.app import broker_address
 
 SCRAPE_INTERVAL = "10s"
 API_METRICS_PATH = "/api/v1/metrics/prometheus"
 RULES_DIR = Path("infra/prometheus/rules")
 RULE_TESTS_DIR = Path("infra/prometheus/tests")
 COMPOSE_CONFIG = Path("infra/prometheus/prometheus.compose.yml")
+
+# Flower (the workers' metrics): a worker gone without saying so (kill -9, a lost machine) keeps
+# flower_worker_online 1 until Flower purges it, this long after its heartbeats stopped (Celery
+# sends one every 2 s); the "workers online" panel and the WorkersDownWhileJobsWait alert count on it.
+FLOWER_PURGE_OFFLINE_S = 30
+# A job runs for seconds to minutes (up to the hard time limit); prometheus_client's default buckets
+# end at 10 s, where every generation's runtime would land in +Inf and the p95 read 10 s.
+TASK_RUNTIME_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300)
+FLOWER_OPTIONS = (f"--purge_offline_workers={FLOWER_PURGE_OFFLINE_S}",
+                  f"--task_runtime_metric_buckets={','.join(f'{b:g}' for b in TASK_RUNTIME_BUCKETS_S)}",
+                  "--logging=warning")  # not a log line per scrape
+
+
+def job_queue_key(settings: Settings) -> str:
+    """The job queue as the redis-exporter's -check-single-keys names it: ``db<N>=<queue>``; its
+    length is then ``redis_key_size{db="db<N>", key="<queue>"}`` (Flower exports no queue length)."""
+    return f"db{broker_address(settings).rsplit('/', 1)[1]}={settings.worker_queue}"
 
 
 @dataclass(frozen=True)
