@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The job queue's length: the broker's Redis list that the redis-exporter checks
-# (monitoring.prometheus.job_queue_key; the broker's database is db 1).
+# (stack._programs.job_queue_key; the broker's database is db 1).
 JOB_QUEUE_LENGTH = 'redis_key_size{db="db1"}'
 
 

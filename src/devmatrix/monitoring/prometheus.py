@@ -23,7 +23,6 @@ from pathlib import Path
 import yaml
 
 from devmatrix.config import Settings
-from devmatrix.jobs.app import broker_address
 
 SCRAPE_INTERVAL = "10s"
 API_METRICS_PATH = "/api/v1/metrics/prometheus"
@@ -42,11 +41,6 @@ FLOWER_OPTIONS = (f"--purge_offline_workers={FLOWER_PURGE_OFFLINE_S}",
                   f"--task_runtime_metric_buckets={','.join(f'{b:g}' for b in TASK_RUNTIME_BUCKETS_S)}",
                   "--logging=warning")  # not a log line per scrape
 
-
-def job_queue_key(settings: Settings) -> str:
-    """The job queue as the redis-exporter's -check-single-keys names it: ``db<N>=<queue>``; its
-    length is then ``redis_key_size{db="db<N>", key="<queue>"}`` (Flower exports no queue length)."""
-    return f"db{broker_address(settings).rsplit('/', 1)[1]}={settings.worker_queue}"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from devmatrix.config import MONITORING_HOST, Settings
 from devmatrix.errors import InstallError
 from devmatrix.jobs import service as workers
-from devmatrix.jobs.app import broker_url
+from devmatrix.jobs.app import broker_address, broker_url
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.stack import redis_aof
 from devmatrix.stack._secrets import exec_with_env_file, redis_config, secrets_dir, shell_env, write_private
@@ -215,6 +215,12 @@ def postgres_exporter(ctx: NativeContext) -> NativeProgram:
     )
 
 
+def job_queue_key(settings: Settings) -> str:
+    """The job queue as the redis-exporter's -check-single-keys names it: ``db<N>=<queue>``; its
+    length is then ``redis_key_size{db="db<N>", key="<queue>"}`` (Flower exports no queue length)."""
+    return f"db{broker_address(settings).rsplit('/', 1)[1]}={settings.worker_queue}"
+
+
 def redis_exporter(ctx: NativeContext) -> NativeProgram:
     s, env = ctx.settings, secrets_dir(ctx.state) / "redis-exporter.env"
     return _debian(
@@ -222,7 +228,7 @@ def redis_exporter(ctx: NativeContext) -> NativeProgram:
         [f"-redis.addr=redis://{s.redis_host}:{s.redis_port}",
          f"-web.listen-address={MONITORING_HOST}:{s.redis_exporter_port}",
          # the job queue's length (a Redis list in the broker's db): redis_key_size{db="db1", key=...}
-         f"-check-single-keys={prometheus_config.job_queue_key(s)}"],
+         f"-check-single-keys={job_queue_key(s)}"],
         secrets_env=env,
         prepare=lambda: write_private(env, shell_env({"REDIS_PASSWORD": s.redis_password.get_secret_value()})),
     )

@@ -17,7 +17,7 @@ from devmatrix.monitoring import coverage, prometheus
 from devmatrix.monitoring.metrics import CHROMADB_COLLECTION_DOCUMENTS, CHROMADB_UP, REGISTRY
 from devmatrix.monitoring.panels import JOB_QUEUE_LENGTH
 from devmatrix.results import Status
-from devmatrix.stack import registry
+from devmatrix.stack import _programs, registry
 
 pytestmark = pytest.mark.unit
 PROJECT = Path.cwd()
@@ -145,7 +145,7 @@ def test_a_scrape_asks_a_redis_that_drops_connections_once_not_through_its_recon
 
 def test_the_job_queue_the_redis_exporter_checks_is_the_one_the_panels_and_alerts_read(settings):
     # the exporter's -check-single-keys db<N>=<queue> exports redis_key_size{db="db<N>", key="<queue>"}
-    db, queue = prometheus.job_queue_key(settings).split("=")
+    db, queue = _programs.job_queue_key(settings).split("=")
     assert (db, queue) == ("db1", settings.worker_queue)
     assert f'redis_key_size{{db="{db}"}}' == JOB_QUEUE_LENGTH
     rules = (PROJECT / prometheus.RULES_DIR / "devmatrix.yml").read_text()
