@@ -96,7 +96,7 @@ def test_prometheus_sees_the_workers_through_flower_and_the_queue_through_the_re
     expected = {
         f"sum({runtimes})": lambda v: v >= 1,
         f"max(timestamp({runtimes}))": lambda v: v >= ended,  # a live scrape, not a series from before
-        "sum(flower_worker_online)": lambda v: v >= settings.worker_count,
+        "sum(flower_worker_online)": lambda v: v >= 1,  # how many are up is `invoke validate`'s
         f'redis_key_size{{db="db1", key="{settings.worker_queue}"}}': lambda v: v >= 0,
     }
     deadline = time.monotonic() + 60  # a scrape every 10 s
