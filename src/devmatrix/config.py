@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     postgres_exporter_port: Port = Field(default=9187, ge=1, le=65535)
     redis_exporter_port: Port = Field(default=9121, ge=1, le=65535)
     pushgateway_port: Port = Field(default=9091, ge=1, le=65535)
+    # Flower: the Celery queue's and workers' metrics (/metrics), scraped by Prometheus
+    flower_port: Port = Field(default=5555, ge=1, le=65535)
 
     # --- workers (devmatrix.jobs: generations run on Celery workers) -------------
     # How many worker processes the native provider supervises; each runs as many generations
@@ -351,6 +353,10 @@ class Settings(BaseSettings):
     @property
     def postgres_exporter_url(self) -> str:
         return f"http://{MONITORING_HOST}:{self.postgres_exporter_port}"
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://{MONITORING_HOST}:{self.flower_port}"
 
     @property
     def redis_exporter_url(self) -> str:

@@ -170,6 +170,21 @@ def pushgateway(settings: Settings) -> str:
                                "data", "build_information", "version")
 
 
+def flower(settings: Settings) -> str:
+    """Flower answers its health check and serves its worker metrics (it reaches the broker lazily:
+    whether workers are seen is `flower_worker_online`, on the dashboard and in an alert)."""
+    with clients.map_exceptions("flower", f"not healthy at {settings.flower_url}",
+                                fix="`invoke monitoring.up`, then `invoke infra.logs flower`"):
+        health = requests.get(f"{settings.flower_url}/healthcheck", timeout=PROBE_TIMEOUT_S)
+        health.raise_for_status()
+        metrics = requests.get(f"{settings.flower_url}/metrics", timeout=PROBE_TIMEOUT_S)
+        metrics.raise_for_status()
+    if health.text.strip() != "OK" or "flower_worker_online" not in metrics.text:
+        raise ServiceError("flower", f"{settings.flower_url} answers, but not as Flower: /healthcheck said"
+                                     f" {health.text[:80]!r}", fix="`invoke infra.logs flower`")
+    return "flower"
+
+
 def grafana(settings: Settings) -> str:
     """Grafana's /api/health (compose provider only: Grafana is not installable natively)."""
     body = _get_json("grafana", f"{settings.grafana_url}/api/health")

@@ -1,4 +1,4 @@
-"""The "DevMatrix - Overview" dashboard's seven panels (seed §3.4), defined once.
+"""The "DevMatrix - Overview" dashboard's panels, defined once: the seed's seven (§3.4), then the jobs'.
 
 The Grafana dashboard (`devmatrix.monitoring.dashboard`), the snapshot renderer and the
 test that every queried metric exists on a live scrape all read this list, so the
@@ -9,6 +9,10 @@ fixed here, and the reason is given in ``why``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The job queue's length: the broker's Redis list that the redis-exporter checks
+# (stack._programs.job_queue_key; the broker's database is db 1).
+JOB_QUEUE_LENGTH = 'redis_key_size{db="db1"}'
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,22 @@ PANELS: tuple[Panel, ...] = (
     Panel(7, "RAG Vector Store Size", "stat", "sum(chromadb_collection_documents)", "documents",
           why="Chroma has no /metrics; the API exports the count. The seed's name chromadb_collection_count"
               " breaks Prometheus naming (a _count suffix belongs to histograms and summaries)"),
+    # The jobs (devmatrix.jobs): the queue from the broker's Redis, the workers from Flower.
+    Panel(8, "Jobs Waiting in the Queue", "stat", f"sum({JOB_QUEUE_LENGTH})", "queued",
+          why="the broker's list of the job queue (redis-exporter -check-single-keys); Flower exports no"
+              " queue length. Jobs a worker has taken are not in it"),
+    Panel(9, "Workers Online", "stat", "sum(flower_worker_online) or vector(0)", "workers",
+          why="Flower's view of the Celery nodes: 1 while a node's heartbeats arrive; one killed without"
+              " a goodbye is dropped 30 s after its last heartbeat (Flower's --purge_offline_workers)"),
+    Panel(10, "Job Runtime (p95)", "timeseries",
+          "histogram_quantile(0.95, sum by (le) (rate(flower_task_runtime_seconds_bucket[5m])))", "p95", "s",
+          why="a job's time on its worker, from Flower's task events (buckets 0.5 s to 300 s)"),
+    Panel(11, "Job Failures", "timeseries",
+          'sum(increase(flower_events_total{type=~"task-failed|task-rejected"}[5m])) or vector(0)',
+          "failed or rejected",
+          why="jobs Celery saw fail (an exception escaping the task, a hard time limit) or reject, from"
+              " Flower's task events. A generation that ran and ended badly (code refused, a store down)"
+              " is a job row 'failed' (`devmatrix jobs`, GET /api/v1/jobs/ID), not a task failure"),
 )
 
 DASHBOARD_TITLE = "DevMatrix - Overview"

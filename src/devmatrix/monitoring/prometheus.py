@@ -30,6 +30,18 @@ RULES_DIR = Path("infra/prometheus/rules")
 RULE_TESTS_DIR = Path("infra/prometheus/tests")
 COMPOSE_CONFIG = Path("infra/prometheus/prometheus.compose.yml")
 
+# Flower (the workers' metrics): a worker gone without saying so (kill -9, a lost machine) keeps
+# flower_worker_online 1 until Flower purges it, this long after its heartbeats stopped (Celery
+# sends one every 2 s); the "workers online" panel and the WorkersDownWhileJobsWait alert count on it.
+FLOWER_PURGE_OFFLINE_S = 30
+# A job runs for seconds to minutes (up to the hard time limit); prometheus_client's default buckets
+# end at 10 s, where every generation's runtime would land in +Inf and the p95 read 10 s.
+TASK_RUNTIME_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 90, 120, 180, 300)
+FLOWER_OPTIONS = (f"--purge_offline_workers={FLOWER_PURGE_OFFLINE_S}",
+                  f"--task_runtime_metric_buckets={','.join(f'{b:g}' for b in TASK_RUNTIME_BUCKETS_S)}",
+                  "--logging=warning")  # not a log line per scrape
+
+
 
 @dataclass(frozen=True)
 class ScrapeJob:

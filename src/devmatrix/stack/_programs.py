@@ -16,6 +16,7 @@ probes and groups are the registry's.
 | postgres-exporter | Debian prometheus-postgres-exporter |
 | redis-exporter    | Debian prometheus-redis-exporter    |
 | pushgateway       | Debian prometheus-pushgateway       |
+| flower            | `celery flower` from PyPI flower    |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from devmatrix.config import MONITORING_HOST, Settings
 from devmatrix.errors import InstallError
 from devmatrix.jobs import service as workers
+from devmatrix.jobs.app import broker_address, broker_url
 from devmatrix.monitoring import prometheus as prometheus_config
 from devmatrix.stack import redis_aof
 from devmatrix.stack._secrets import exec_with_env_file, redis_config, secrets_dir, shell_env, write_private
@@ -213,12 +215,20 @@ def postgres_exporter(ctx: NativeContext) -> NativeProgram:
     )
 
 
+def job_queue_key(settings: Settings) -> str:
+    """The job queue as the redis-exporter's -check-single-keys names it: ``db<N>=<queue>``; its
+    length is then ``redis_key_size{db="db<N>", key="<queue>"}`` (Flower exports no queue length)."""
+    return f"db{broker_address(settings).rsplit('/', 1)[1]}={settings.worker_queue}"
+
+
 def redis_exporter(ctx: NativeContext) -> NativeProgram:
     s, env = ctx.settings, secrets_dir(ctx.state) / "redis-exporter.env"
     return _debian(
         ctx, "redis-exporter", "prometheus-redis-exporter",
         [f"-redis.addr=redis://{s.redis_host}:{s.redis_port}",
-         f"-web.listen-address={MONITORING_HOST}:{s.redis_exporter_port}"],
+         f"-web.listen-address={MONITORING_HOST}:{s.redis_exporter_port}",
+         # the job queue's length (a Redis list in the broker's db): redis_key_size{db="db1", key=...}
+         f"-check-single-keys={job_queue_key(s)}"],
         secrets_env=env,
         prepare=lambda: write_private(env, shell_env({"REDIS_PASSWORD": s.redis_password.get_secret_value()})),
     )
@@ -230,3 +240,15 @@ def pushgateway(ctx: NativeContext) -> NativeProgram:
     return _debian(ctx, "pushgateway", "prometheus-pushgateway",
                    [f"--web.listen-address={MONITORING_HOST}:{s.pushgateway_port}",
                     f"--persistence.file={ctx.data / 'pushgateway' / 'metrics.store'}", "--persistence.interval=1m"])
+
+
+def flower(ctx: NativeContext) -> NativeProgram:
+    """Flower: the Celery workers' events as Prometheus metrics (/metrics). The broker URL, which
+    holds Redis' password, reaches it in a 0600 file (Celery reads CELERY_BROKER_URL), never argv."""
+    s, env = ctx.settings, secrets_dir(ctx.state) / "flower.env"
+    command = [sys.executable, "-m", "celery", "flower", f"--address={MONITORING_HOST}", f"--port={s.flower_port}",
+               *prometheus_config.FLOWER_OPTIONS]
+    return NativeProgram(
+        Program("flower", exec_with_env_file(env, command), directory=ctx.data / "flower", log_file=ctx.log("flower")),
+        prepare=lambda: write_private(env, shell_env({"CELERY_BROKER_URL": broker_url(s)})),
+    )

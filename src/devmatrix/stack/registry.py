@@ -136,6 +136,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("pushgateway", "monitoring", "pushgateway_port", lambda s: s.pushgateway_url,
                 readiness.pushgateway, native=_programs.pushgateway, compose="pushgateway",
                 compose_port=9091, scrape=Scrape("pushgateway", honor_labels=True)),
+    # Flower: the Celery workers (online, runtimes, failures) as metrics; the queue's length is the
+    # redis-exporter's (a key it checks), since Flower exports none
+    ServiceSpec("flower", "monitoring", "flower_port", lambda s: s.flower_url, readiness.flower,
+                native=_programs.flower, compose="flower", compose_port=5555, scrape=Scrape("flower")),
     # Grafana is not installable natively: compose only, and outside it a server of your own.
     ServiceSpec("grafana", "monitoring", "grafana_port", lambda s: s.grafana_url, readiness.grafana,
                 compose="grafana", compose_port=3000, external=False),

@@ -81,6 +81,22 @@ def test_stopping_redis_fails_validation_naming_it_and_up_restores_it(provider, 
 WORKERS_RECONNECT_S = 60.0
 
 
+def test_no_worker_answering_fails_validation_critically_within_the_ping_deadline(provider, settings):
+    """Redis up, every worker stopped: `invoke validate` names the workers, critical, exit 1, and the
+    check ends at the ping's deadline (PING_TIMEOUT_S), not validate's."""
+    provider.down((workers.SERVICE,))
+    try:
+        results = run_validation(settings)
+        failed = [r for r in results if r.failed and r.critical]
+        assert [r.name for r in failed] == [workers.SERVICE]
+        assert f"no worker answered a ping within {workers.PING_TIMEOUT_S:g} s" in failed[0].detail
+        assert failed[0].seconds < workers.PING_TIMEOUT_S + 3  # the ping's deadline, plus a busy machine
+        assert exit_code(results) == 1
+    finally:
+        provider.up((workers.SERVICE,))
+    assert exit_code(run_validation(settings)) == 0
+
+
 def _workers_answer(settings) -> bool:
     try:
         workers.readiness(settings)

@@ -27,6 +27,8 @@ SEED_TITLES = [
     "Redis Memory Usage",
     "RAG Vector Store Size",
 ]
+# Then the jobs' four (issue 24): the queue, the workers, runtimes, failures.
+JOB_TITLES = ["Jobs Waiting in the Queue", "Workers Online", "Job Runtime (p95)", "Job Failures"]
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +92,8 @@ def test_dashboard_identity(board):
     assert board["schemaVersion"] >= 39
 
 
-def test_dashboard_has_exactly_the_seed_panels_in_order(board):
-    assert [panel["title"] for panel in board["panels"]] == SEED_TITLES
+def test_dashboard_has_exactly_the_seed_panels_then_the_jobs_panels_in_order(board):
+    assert [panel["title"] for panel in board["panels"]] == SEED_TITLES + JOB_TITLES
 
 
 @pytest.mark.parametrize("seed", PANELS, ids=lambda p: p.title)

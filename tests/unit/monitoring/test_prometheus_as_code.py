@@ -15,8 +15,9 @@ from devmatrix.checks import monitoring
 from devmatrix.config import Settings
 from devmatrix.monitoring import coverage, prometheus
 from devmatrix.monitoring.metrics import CHROMADB_COLLECTION_DOCUMENTS, CHROMADB_UP, REGISTRY
+from devmatrix.monitoring.panels import JOB_QUEUE_LENGTH
 from devmatrix.results import Status
-from devmatrix.stack import registry
+from devmatrix.stack import _programs, registry
 
 pytestmark = pytest.mark.unit
 PROJECT = Path.cwd()
@@ -25,7 +26,8 @@ PROJECT = Path.cwd()
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(devmatrix_state_dir=tmp_path / "state", api_port=18000, prometheus_port=19090,
-                    postgres_exporter_port=19187, redis_exporter_port=19121, pushgateway_port=19091)
+                    postgres_exporter_port=19187, redis_exporter_port=19121, pushgateway_port=19091,
+                    flower_port=15555)
 
 
 def test_promtool_passes_the_config_the_rules_the_rule_tests_and_the_generated_files(settings):
@@ -41,7 +43,8 @@ def test_the_native_config_scrapes_the_configured_ports_and_the_compose_one_the_
     jobs = {j["job_name"]: j for j in native["scrape_configs"]}
     assert {name: j["static_configs"][0]["targets"] for name, j in jobs.items()} == {
         "devmatrix-api": ["127.0.0.1:18000"], "postgres": ["127.0.0.1:19187"],
-        "redis": ["127.0.0.1:19121"], "prometheus": ["127.0.0.1:19090"], "pushgateway": ["127.0.0.1:19091"]}
+        "redis": ["127.0.0.1:19121"], "prometheus": ["127.0.0.1:19090"], "pushgateway": ["127.0.0.1:19091"],
+        "flower": ["127.0.0.1:15555"]}
     assert jobs["devmatrix-api"]["metrics_path"] == "/api/v1/metrics/prometheus"
     assert jobs["pushgateway"]["honor_labels"] is True
     assert native["rule_files"] == [f"{PROJECT / 'infra/prometheus/rules'}/*.yml"]
@@ -74,13 +77,29 @@ def test_metric_names_are_found_in_promql(expr, names):
     assert coverage.metric_names(expr) == names
 
 
+def _flower_declares() -> set[str]:
+    """What the pinned Flower's /metrics declares: its metrics, made as Flower makes them (once per
+    process, in prometheus_client's default registry, which Flower's /metrics serves)."""
+    import prometheus_client
+    from flower.events import get_prometheus_metrics
+
+    get_prometheus_metrics()
+    return coverage.declared_names(prometheus_client.generate_latest().decode())
+
+
 def test_every_query_metric_is_declared_by_our_registry_or_an_exporter():
     from prometheus_client import generate_latest
 
     ours = coverage.declared_names(generate_latest(REGISTRY).decode())
-    exporters = {"pg_stat_database_numbackends", "redis_memory_used_bytes", "pg_up", "redis_up"}
-    assert coverage.missing_metrics(ours | exporters, PROJECT) == {}
-    missing = coverage.missing_metrics(ours - {"chromadb_collection_documents"} | exporters, PROJECT)
+    exporters = {"pg_stat_database_numbackends", "redis_memory_used_bytes", "pg_up", "redis_up", "redis_key_size"}
+    flower = _flower_declares()
+    assert {"flower_worker_online", "flower_events_total", "flower_task_runtime_seconds_bucket"} <= flower
+    assert coverage.missing_metrics(ours | exporters | flower, PROJECT) == {}
+    assert coverage.missing_metrics(ours | exporters, PROJECT) == {
+        "flower_events_total": ["panel 11 Job Failures", "alert JobFailureRatioHigh"],
+        "flower_task_runtime_seconds_bucket": ["panel 10 Job Runtime (p95)"],
+        "flower_worker_online": ["panel 9 Workers Online", "alert NoWorkerWhileJobsWait"]}
+    missing = coverage.missing_metrics(ours - {"chromadb_collection_documents"} | exporters | flower, PROJECT)
     assert missing == {"chromadb_collection_documents": ["panel 7 RAG Vector Store Size"]}
 
 
@@ -122,3 +141,16 @@ def test_a_scrape_asks_a_redis_that_drops_connections_once_not_through_its_recon
         thread.join(5)
         listener.close()
     assert len(accepted) == 1
+
+
+def test_the_job_queue_the_redis_exporter_checks_is_the_one_the_panels_and_alerts_read(settings):
+    # the exporter's -check-single-keys db<N>=<queue> exports redis_key_size{db="db<N>", key="<queue>"}
+    db, queue = _programs.job_queue_key(settings).split("=")
+    assert (db, queue) == ("db1", settings.worker_queue)
+    assert f'redis_key_size{{db="{db}"}}' == JOB_QUEUE_LENGTH
+    rules = (PROJECT / prometheus.RULES_DIR / "devmatrix.yml").read_text()
+    assert f"sum({JOB_QUEUE_LENGTH}) > 0" in rules
+    compose = yaml.safe_load((PROJECT / "infra/docker-compose.yml").read_text())
+    assert compose["services"]["redis-exporter"]["environment"]["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] == \
+        f"{db}=${{WORKER_QUEUE:-{Settings().worker_queue}}}"
+

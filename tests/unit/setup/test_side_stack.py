@@ -24,7 +24,7 @@ def test_the_side_stack_gets_every_port_anew_its_own_places_and_the_base_secrets
 
     side, default = load_settings(written, require_file=True), load_settings(base, require_file=True)
     ports = {name: getattr(side, name.lower()) for name in side_stack.PORT_SETTINGS}
-    assert len(ports) == 10 and len(set(ports.values())) == len(ports)  # all distinct
+    assert len(ports) == 11 and len(set(ports.values())) == len(ports)  # all distinct
     assert not set(ports.values()) & {getattr(default, name.lower()) for name in side_stack.PORT_SETTINGS}
     assert side.devmatrix_state_dir == root and side.devmatrix_provider == "native"
     assert root in side.workspace_dir.parents and root in side.backup_dir.parents

@@ -125,7 +125,8 @@ def test_monitoring_services_have_a_real_healthcheck(compose, name):
     command = " ".join(check["test"])
     # the exporters are healthy only when they reach their store, not merely when they listen
     assert {"prometheus": "/-/ready", "grafana": "/api/health", "pushgateway": "/-/ready",
-            "postgres-exporter": "pg_up 1", "redis-exporter": "redis_up 1"}[name] in command
+            "postgres-exporter": "pg_up 1", "redis-exporter": "redis_up 1",
+            "flower": "flower_worker_online"}[name] in command
     assert check["retries"] >= 3
 
 
@@ -139,7 +140,19 @@ def test_monitoring_services_wait_for_what_they_watch(compose):
         "grafana": {"prometheus": "service_healthy"},
         "postgres-exporter": {"postgres": "service_healthy"},
         "redis-exporter": {"redis": "service_healthy"},
+        "flower": {"redis": "service_healthy"},
     }
+
+
+def test_flower_runs_as_the_native_one_does(compose):
+    # the same options (purge, runtime buckets) under both providers, on the broker's db
+    from devmatrix.monitoring.prometheus import FLOWER_OPTIONS
+
+    flower = compose["services"]["flower"]
+    assert flower["command"][:4] == ["python", "-m", "celery", "flower"]
+    assert tuple(flower["command"][6:]) == FLOWER_OPTIONS
+    assert flower["environment"]["CELERY_BROKER_URL"].endswith("@redis:6379/1")
+    assert flower["image"] == compose["services"]["worker"]["image"]
 
 
 def test_prometheus_mounts_its_config_and_rules(compose):
