@@ -7,9 +7,8 @@
   devmatrix check PATH [--json]
   devmatrix jobs [--limit N] [--json]
 
-`generate` runs on the workers (devmatrix.jobs) when any answers a ping, in this process
-otherwise; `workflow` runs in this process (not on the workers yet). Either way the first
-line (and `executed_by` in --json) says which.
+`generate` and `workflow` run on the workers (devmatrix.jobs) when any answers a ping, in this
+process otherwise (or with --in-process). Either way a line (and `executed_by` in --json) says which.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from devmatrix.rag.store import require_examples
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 from devmatrix.state.scratchpad import SharedScratchpad
+from devmatrix.workflows.dispatch import WorkerNodes
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 from devmatrix.workspace import check_workspace_id
 
@@ -61,8 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-git", action="store_true", help="write the file but do not commit")
     gen.add_argument("--no-cache", action="store_true",
                      help="ask the model afresh instead of serving an identical earlier call from Redis")
-    gen.add_argument("--in-process", action="store_true",
-                     help="run the generation in this process even when a worker answers (its metrics are"
+    _in_process_flag(gen, "run the generation in this process even when a worker answers (its metrics are"
                           " this command's own)")
     _gate_flags(gen)
     approval = gen.add_mutually_exclusive_group()
@@ -86,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"tasks run at once, 1-{MAX_CONCURRENCY} (default 2)")
     flow.add_argument("--no-cache", action="store_true",
                       help="ask the model afresh instead of serving identical earlier calls from Redis")
+    _in_process_flag(flow, "run every task in this process even when a worker answers (this process keeps"
+                           " the DAG either way)")
     _gate_flags(flow)
     flow.add_argument("--json", action="store_true", help="print the whole result as JSON")
     jobs = commands.add_parser("jobs", help="the most recent jobs (generations run on the workers)",
@@ -158,6 +159,10 @@ def _score(text: str) -> float:
     if not 0 <= score <= 10:
         raise argparse.ArgumentTypeError(f"{text!r} is not a score from 0 to 10")
     return score
+
+
+def _in_process_flag(command: argparse.ArgumentParser, text: str) -> None:
+    command.add_argument("--in-process", action="store_true", help=text)
 
 
 def _gate_flags(command: argparse.ArgumentParser) -> None:
@@ -261,10 +266,6 @@ def _print_generation(result: GenerationResult, settings: Settings) -> None:
         print(f"FAIL: {result.error_line}", file=sys.stderr)  # the line boundary.Failure prints
 
 
-# Workflows do not run on the workers yet (issue 24, step 4): each runs its DAG here.
-WORKFLOW_IN_PROCESS = "workflows do not run on the workers yet"
-
-
 def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     if not args.request and not args.resume:
         raise UsageError("no request given", fix='devmatrix workflow "what to build", or --resume WORKFLOW_ID')
@@ -278,19 +279,29 @@ def _workflow(args: argparse.Namespace, settings: Settings) -> int:
     scratchpad = SharedScratchpad(RedisManager(settings=settings), PostgresManager(settings=settings))
     orchestrator = OrchestratorAgent(settings=settings,
                                      llm_client=create_llm_client(settings, enable_cache=not args.no_cache))
-    workflow = MultiAgentWorkflow(orchestrator, scratchpad,
-                                  max_concurrency=args.concurrency, on_event=progress)
+    jobs, reason = (None, "--in-process") if args.in_process else _workers(settings)
+    nodes = None if jobs is None else WorkerNodes(jobs, scratchpad, settings, use_cache=not args.no_cache)
+    # said first: a workflow on the workers goes on if this process dies (`--resume` takes it over)
+    where = f"on the workers ({reason})" if jobs else f"in this process ({reason})"
+    if not args.json:
+        print(f"running {where}", file=sys.stderr, flush=True)
+    workflow = MultiAgentWorkflow(orchestrator, scratchpad, max_concurrency=args.concurrency,
+                                  nodes=nodes, on_event=progress)
     workspace = args.workspace
     if args.resume and workspace is None:
         row = scratchpad.load_workflow(args.resume)
         workspace = row["workspace_id"] if row else "default"
-    result = workflow.execute(args.request, workspace or f"wf-{uuid.uuid4().hex[:8]}",
-                              workflow_id=args.resume)
-    result["executed_by"] = "in-process"
+    try:
+        result = workflow.execute(args.request, workspace or f"wf-{uuid.uuid4().hex[:8]}",
+                                  workflow_id=args.resume)
+    finally:
+        if jobs is not None:
+            jobs.close()
+    result["executed_by"] = "workers" if jobs else "in-process"
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
-        print(f"ran in this process ({WORKFLOW_IN_PROCESS})")
+        print(f"ran {where}")
         print(gate_line(settings))
         state = "✓ completed" if result["success"] else "✗ failed"
         print(f"{state}: workflow {result['workflow_id']} in {result['duration_s']:.1f} s"

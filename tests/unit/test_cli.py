@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -292,8 +293,39 @@ def test_a_job_that_failed_on_an_llm_outage_exits_3_naming_the_llm(monkeypatch, 
     assert capsys.readouterr().err.startswith("FAIL: llm: cannot reach the local backend at 127.0.0.1:1 — fix:")
 
 
-def test_a_workflow_says_it_runs_in_this_process(capsys):
-    assert "not on the workers yet" in cli.__doc__ and cli.WORKFLOW_IN_PROCESS
+class _Workflow:
+    """A MultiAgentWorkflow that records whether it was given the workers (``nodes``)."""
+
+    given: ClassVar[list] = []
+
+    def __init__(self, orchestrator, scratchpad, *, max_concurrency, nodes, on_event) -> None:
+        _Workflow.given.append(nodes)
+
+    def execute(self, request, workspace_id, *, workflow_id=None):
+        return {"success": True, "workflow_id": "wf-1", "workspace_id": workspace_id, "plan_source": "explicit",
+                "completed_tasks": [], "failed_tasks": [], "duration_s": 0.1}
+
+
+@pytest.mark.parametrize(("flags", "workers", "said", "executed_by"), [
+    ([], (_Jobs(_Job(RESULT)), "worker-0@h answered"), "on the workers (worker-0@h answered)", "workers"),
+    ([], (None, "no worker answered a ping within 2 s"), "in this process (no worker answered", "in-process"),
+    (["--in-process"], None, "in this process (--in-process)", "in-process"),
+])
+def test_a_workflow_runs_on_the_workers_when_one_answers_and_says_where(monkeypatch, capsys, flags, workers,
+                                                                        said, executed_by):
+    _Workflow.given.clear()
+    monkeypatch.setattr(cli, "_workers", lambda settings: workers or pytest.fail("asked the workers"))
+    monkeypatch.setattr(cli, "MultiAgentWorkflow", _Workflow)
+    for name in ("SharedScratchpad", "RedisManager", "PostgresManager", "OrchestratorAgent", "create_llm_client"):
+        monkeypatch.setattr(cli, name, lambda *args, **kwargs: None)
+    assert cli.main(["workflow", "build a todo API", *flags]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"running {said}") and out.startswith(f"ran {said}")
+    assert (_Workflow.given[0] is not None) == (executed_by == "workers")
+    if workers and workers[0] is not None:
+        assert workers[0].closed
+    assert cli.main(["workflow", "build a todo API", "--json", *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["executed_by"] == executed_by
 
 
 def test_jobs_lists_the_recent_jobs_as_a_table_or_json(monkeypatch, capsys):

@@ -27,8 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("readiness", "state", "workspace", "evidence"),          # probes and stores
     ("llm", "rag"),                                           # the model and retrieval
     ("agents",),
-    ("workflows",),
     ("jobs",),                                                # generations on Celery workers
+    ("workflows",),                                           # the DAG scheduler: tasks in-process or as jobs
     ("stack",),                                               # registry, providers: running the servers
     ("setup",),                                               # phase1's steps, the side stack
     ("backup",),                                              # data safety: backup, restore, cleanup

@@ -18,7 +18,7 @@ import structlog
 from billiard.exceptions import SoftTimeLimitExceeded
 
 from devmatrix.agents.codegen import CodeGenerationAgent
-from devmatrix.agents.remedies import API, CLI_GENERATE
+from devmatrix.agents.remedies import API, CLI_GENERATE, CLI_WORKFLOW
 from devmatrix.config import Settings
 from devmatrix.jobs._constants import SOFT_TIME_LIMIT_S
 from devmatrix.jobs.outcome import error_of
@@ -30,7 +30,7 @@ from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
 
 log = structlog.get_logger("devmatrix.jobs")
-_REMEDIES = {"api": API, "cli": CLI_GENERATE}
+_REMEDIES = {"api": API, "cli": CLI_GENERATE, "workflow": CLI_WORKFLOW}
 
 
 class WorkerContext:

@@ -49,17 +49,21 @@ class JobClient:
     def submit(self, request: dict[str, Any], *, caller: str = "api") -> Job:
         """Record the job (queued), then send its id to the workers; the Celery task id is the job id."""
         job = self.store.create({**request, "caller": caller})
+        self.send(job.job_id)
+        return job
+
+    def send(self, job_id: str) -> None:
+        """Send a recorded job's id to the workers (its Celery task id); a job the broker refused
+        is failed at once, and ServiceError raised."""
         try:
-            self.app.send_task(TASK_NAME, args=[job.job_id], task_id=job.job_id,
-                               queue=self.settings.worker_queue)
+            self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
         except _BROKER_ERRORS as error:
             failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
-                                            f" {job.job_id}: {error}", fix="`invoke infra.up -s redis`; submit again")
-            self.store.finish(job.job_id, "failed", from_status=("queued",), error={
+                                            f" {job_id}: {error}", fix="`invoke infra.up -s redis`; submit again")
+            self.store.finish(job_id, "failed", from_status=("queued",), error={
                 "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
                 "http_status": 503, "exit_code": 3})
             raise failure from error
-        return job
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """The job once finished, or as it is after ``timeout_s``."""

@@ -33,6 +33,8 @@ class TaskRecord:
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float = 0.0
+    job_id: str | None = None  # the job that ran it on the workers (None: run in the starting process)
+    worker: str | None = None  # that job's worker node
 
 
 class SharedScratchpad:
@@ -110,6 +112,23 @@ class SharedScratchpad:
             {"workflow_id": workflow_id, **row},
         )
 
+    def send_task(self, workflow_id: str, task_id: str, task_type: str, job_id: str) -> None:
+        """A node sent to the workers (workflows/dispatch.py): its row names its job, ``queued``."""
+        self.postgres.execute(
+            "INSERT INTO workflow_tasks (workflow_id, task_id, type, status, job_id)"
+            " VALUES (%s, %s, %s, 'queued', %s) ON CONFLICT (workflow_id, task_id)"
+            " DO UPDATE SET status = 'queued', job_id = EXCLUDED.job_id",
+            (workflow_id, task_id, task_type, job_id),
+        )
+
+    def sent_tasks(self, workflow_id: str) -> dict[str, str]:
+        """{task id: job id} of the nodes sent to the workers and not recorded as completed."""
+        rows = self.postgres.execute(
+            "SELECT task_id, job_id FROM workflow_tasks WHERE workflow_id = %s AND status <> 'completed'"
+            " AND job_id IS NOT NULL", (workflow_id,),
+        )
+        return {r["task_id"]: str(r["job_id"]) for r in rows}
+
     def completed_tasks(self, workflow_id: str) -> dict[str, TaskRecord]:
         rows = self.postgres.execute(
             "SELECT * FROM workflow_tasks WHERE workflow_id = %s AND status = 'completed'",
@@ -122,6 +141,7 @@ def _record(row: dict) -> TaskRecord:
     fields = {k: row[k] for k in TaskRecord.__dataclass_fields__}
     fields["cost_usd"] = float(fields["cost_usd"] or 0)
     fields["git_commit_hash"] = (fields["git_commit_hash"] or "").strip() or None
+    fields["job_id"] = str(fields["job_id"]) if fields["job_id"] else None
     for stamp in ("started_at", "finished_at"):
         fields[stamp] = fields[stamp].isoformat() if fields[stamp] else None
     return TaskRecord(**fields)

@@ -6,6 +6,11 @@ the next wave starts, so running again with the same workflow_id skips what is
 already done. A failed task (the model's output) fails only its dependents; other
 branches finish. A service that is down or frozen stops the run: the workflow is
 `interrupted` (WorkflowInterrupted, exit 3) and `--resume` finishes it later.
+
+Given a JobClient (``nodes=``), the tasks run on the workers instead (workflows/dispatch.py):
+this process keeps the DAG and sends each ready task as a job, at most ``max_concurrency`` in
+flight, advancing from the jobs' rows in Postgres; a task sent before this process died goes
+on, and the resume takes it over rather than running it again.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from devmatrix.agents.plan import Plan, PlannedTask, parse_plan
 from devmatrix.agents.remedies import CLI_WORKFLOW
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError, WorkflowError, WorkflowInterrupted
+from devmatrix.jobs._constants import WAIT_POLL_S
 from devmatrix.state.scratchpad import SharedScratchpad, TaskRecord
+from devmatrix.workflows.dispatch import WorkerNodes, fill, record_of
 
 DEFAULT_CONCURRENCY = 2
 ARTIFACT_CONTEXT_CHARS = 4000  # how much of a dependency's code a specialist is shown
@@ -52,7 +59,7 @@ def _now() -> str:
 class MultiAgentWorkflow:
     def __init__(self, orchestrator: OrchestratorAgent, scratchpad: SharedScratchpad, *,
                  agent: object | None = None, settings: Settings | None = None,
-                 max_concurrency: int = DEFAULT_CONCURRENCY,
+                 max_concurrency: int = DEFAULT_CONCURRENCY, nodes: WorkerNodes | None = None,
                  on_event: Callable[[str, str, dict], None] = lambda *_: None) -> None:
         self.orchestrator = orchestrator
         self.scratchpad = scratchpad
@@ -60,6 +67,7 @@ class MultiAgentWorkflow:
         self._agent = agent
         self.max_concurrency = max(1, max_concurrency)
         self.on_event = on_event  # (event, task_id, details): progress for CLIs
+        self.nodes = nodes  # the workers run the tasks (None: threads of this process)
 
     @property
     def agent(self):  # the CodeGenerationAgent every specialist uses, built on first use
@@ -81,7 +89,10 @@ class MultiAgentWorkflow:
             self.on_event("skipped (already done)", task_id, {})
         records = dict(done)
         try:
-            self._run(plan, workflow_id, workspace_id, records)
+            if self.nodes is None:
+                self._run(plan, workflow_id, workspace_id, records)
+            else:
+                self._run_on_workers(plan, workflow_id, workspace_id, records)
         except ServiceError as error:
             self._mark_interrupted(workflow_id)
             raise WorkflowInterrupted(workflow_id, error) from error
@@ -150,16 +161,58 @@ class MultiAgentWorkflow:
                         # the run stops here; branches still running may finish: keep their work
                         self._drain(running, workflow_id, records)
                         raise
-                    records[task_id] = record
-                    self.scratchpad.persist_task(workflow_id, record)
-                    self.on_event(record.status, task_id, {"files": record.files, "error": record.error,
-                                                           "error_fix": record.error_fix})
-                    if record.status != "completed":
-                        for dependent in plan.dependents(task_id):
-                            records[dependent] = TaskRecord(
-                                dependent, plan.task(dependent).type, "skipped",
-                                error=f"dependency {task_id!r} failed")
+                    self._record(plan, workflow_id, record, records)
                     sorter.done(task_id)
+
+    def _record(self, plan: Plan, workflow_id: str, record: TaskRecord, records: dict[str, TaskRecord]) -> None:
+        """Keep a finished task (Postgres first); a failed one skips its dependents."""
+        records[record.task_id] = record
+        self.scratchpad.persist_task(workflow_id, record)
+        self.on_event(record.status, record.task_id, {"files": record.files, "error": record.error,
+                                                      "error_fix": record.error_fix})
+        if record.status != "completed":
+            for dependent in plan.dependents(record.task_id):
+                records[dependent] = TaskRecord(dependent, plan.task(dependent).type, "skipped",
+                                                error=f"dependency {record.task_id!r} failed")
+
+    def _run_on_workers(self, plan: Plan, workflow_id: str, workspace_id: str,
+                        records: dict[str, TaskRecord]) -> None:
+        """The same DAG, each ready task sent as a job; what advances it is the jobs' rows.
+
+        At most ``max_concurrency`` tasks are in flight: the others wait here, not in the queue.
+        A task an earlier run sent (this process's predecessor died) is taken over: its job is
+        waited for, or its result kept; only a task whose job failed is sent again."""
+        nodes = self.nodes
+        assert nodes is not None
+        sorter = plan.sorter()
+        sorter.prepare()
+        earlier = nodes.earlier(workflow_id)
+        waiting: list[str] = []
+        in_flight: dict[str, str] = {}  # task id -> job id
+        while sorter.is_active():
+            for task_id in sorter.get_ready():
+                if task_id in records:  # done before (resume), failed or skipped
+                    sorter.done(task_id)
+                elif task_id in earlier and nodes.take_over(earlier[task_id]):
+                    in_flight[task_id] = earlier[task_id]
+                    self.on_event("taken over (sent before)", task_id, {"job_id": earlier[task_id]})
+                else:
+                    waiting.append(task_id)
+            while waiting and len(in_flight) < self.max_concurrency:
+                task = plan.task(waiting.pop(0))
+                context = self._context(task, records, self.settings.workspace_dir / workspace_id)
+                in_flight[task.id] = nodes.send(workflow_id, workspace_id, task.id, task.type,
+                                                task_request(task, context))
+                self.on_event("sent to the workers", task.id, {"type": task.type, "job_id": in_flight[task.id]})
+            if not in_flight:
+                continue
+            ended = nodes.ended(in_flight)
+            if not ended:
+                time.sleep(WAIT_POLL_S)
+            for task_id, job in ended.items():
+                del in_flight[task_id]
+                self._record(plan, workflow_id, record_of(task_id, plan.task(task_id).type, job), records)
+                sorter.done(task_id)
 
     def _drain(self, running: dict[Future, str], workflow_id: str, records: dict[str, TaskRecord]) -> None:
         """Wait for the branches still running and persist those that completed, so a resume
@@ -204,32 +257,32 @@ class MultiAgentWorkflow:
         record = TaskRecord(task.id, task.type, "failed", started_at=_now())
         start = time.perf_counter()
         self.scratchpad.set_state(workflow_id, task.id, status="running", started_at=record.started_at)
-        request = _INSTRUCTIONS[task.type]
-        if task.type in _FILE_FOR:
-            request += f" Save it in {_FILE_FOR[task.type].format(id=re.sub(r'[^A-Za-z0-9_]', '_', task.id))}."
-        request += f"\nTask: {task.description}"
-        if context:
-            request += f"\n\nCode from the tasks this one depends on:\n{context}"
         try:
-            result = self.agent.generate(user_request=request, workspace_id=workspace_id,
+            result = self.agent.generate(user_request=task_request(task, context), workspace_id=workspace_id,
                                          git_enabled=True, auto_approve=True)
         except ServiceError:
             raise
         except DevMatrixError as error:  # an LLM failure in this branch: report, go on
             record.error, record.error_fix = error.message, error.fix
         else:
-            record.status = "completed" if result.success else "failed"
-            record.error, record.error_fix = result.error, result.error_fix
-            record.artifact = result.generated_code
-            record.files = [result.file_path] if result.file_written and result.file_path else []
-            record.git_commit_hash = result.git_commit_hash
-            record.input_tokens, record.output_tokens = result.usage.input_tokens, result.usage.output_tokens
-            record.cost_usd = result.cost_usd
+            fill(record, result)
         record.finished_at = _now()
         record.duration_s = round(time.perf_counter() - start, 3)
         self.scratchpad.set_state(workflow_id, task.id, status=record.status,
                                   files=record.files, commit=record.git_commit_hash)
         return record
+
+
+def task_request(task: PlannedTask, context: str) -> str:
+    """What a specialist is asked for one task: its kind's instruction, where to save it, the task,
+    and its dependencies' code."""
+    request = _INSTRUCTIONS[task.type]
+    if task.type in _FILE_FOR:
+        request += f" Save it in {_FILE_FOR[task.type].format(id=re.sub(r'[^A-Za-z0-9_]', '_', task.id))}."
+    request += f"\nTask: {task.description}"
+    if context:
+        request += f"\n\nCode from the tasks this one depends on:\n{context}"
+    return request
 
 
 def _import_hint(files: list[str], code: str) -> str | None:
@@ -262,4 +315,4 @@ def _public(record: TaskRecord) -> dict:
             "files": record.files, "commit": record.git_commit_hash, "error": record.error,
             "error_fix": record.error_fix,
             "started_at": record.started_at, "finished_at": record.finished_at,
-            "duration_s": record.duration_s}
+            "duration_s": record.duration_s, "job_id": record.job_id, "worker": record.worker}

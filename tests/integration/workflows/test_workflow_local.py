@@ -104,7 +104,7 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, wo
     request = TWO_STEPS
     workspace = f"resume-{os.getpid()}-{int(time.time())}"
     env = {**os.environ, "WORKSPACE_DIR": str(workflow_settings.workspace_dir)}
-    proc = subprocess.Popen([DEVMATRIX, "workflow", request, "--workspace", workspace, "--json",
+    proc = subprocess.Popen([DEVMATRIX, "workflow", request, "--workspace", workspace, "--json", "--in-process",
                              "--min-score", str(workflow_settings.approval_min_score)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -125,7 +125,7 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, wo
     before = pad.completed_tasks(workflow_id)
     assert set(before) == {first_done}, "the kill came after the second task: nothing left to resume"
 
-    resumed = subprocess.run([DEVMATRIX, "workflow", "--resume", workflow_id, "--json",
+    resumed = subprocess.run([DEVMATRIX, "workflow", "--resume", workflow_id, "--json", "--in-process",
                               "--min-score", str(workflow_settings.approval_min_score)], env=env,
                              capture_output=True, text=True, timeout=110, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

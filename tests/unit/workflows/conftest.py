@@ -22,6 +22,7 @@ from devmatrix.state.scratchpad import TaskRecord
 class MemoryScratchpad:
     workflows: dict[str, dict] = field(default_factory=dict)
     tasks: dict[str, dict[str, TaskRecord]] = field(default_factory=dict)
+    sent: dict[str, dict[str, str]] = field(default_factory=dict)  # workflow -> task -> job id
     postgres: object = None
 
     def start_workflow(self, workflow_id, user_request, workspace_id, plan, plan_source):
@@ -36,6 +37,13 @@ class MemoryScratchpad:
 
     def persist_task(self, workflow_id, record):
         self.tasks.setdefault(workflow_id, {})[record.task_id] = record
+
+    def send_task(self, workflow_id, task_id, task_type, job_id):
+        self.sent.setdefault(workflow_id, {})[task_id] = job_id
+
+    def sent_tasks(self, workflow_id):
+        done = self.completed_tasks(workflow_id)
+        return {k: v for k, v in self.sent.get(workflow_id, {}).items() if k not in done}
 
     def completed_tasks(self, workflow_id):
         return {k: v for k, v in self.tasks.get(workflow_id, {}).items() if v.status == "completed"}
