@@ -135,6 +135,7 @@ def test_a_second_machine_runs_only_workers_and_takes_the_first_machines_jobs(
 
     workspace_id = f"test-two-machines-{uuid.uuid4().hex[:8]}"
     headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+    job_id = None
     try:
         posted = requests.post(f"{settings.api_url}/api/v1/jobs", headers=headers, timeout=30,
                                json={"request": "Write a function add(a, b) that returns a + b",
@@ -155,6 +156,8 @@ def test_a_second_machine_runs_only_workers_and_takes_the_first_machines_jobs(
             "SELECT count(*) AS n FROM code_generation_logs WHERE generation_id = %s", (job_id,))
         assert rows[0]["n"] == 1 and job["result"]["log_id"]
     finally:
+        if job_id:  # not left queued for A's workers once they are back (a no-op once it finished)
+            requests.delete(f"{settings.api_url}/api/v1/jobs/{job_id}", headers=headers, timeout=30)
         real_postgres_manager.execute("DELETE FROM code_generation_logs WHERE workspace_id = %s", (workspace_id,))
         subprocess.run(["rm", "-rf", str(settings.workspace_dir / workspace_id)], check=False)
 
