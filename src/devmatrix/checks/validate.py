@@ -123,10 +123,13 @@ def _rag(s: Settings) -> list[CheckResult]:
     return rag.check(s)
 
 
-def _probe(spec: registry.ServiceSpec) -> Callable[[Settings], CheckResult]:
-    """A service with no deeper check: its readiness probe, against its URL."""
+def _probe(spec: registry.ServiceSpec, provider: registry.ProviderName) -> Callable[[Settings], CheckResult]:
+    """A service with no deeper check: its readiness probe, against its URL; where this machine runs
+    it (the workers, natively or joined to external stores), the probe of this stack's own processes."""
+    probe = spec.local_probe() if registry.runs_here(spec, provider) else spec.probe
+
     def check(s: Settings) -> CheckResult:
-        return CheckResult(spec.name, Status.PASS, f"ready at {spec.url(s)}; {spec.probe(s)}")
+        return CheckResult(spec.name, Status.PASS, f"ready at {spec.url(s)}; {probe(s)}")
 
     return check
 
@@ -183,7 +186,8 @@ def checks(provider: registry.ProviderName) -> dict[str, Callable[[Settings], Ch
     generation needs it), so it is named even where the registry leaves the local server out.
     """
     services: dict[str, Callable[[Settings], CheckResult | list[CheckResult]]] = {
-        name: DEEP_CHECKS.get(name) or _probe(registry.spec(name)) for name in registry.names("core", provider)
+        name: DEEP_CHECKS.get(name) or _probe(registry.spec(name), provider)
+        for name in registry.names("core", provider)
     }
     return {**services, "redis queue settings": _redis_queue, "pgvector + schema": _pgvector,
             "git workspace": _git, "restore state": _restore_state,

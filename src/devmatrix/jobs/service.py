@@ -5,7 +5,9 @@ provider's builder (stack/_programs.worker) runs WORKER_COUNT processes of `MODU
 supervisord program (a process group: worker-0, worker-1, …), each a Celery node named
 ``<process>@<host>.<stack>`` (two stacks on one machine, as in the two-machine test, never
 share a node name) with the LLM backend's parallel slots as its concurrency. The probe pings
-every node through the broker; at least one must answer.
+every node through the broker (any machine's); at least one must answer. The own probe pings
+only this stack's nodes: what the provider that runs them waits for, and what validate checks
+on a machine that runs workers.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ def node_name(process: str, state_dir: Path) -> str:
     return f"{process}@{socket.gethostname()}.{stack_tag(state_dir)}"
 
 
-def ping_nodes(app: celery.Celery, timeout_s: float, limit: int | None = None) -> list[str]:
+def own_nodes(settings: Settings) -> list[str]:
+    """The node names of this stack's WORKER_COUNT supervised processes (worker-0, worker-1, …)."""
+    return [node_name(f"{SERVICE}-{i}", settings.devmatrix_state_dir) for i in range(settings.worker_count)]
+
+
+def ping_nodes(app: celery.Celery, timeout_s: float, limit: int | None = None,
+               destination: list[str] | None = None) -> list[str]:
     """The nodes that answered a control ping, asked on a broker connection of its own (closed after).
 
     Never one from Celery's pool: kombu keeps that pool per broker URL for the whole process
@@ -58,16 +66,18 @@ def ping_nodes(app: celery.Celery, timeout_s: float, limit: int | None = None) -
     """
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_S)
-        replies = app.control.ping(timeout=timeout_s, limit=limit, connection=connection)
+        replies = app.control.ping(destination=destination, timeout=timeout_s, limit=limit, connection=connection)
     return sorted(node for reply in replies for node in reply)
 
 
-def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None) -> list[str]:
-    """The node names that answered a control ping within ``timeout_s`` (every machine's workers);
-    with ``limit``, it returns as soon as that many answered instead of waiting the whole timeout."""
+def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None,
+         destination: list[str] | None = None) -> list[str]:
+    """The node names that answered a control ping within ``timeout_s`` (every machine's workers, or
+    only those in ``destination``); with ``limit``, it returns as soon as that many answered instead
+    of waiting the whole timeout."""
     app = make_app(settings)
     try:
-        return ping_nodes(app, timeout_s, limit)
+        return ping_nodes(app, timeout_s, limit, destination)
     except (kombu.exceptions.KombuError, redis.RedisError, OSError) as error:
         raise ServiceError(SERVICE, f"cannot reach the broker {broker_address(settings)}: {error}",
                            fix="`invoke infra.up -s redis`, then `invoke infra.status`") from error
@@ -89,3 +99,15 @@ def readiness(settings: Settings) -> str:
                                     f" {broker_address(settings)}",
                            fix="`invoke infra.up -s worker`, then `invoke infra.logs worker`")
     return f"celery {celery.__version__}; {len(nodes)} node(s): {', '.join(nodes)}"
+
+
+def own_readiness(settings: Settings) -> str:
+    """At least one of THIS stack's own nodes answers (other machines' workers answer the same broker,
+    and would pass `readiness` for a stack whose own workers are down); returns once all of them did."""
+    own = own_nodes(settings)
+    nodes = ping(settings, limit=len(own), destination=own)
+    if not nodes:
+        raise ServiceError(SERVICE, f"none of this stack's workers ({', '.join(own)}) answered a ping within"
+                                    f" {PING_TIMEOUT_S:g} s on {broker_address(settings)}",
+                           fix="`invoke infra.up -s worker`, then `invoke infra.logs worker`")
+    return f"celery {celery.__version__}; {len(nodes)}/{len(own)} own node(s): {', '.join(nodes)}"

@@ -32,18 +32,21 @@ class NativeService:
     system_programs: dict[str, str] = field(default_factory=dict)  # program -> Debian package
 
 
-def native_services(settings: Settings, *, env_file: Path, user: str | None) -> dict[str, NativeService]:
-    """Every service the native provider can run, for these settings (the local LLM only when used)."""
+def native_services(settings: Settings, *, env_file: Path, user: str | None,
+                    only: tuple[str, ...] | None = None) -> dict[str, NativeService]:
+    """Every service the native provider can run, for these settings (the local LLM only when used);
+    with ``only``, just those (the workers a machine runs against another machine's stores).
+    Each is probed for this stack's own processes (`ServiceSpec.local_probe`)."""
     ctx = NativeContext(settings=settings, state=settings.devmatrix_state_dir.resolve(), project=Path.cwd(),
                         env_file=env_file, user=user, scrape_jobs=registry.native_scrape_jobs(settings))
     services = {}
     for spec in registry.SERVICES:
-        if spec.native is None or not spec.wanted(settings):
+        if spec.native is None or not spec.wanted(settings) or (only is not None and spec.name not in only):
             continue
         built = spec.native(ctx)
         services[spec.name] = NativeService(
             spec.name, spec.port(settings), (spec.port_setting or "").upper(), built.program,
-            Probe(spec.name, spec.url(settings), spec.probe), ctx.data / spec.name,
+            Probe(spec.name, spec.url(settings), spec.local_probe()), ctx.data / spec.name,
             group=spec.group, prepare=built.prepare, system_programs=built.system_programs,
         )
     return services

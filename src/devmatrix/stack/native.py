@@ -46,11 +46,17 @@ DEFAULT_STOP_GRACE_S = Program.stop_wait_s
 class NativeProvider:
     name = "native"
 
-    def __init__(self, settings: Settings, *, env_file: Path, echo: Callable[[str], None] = print):
+    def __init__(self, settings: Settings, *, env_file: Path, echo: Callable[[str], None] = print,
+                 only: tuple[str, ...] | None = None, record_as: str | None = None):
+        """``only``: run just these services (the external provider's joined ones, the workers);
+        ``record_as``: the provider services.json names (the one that owns this native part)."""
         self.settings = settings
         self.echo = echo
+        self.name = record_as or NativeProvider.name
         self.pg_user = settings.postgres_system_user if system.is_root() else None
-        self.catalog = native_services(settings, env_file=env_file, user=self.pg_user)
+        self.catalog = native_services(settings, env_file=env_file, user=self.pg_user, only=only)
+        if "postgres" not in self.catalog:
+            self.pg_user = None  # its account exists for Postgres alone
         self.supervisor = Supervisor(settings.devmatrix_state_dir)
         self.identity = StackIdentity.of(
             state_dir=settings.devmatrix_state_dir, socket=self.supervisor.socket,

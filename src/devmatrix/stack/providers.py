@@ -33,5 +33,5 @@ def get_provider(
     if choice == "compose":
         return ComposeProvider(settings, env_file=env_file)
     if choice == "external":
-        return ExternalProvider(settings)
+        return ExternalProvider(settings, env_file=env_file, echo=echo)
     return NativeProvider(settings, env_file=env_file, echo=echo)

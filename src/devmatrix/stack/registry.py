@@ -66,6 +66,12 @@ class ServiceSpec:
     compose_port: int = 0  # the port it listens on inside its container
     scrape: Scrape | None = None
     external: bool = True  # the external provider checks it
+    # The external provider runs it on this machine (natively, supervised) instead of checking
+    # someone else's: the workers, which is how a second machine joins the first one's stores.
+    joins: bool = False
+    # What answers for THIS stack's own processes, where ``probe`` would take any machine's (the
+    # workers of every machine answer the same broker): what the provider that runs it waits for.
+    own_probe: Callable[[Settings], str] | None = None
     # Whether the stack needs it with these settings (the local LLM only serves the local backend).
     wanted: Callable[[Settings], bool] = field(default=lambda settings: True)
     store: Store | None = None  # it holds data: backup, restore and cleanup cover it
@@ -82,6 +88,10 @@ class ServiceSpec:
 
     def port(self, settings: Settings) -> int:
         return int(getattr(settings, self.port_setting)) if self.port_setting else 0
+
+    def local_probe(self) -> Callable[[Settings], str]:
+        """The probe of this stack's own processes (where they are this stack's to run)."""
+        return self.own_probe or self.probe
 
     def runs_on(self, provider: ProviderName) -> bool:
         return {"native": self.native is not None, "compose": self.compose is not None,
@@ -120,7 +130,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 drills=(Drill("kill", "api"), Drill("freeze", "api"))),
     # Celery workers (devmatrix.jobs): WORKER_COUNT processes, no port (they take jobs from the broker)
     ServiceSpec(workers.SERVICE, "core", None, workers.url, workers.readiness, native=_programs.worker,
-                compose="worker", drills=(Drill("kill", "generate"), Drill("freeze", "api"))),
+                compose="worker", joins=True, own_probe=workers.own_readiness,
+                drills=(Drill("kill", "generate"), Drill("freeze", "api"))),
     ServiceSpec(backup_scheduler.SERVICE, "schedule", None,  # no port: it only runs backups
                 lambda s: f"file://{(s.devmatrix_state_dir / 'backup-scheduler.heartbeat').resolve()}",
                 backup_scheduler.readiness, native=_programs.backup_scheduler, external=False),
@@ -160,6 +171,16 @@ def names(group: Group, provider: ProviderName, settings: Settings | None = None
 def core(settings: Settings, provider: ProviderName) -> tuple[str, ...]:
     """What a bare `infra.up` starts: the same set under every provider."""
     return names("core", provider, settings)
+
+
+def runs_here(spec: ServiceSpec, provider: ProviderName) -> bool:
+    """Whether ``provider`` runs the service on this machine, as this stack's own processes."""
+    return spec.native is not None if provider == "native" else provider == "external" and spec.joins
+
+
+def joined(settings: Settings) -> tuple[str, ...]:
+    """The core services the external provider runs here itself: what a second machine adds."""
+    return tuple(name for name in core(settings, "external") if BY_NAME[name].joins)
 
 
 def stores() -> tuple[str, ...]:
