@@ -254,15 +254,18 @@ def test_json_says_where_it_ran_in_a_field(monkeypatch, capsys):
     assert payload["executed_by"] == "worker" and payload["worker"] == "worker-0@host.abc" and payload["log_id"] == 7
 
 
+class _AgentOfResult:
+    """An agent that generates RESULT without a model: where the CLI runs it is the subject."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def generate(self, *args, **kwargs):
+        return GenerationResult.model_validate(RESULT)
+
+
 def test_with_no_worker_up_generate_runs_here_and_says_why(monkeypatch, capsys):
-    class Agent:
-        def __init__(self, *args, **kwargs) -> None:
-            pass
-
-        def generate(self, *args, **kwargs):
-            return GenerationResult.model_validate(RESULT)
-
-    monkeypatch.setattr(cli, "CodeGenerationAgent", Agent)
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _AgentOfResult)
     assert cli.main(["generate", "Write add(a, b)"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "ran in this process (no worker answered a ping within 2 s)"
     assert cli.main(["generate", "Write add(a, b)", "--json"]) == 0
@@ -272,14 +275,7 @@ def test_with_no_worker_up_generate_runs_here_and_says_why(monkeypatch, capsys):
 def test_in_process_runs_here_even_with_a_worker_up(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_workers", lambda settings: pytest.fail("asked the workers"))
 
-    class Agent:
-        def __init__(self, *args, **kwargs) -> None:
-            pass
-
-        def generate(self, *args, **kwargs):
-            return GenerationResult.model_validate(RESULT)
-
-    monkeypatch.setattr(cli, "CodeGenerationAgent", Agent)
+    monkeypatch.setattr(cli, "CodeGenerationAgent", _AgentOfResult)
     assert cli.main(["generate", "Write add(a, b)", "--in-process"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "ran in this process (--in-process)"
 

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 import pytest
 
@@ -25,33 +23,13 @@ def _answer(jobs: dict[str, str]) -> dict:
 
 
 @pytest.fixture
-def prometheus() -> Iterator:
+def prometheus(http_server) -> Callable[[list[dict]], Settings]:
     """serve(answers) → Settings whose Prometheus answers those bodies in turn (the last one again)."""
-    started: list[ThreadingHTTPServer] = []
-
     def serve(answers: list[dict]) -> Settings:
         left = list(answers)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(left.pop(0) if len(left) > 1 else left[0]).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        started.append(httpd)
-        return Settings(prometheus_port=httpd.server_address[1])
-
-    yield serve
-    for httpd in started:
-        httpd.shutdown()
-        httpd.server_close()
+        return Settings(prometheus_port=http_server(
+            lambda _path: (200, json.dumps(left.pop(0) if len(left) > 1 else left[0]).encode())))
+    return serve
 
 
 def _jobs(settings: Settings) -> list[str]:

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 import pytest
 
@@ -21,36 +19,15 @@ PUSHGATEWAY_STATUS = {"/api/v1/status": {"status": "success", "data": {"build_in
 
 
 @pytest.fixture
-def server() -> Iterator:
+def server(http_server) -> Callable[..., int]:
     """serve(pages, ready=True) → the port of a real HTTP server answering those JSON pages."""
-    started: list[ThreadingHTTPServer] = []
-
     def serve(pages: dict[str, object], *, ready: bool = True) -> int:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/-/ready":
-                    code, body = (200, b"ready") if ready else (503, b"not ready")
-                elif self.path in pages:
-                    code, body = 200, json.dumps(pages[self.path]).encode()
-                else:
-                    code, body = 404, b"{}"
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        started.append(httpd)
-        return httpd.server_address[1]
-
-    yield serve
-    for httpd in started:
-        httpd.shutdown()
-        httpd.server_close()
+        def answer(path: str) -> tuple[int, bytes]:
+            if path == "/-/ready":
+                return (200, b"ready") if ready else (503, b"not ready")
+            return (200, json.dumps(pages[path]).encode()) if path in pages else (404, b"{}")
+        return http_server(answer)
+    return serve
 
 
 @pytest.mark.parametrize(("probe", "setting", "pages", "version"), [
