@@ -1,4 +1,6 @@
--- wrk at a constant rate: `wrk -t1 -cN -dS -s benchmarks/constant_rate.lua URL -- RATE`.
+-- wrk at a constant rate: `wrk -t1 -cN -dS -s benchmarks/constant_rate.lua URL -- RATE [BODY [HEADER ...]]`.
+-- With BODY (a file), every request is a POST of that file's content, with each HEADER
+-- ("Name: value") added: bench_jobs.py posts jobs this way.
 --
 -- Debian packages wrk, not wrk2. wrk asks the script's delay() before each request a
 -- connection sends; here every call claims the next slot of one schedule (a slot every
@@ -36,6 +38,15 @@ function init(args)
     error("usage: wrk ... -s constant_rate.lua URL -- RATE (requests per second per thread)")
   end
   interval_ms = 1000 / rate
+  if args[2] then
+    local file = assert(io.open(args[2], "rb"))
+    wrk.method, wrk.body = "POST", file:read("*a")
+    file:close()
+    for i = 3, #args do
+      local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+      wrk.headers[name] = value
+    end
+  end
 end
 
 function delay()
