@@ -62,8 +62,10 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"request": "Write a function fibonacci(n) with memoization", "workspace_id": "demo"}]})
 
-    request: Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_CHARS, pattern=r"\S",
-                                  description="what code to generate (not only whitespace)")]
+    # No NUL (U+0000) anywhere: Postgres stores no NUL in text or JSON (a job's body is JSONB), and
+    # a request holding one was a 503 naming Postgres; the pattern says so in the OpenAPI schema too.
+    request: Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_CHARS, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+                                  description="what code to generate (not only whitespace; no NUL character)")]
     workspace_id: Annotated[str, Field(pattern=WORKSPACE_ID_PATTERN,
                                        description="the workspace (a git repository under WORKSPACE_DIR)")]
     git_enabled: bool = Field(default=True, strict=True, description="commit the written file")

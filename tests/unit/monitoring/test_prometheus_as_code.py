@@ -153,4 +153,3 @@ def test_the_job_queue_the_redis_exporter_checks_is_the_one_the_panels_and_alert
     compose = yaml.safe_load((PROJECT / "infra/docker-compose.yml").read_text())
     assert compose["services"]["redis-exporter"]["environment"]["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] == \
         f"{db}=${{WORKER_QUEUE:-{Settings().worker_queue}}}"
-
