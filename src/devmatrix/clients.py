@@ -120,13 +120,15 @@ def _pool_busy(what: str, error: Exception) -> ServiceBusy:
                 " requests at once (the API: API_MAX_CONCURRENT_GENERATIONS) keep within the pool")
 
 
-# Refusals that end by themselves: a server restarting (refused, starting up, shutting down).
+# Refusals that end by themselves: a server restarting (refused, starting up, shutting down, and
+# after a kill -9 its crash recovery: "not yet accepting connections", "in recovery mode").
 # A wrong password, a missing database or a frozen server (PostgresTimeout) do not.
 # Waits between connects to a restarting server: 0.1 s, doubling, at most 1 s.
 RECONNECT_FIRST_WAIT_S = 0.1
 RECONNECT_MAX_WAIT_S = 1.0
 _RESTARTING = ("connection refused", "starting up", "shutting down", "terminating connection",
-               "server closed the connection", "no connection to the server")
+               "server closed the connection", "no connection to the server", "not yet accepting connections",
+               "in recovery mode")
 
 
 def _restarting(error: BaseException) -> bool:

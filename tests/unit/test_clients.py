@@ -123,3 +123,16 @@ def test_a_bug_and_our_own_errors_pass_through_untouched():
     with pytest.raises(ServiceError) as raised, clients.map_exceptions("y", "call"):
         raise ours
     assert raised.value is ours
+
+
+@pytest.mark.parametrize(("message", "restarting"), [
+    # what Postgres 18 says in crash recovery after a kill -9 (chaos postgres-kill-during-generate)
+    ("FATAL:  the database system is not yet accepting connections\nDETAIL:  Consistent recovery state"
+     " has not been yet reached.", True),
+    ("FATAL:  the database system is in recovery mode", True),
+    ("FATAL:  the database system is starting up", True),
+    ('FATAL:  password authentication failed for user "devmatrix"', False),
+    ('FATAL:  database "nope" does not exist', False),
+])
+def test_a_server_in_crash_recovery_is_waited_for_like_a_restart(message, restarting):
+    assert clients._restarting(psycopg2.OperationalError(message)) is restarting

@@ -25,6 +25,14 @@ RESTORE_INTERVAL_S = 10
 # failed, never delivered forever.
 MAX_ATTEMPTS = 3
 
+# A delivery whose job row could not be read or written (Postgres restarting, or in crash recovery
+# after a kill -9) is sent again after STORE_RETRY_S, at most STORE_RETRIES times: a minute rides
+# out a supervisor restart; acknowledged as failed, the message was gone and the job stayed
+# 'queued' for good (chaos postgres-kill-during-generate, CI 2026-12-06). Safe to repeat: the
+# effects are once per job id (run.run_job) and the attempts are bounded in Postgres.
+STORE_RETRY_S = 2.0
+STORE_RETRIES = 30
+
 # A worker answers a control ping in milliseconds when idle, but a niced worker on a busy 2-core
 # machine was measured taking over 1 s; none within this: none is up.
 PING_TIMEOUT_S = 2.0

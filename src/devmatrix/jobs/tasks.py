@@ -16,7 +16,8 @@ import structlog
 from celery import Celery
 
 from devmatrix.config import Settings
-from devmatrix.jobs._constants import TASK_NAME
+from devmatrix.errors import ServiceError
+from devmatrix.jobs._constants import STORE_RETRIES, STORE_RETRY_S, TASK_NAME
 from devmatrix.jobs.store import JobStore
 from devmatrix.state.postgres import PostgresManager
 
@@ -47,10 +48,15 @@ def register(app: Celery, settings: Settings) -> None:
     """The one task: ``devmatrix.jobs.generate(job_id)``; its Celery task id is the job id."""
     loaded: list[tuple[ModuleType, object]] = []  # (the runner, this process's WorkerContext)
 
-    @app.task(name=TASK_NAME, bind=True)
+    @app.task(name=TASK_NAME, bind=True, max_retries=STORE_RETRIES, shared=False)  # this app only
     def generate(self, job_id: str) -> str:
         if not loaded:  # the first job of this pool process (forked before any job: each loads its own)
             runner = import_module(RUNNER)
             loaded.append((runner, runner.WorkerContext(settings)))
         runner, context = loaded[0]
-        return runner.run_job(context, job_id, self.request.hostname)
+        try:
+            return runner.run_job(context, job_id, self.request.hostname)
+        except ServiceError as error:  # the job's row was out of reach: deliver it again, never drop it
+            log.warning("job_store_unreachable", job_id=job_id, retry_in_s=STORE_RETRY_S,
+                        retries=self.request.retries, error=str(error))
+            raise self.retry(exc=error, countdown=STORE_RETRY_S) from error

@@ -1,7 +1,7 @@
 """Two machines: a second checkout runs only workers, joined to this stack through the external provider.
 
-Machine A is the stack under test. Machine B is a second checkout of this tree (a `git worktree`
-of the working tree as it is: `git stash create`) with a state dir and a settings file of its own:
+Machine A is the stack under test. Machine B is a second checkout of this tree (a copy of its
+tracked files as the working tree has them) with a state dir and a settings file of its own:
 DEVMATRIX_PROVIDER=external, every service address A's, WORKER_COUNT=1, WORKSPACE_DIR A's (the
 shared mount README "Scaling out" asks for). B's `invoke infra.up` checks A's servers and starts
 B's worker under B's supervisor; B's `invoke validate` checks B's own worker and reaches A's
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -74,13 +75,22 @@ def _settings_file(source: Path, overrides: dict[str, str]) -> str:
     return "\n".join(lines + [f"{k}={v}" for k, v in overrides.items() if k not in seen]) + "\n"
 
 
+def _copy_tracked_files(dest: Path) -> None:
+    """Machine B's checkout: the tracked files as this working tree has them (edits included).
+    A copy, never `git stash create` + `git worktree add`: those write to the project's repository,
+    and the stash failed in CI (exit 1) while another lane's git held the index."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is deleted on B too
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+
+
 @pytest.fixture
 def machine_b(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MachineB]:
-    snapshot = subprocess.run(["git", "stash", "create"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip() or "HEAD"
     checkout = tmp_path_factory.mktemp("machine-b") / "devmatrix"
-    subprocess.run(["git", "worktree", "add", "--detach", str(checkout), snapshot], cwd=ROOT,
-                   capture_output=True, text=True, check=True)
+    _copy_tracked_files(checkout)
     state = checkout / ".devmatrix" / "machine-b"
     state.mkdir(parents=True, mode=0o700)
     env_file = state / "settings.env"
@@ -97,7 +107,7 @@ def machine_b(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
         yield b
     finally:
         b.invoke("infra.down")
-        subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=ROOT, check=False)
+        shutil.rmtree(checkout, ignore_errors=True)
 
 
 @pytest.fixture
