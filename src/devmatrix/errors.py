@@ -100,6 +100,12 @@ class PortInUse(ServiceError):
         )
 
 
+class JobFailed(DevMatrixError):
+    """A job ended failed, its row already stored so (devmatrix.jobs.tasks): raised by the worker's
+    task so that Celery, and Flower's task events, count a failure and not a success. The job's
+    row holds the error the caller sees; this one only names the job."""
+
+
 class StackBusy(DevMatrixError):
     """Another command held the stack lock past our deadline (ops/services/stack_lock.py)."""
 

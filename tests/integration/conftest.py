@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,9 +37,11 @@ import pytest
 import requests
 
 from _fixtures.http_server import http_server
-from devmatrix.config import Settings, load_settings
+from devmatrix.checks.monitoring import MONITORING_SERVICES
+from devmatrix.config import Settings, env_file_path, load_settings
 from devmatrix.llm import AnthropicClient
 from devmatrix.monitoring.metrics import REGISTRY
+from devmatrix.stack import get_provider
 from devmatrix.state import RedisManager
 
 # The review gate this tier runs with, whatever .env.test says. SmolLM2-135M's review
@@ -152,6 +157,43 @@ def llm_recorder(settings: Settings, idle_llm: None) -> Iterator[RecordingProxy]
     with http_server(Forward, settings.llm_host) as port:
         recorder = RecordingProxy(port=port)
         yield recorder
+
+
+# --- the real stack's provider, the CLI, and monitoring for a test ------------------------
+INVOKE = str(Path(sys.executable).parent / "invoke")
+
+
+@pytest.fixture
+def provider(settings: Settings):
+    return get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
+
+
+@pytest.fixture
+def invoke_cli():
+    def run(*args: str, env: dict[str, str] | None = None,
+            isolated: bool = False) -> subprocess.CompletedProcess:
+        """Run invoke; ``isolated`` drops DevMatrix variables so only the env file counts."""
+        base = dict(os.environ)
+        if isolated:
+            for name in Settings.model_fields:
+                base.pop(name.upper(), None)
+        return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=110,
+                              stdin=subprocess.DEVNULL, env={**base, **(env or {})},
+                              check=False)
+
+    return run
+
+
+@pytest.fixture
+def monitoring_stack(invoke_cli, provider):
+    """Monitoring up for the test; put back as it was found (down, unless it was already running)."""
+    was_running = all(s.healthy for s in provider.status(MONITORING_SERVICES))
+    started = invoke_cli("monitoring.up")
+    assert started.returncode == 0, started.stderr
+    yield
+    if not was_running:
+        stopped = invoke_cli("monitoring.down")
+        assert stopped.returncode == 0, stopped.stderr
 
 
 # --- the tier fails if the model never produced a working generation -----------------

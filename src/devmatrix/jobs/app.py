@@ -5,6 +5,8 @@ Each setting below avoids one failure Celery-on-Redis users meet (docs/architect
   ends, and one whose pool process died is given back, so a killed worker loses no job;
 - ``worker_prefetch_multiplier=1``: a worker reserves one message per free process, so a busy
   worker does not sit on jobs an idle one could run;
+- ``task_acks_on_failure_or_timeout`` (Celery's default, pinned here): a failed job's task ends in
+  FAILURE (counted by Flower) and its message is acknowledged, not delivered again;
 - ``visibility_timeout`` (in ``broker_transport_options``, where kombu's Redis transport reads
   it) above the hard time limit: a job still running is never handed to a second worker;
 - ``task_time_limit``/``task_soft_time_limit`` from the generation deadline;
@@ -63,6 +65,8 @@ def celery_config(settings: Settings, *, visibility_timeout_s: float | None = No
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # a task that ended in FAILURE (a failed job: tasks.JobFailed) is acknowledged, never sent again
+        "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": SOFT_TIME_LIMIT_S,
         "task_time_limit": HARD_TIME_LIMIT_S,

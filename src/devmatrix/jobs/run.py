@@ -73,12 +73,13 @@ class WorkerContext:
 
 
 def run_job(context: WorkerContext, job_id: str, node: str) -> str:
-    """Run one delivery of ``job_id`` on ``node``; the status it left the job in (or why it ran nothing)."""
+    """Run one delivery of ``job_id`` on ``node``; the status it left the job in ("failed" for a
+    delivery past the attempt bound too, which fails the job), or why it ran nothing."""
     store = JobStore(context.postgres())
     claim = store.claim(job_id, node)
     if claim.job is None:
         log.info("job_skipped", job_id=job_id, worker=node, reason=claim.skip)
-        return f"skipped: {claim.skip}"
+        return "failed" if claim.gave_up else f"skipped: {claim.skip}"
     job, body = claim.job, claim.job.request
     log.info("job_started", job_id=job_id, worker=node, attempt=job.attempts)
     try:  # building the clients is inside: a store down while they connect fails the job, never strands it

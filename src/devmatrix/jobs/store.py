@@ -54,6 +54,7 @@ class Claim:
 
     job: Job | None
     skip: str = ""
+    gave_up: bool = False  # this delivery was past the attempt bound: it failed the job
 
 
 def _json(value: object) -> str:
@@ -112,7 +113,7 @@ class JobStore:
                             f" (max_attempts={job.max_attempts}); its workers died or hung",
                  "fix": "read the worker logs (`invoke infra.logs worker`), then submit it again"}
         self.finish(job_id, "failed", error=error, from_status=("queued", "running"))
-        return Claim(None, f"gave up after {job.attempts} attempts")
+        return Claim(None, f"gave up after {job.attempts} attempts", gave_up=True)
 
     def finish(self, job_id: str, status: str, *, result: dict[str, Any] | None = None,
                error: dict[str, Any] | None = None, from_status: tuple[str, ...] = ("running",)) -> bool:

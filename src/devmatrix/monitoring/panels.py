@@ -62,9 +62,10 @@ PANELS: tuple[Panel, ...] = (
     Panel(11, "Job Failures", "timeseries",
           'sum(increase(flower_events_total{type=~"task-failed|task-rejected"}[5m])) or vector(0)',
           "failed or rejected",
-          why="jobs Celery saw fail (an exception escaping the task, a hard time limit) or reject, from"
-              " Flower's task events. A generation that ran and ended badly (code refused, a store down)"
-              " is a job row 'failed' (`devmatrix jobs`, GET /api/v1/jobs/ID), not a task failure"),
+          why="jobs Celery saw fail or reject, from Flower's task events: every job stored 'failed'"
+              " (code refused, a store down, past its attempt bound: the task then raises JobFailed), an"
+              " exception escaping the task, a hard time limit. Why a job failed: its row (`devmatrix jobs`,"
+              " GET /api/v1/jobs/ID)"),
 )
 
 DASHBOARD_TITLE = "DevMatrix - Overview"

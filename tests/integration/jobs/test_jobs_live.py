@@ -4,7 +4,8 @@ A job end to end; a pool process killed with SIGKILL mid-job (the job finishes e
 one commit, one row, attempts 2, within KILL_BOUND_S); a message delivered again after its
 job's effects happened (none happens twice, no reply is paid twice); a delivery past the
 attempt bound (failed, not run); a frozen worker (SIGSTOP: its job is taken over after the
-visibility timeout); Redis restarted with jobs queued and no worker up (none is lost).
+visibility timeout); Redis restarted with jobs queued and no worker up (none is lost); a failed
+generation counted failed by Flower, its message acknowledged.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from contextlib import ExitStack
 import git
 import psutil
 import pytest
+import redis
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from _fixtures.workers import WorkerProcess, worker_process
 from devmatrix import readiness
 from devmatrix.config import Settings
 from devmatrix.errors import ServiceError
 from devmatrix.jobs._constants import TASK_NAME
+from devmatrix.jobs.app import broker_url
 from devmatrix.jobs.submit import JobClient
 from devmatrix.stack._supervisor import Supervisor
 from devmatrix.stack.system import free_port
@@ -241,3 +246,57 @@ def test_a_store_down_while_a_worker_builds_its_clients_fails_the_job_and_never_
     assert job.status == "failed", (job.status, job.error)
     assert job.error["service"] == "chroma" and str(overrides["chromadb_port"]) in job.error["message"]
     assert job.attempts == 1 and job.result is None
+
+
+# refused by the agent before any LLM call (a path outside the workspace): a generation that fails, fast
+FAILING_REQUEST = "Write fibonacci and save it to ../../outside.py"
+
+
+def _flower_task_events(settings: Settings, worker: str) -> dict[str, float]:
+    """Flower's count of the generate task's events on ``worker``, by type (task-succeeded, task-failed, …)."""
+    text = requests.get(f"{settings.flower_url}/metrics", timeout=5).text
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "flower_events_total" and sample.labels.get("task") == TASK_NAME \
+                    and sample.labels.get("worker") == worker:
+                counts[sample.labels["type"]] = counts.get(sample.labels["type"], 0.0) + sample.value
+    return counts
+
+
+def _unacked(settings: Settings, job_id: str) -> bool:
+    """Whether the broker still holds ``job_id``'s message unacknowledged (it would come back)."""
+    with redis.Redis.from_url(broker_url(settings)) as broker:
+        held = broker.hvals(f"unacked:{settings.worker_queue}")
+    return any(job_id.encode() in message for message in held)
+
+
+@pytest.mark.timeout(240)
+def test_a_failed_generation_is_a_failed_task_for_flower_acknowledged_and_run_once(
+        monitoring_stack, jobs, settings, workspace_id):
+    """A generation that ended badly is stored failed, then ends its Celery task in FAILURE: Flower counts
+    task-failed (JobFailureRatioHigh's numerator), not task-succeeded. The message is acknowledged (never
+    delivered again) and the job keeps status failed and attempts 1, as GET /api/v1/jobs/ID shows."""
+    nodes = jobs.workers(timeout_s=2.0, limit=None)
+    before = {node: _flower_task_events(settings, node) for node in nodes}
+    job = jobs.wait(jobs.submit({"request": FAILING_REQUEST, "workspace_id": workspace_id}).job_id, FINISH_S)
+    assert job.status == "failed" and job.attempts == 1, (job.status, job.attempts, job.error)
+    was = before.get(job.worker, {})
+    deadline = time.monotonic() + 30  # Flower reads the worker's events as they are sent
+    while True:
+        now = _flower_task_events(settings, job.worker)
+        if now.get("task-failed", 0.0) > was.get("task-failed", 0.0) and not _unacked(settings, job.job_id):
+            break
+        assert time.monotonic() < deadline, f"Flower did not count {job.job_id} failed within 30 s: {was} → {now}"
+        time.sleep(0.5)
+    assert now.get("task-failed", 0.0) == was.get("task-failed", 0.0) + 1
+    assert now.get("task-succeeded", 0.0) == was.get("task-succeeded", 0.0), (was, now)
+    served = requests.get(f"http://{settings.api_host}:{settings.api_port}/api/v1/jobs/{job.job_id}", timeout=10,
+                          headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"})
+    assert served.status_code == 200, served.text
+    assert (served.json()["status"], served.json()["attempts"]) == ("failed", 1)
+    assert jobs.store.get(job.job_id).attempts == 1  # run once: not retried, not delivered again
+    # an expected end (the task's throws): one INFO line in the worker log, no ERROR with a traceback
+    logged = [line for line in (Supervisor(settings.devmatrix_state_dir).log_dir / "worker.log").read_text(
+        errors="replace").splitlines() if f"{TASK_NAME}[{job.job_id}]" in line and " raised " in line]
+    assert len(logged) == 1 and "INFO" in logged[0] and "raised expected: JobFailed" in logged[0], logged

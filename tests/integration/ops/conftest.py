@@ -1,10 +1,7 @@
-"""Fixtures for ops tests: the real stack's provider, scratch stacks, the CLI."""
+"""Fixtures for ops tests: scratch stacks and databases (the provider and the CLI: tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,17 +9,9 @@ from pathlib import Path
 import pytest
 from _backup_stack import clean, stack  # noqa: F401 - scratch-stack fixtures, started only where asked for
 
-from devmatrix.config import Settings, env_file_path
-from devmatrix.stack import get_provider
+from devmatrix.config import Settings
 from devmatrix.stack.native import NativeProvider
 from devmatrix.stack.system import free_port
-
-INVOKE = str(Path(sys.executable).parent / "invoke")
-
-
-@pytest.fixture
-def provider(settings: Settings):
-    return get_provider(settings, env_file=env_file_path(), echo=lambda _: None)
 
 
 @pytest.fixture
@@ -56,19 +45,3 @@ def scratch_database(settings: Settings) -> Iterator[Settings]:
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{scratch.postgres_db}" WITH (FORCE)')
     conn.close()
-
-
-@pytest.fixture
-def invoke_cli():
-    def run(*args: str, env: dict[str, str] | None = None,
-            isolated: bool = False) -> subprocess.CompletedProcess:
-        """Run invoke; ``isolated`` drops DevMatrix variables so only the env file counts."""
-        base = dict(os.environ)
-        if isolated:
-            for name in Settings.model_fields:
-                base.pop(name.upper(), None)
-        return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=110,
-                              stdin=subprocess.DEVNULL, env={**base, **(env or {})},
-                              check=False)
-
-    return run

@@ -19,18 +19,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def monitoring_stack(invoke_cli, provider):
-    """Monitoring up for the test; put back as it was found (down, unless it was already running)."""
-    was_running = all(s.healthy for s in provider.status(MONITORING_SERVICES))
-    started = invoke_cli("monitoring.up")
-    assert started.returncode == 0, started.stderr
-    yield
-    if not was_running:
-        stopped = invoke_cli("monitoring.down")
-        assert stopped.returncode == 0, stopped.stderr
-
-
-@pytest.fixture
 def generate(settings):
     """Real generations through the running API service (on the workers); their rows and workspace removed after."""
     def one() -> dict:

@@ -1,4 +1,4 @@
-"""A delivery whose job row is out of reach (Postgres restarting) is sent again, never dropped.
+"""How the task ends: a delivery whose job row is out of reach is sent again; a failed job is a FAILURE.
 
 The task runs here through Celery's ``apply`` (in this process, no broker): the subject is what
 the task does with the runner's ServiceError, not the delivery. The real delivery is the chaos
@@ -7,13 +7,14 @@ tier's postgres-kill-during-generate case.
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 
 import pytest
 
 from devmatrix.config import Settings
-from devmatrix.errors import DevMatrixError, ServiceError
+from devmatrix.errors import DevMatrixError, JobFailed, ServiceError
 from devmatrix.jobs import _constants, tasks
 from devmatrix.jobs.app import make_app
 
@@ -70,3 +71,29 @@ def test_a_bug_is_not_retried(runner, task):
     with pytest.raises(KeyError):
         task.apply(args=["job-1"]).get()
     assert runner.outcomes == ["never reached"]
+
+
+def test_a_failed_job_ends_the_task_in_failure_once_without_a_traceback(runner, task, caplog):
+    """Stored as failed by run_job, the job ends its task in FAILURE (Flower counts task-failed,
+    JobFailureRatioHigh sees it); run once, not retried; logged as expected, without a traceback."""
+    runner.outcomes = ["failed", "never reached"]
+    with caplog.at_level(logging.DEBUG, logger="celery"):
+        outcome = task.apply(args=["job-1"])
+    assert outcome.state == "FAILURE" and isinstance(outcome.result, JobFailed)
+    assert "job-1" in str(outcome.result)
+    assert runner.outcomes == ["never reached"]  # one run: no retry
+    traced = [r for r in caplog.records if r.name.startswith("celery")]
+    assert traced and not any(r.exc_info or r.levelno >= logging.ERROR for r in traced), [
+        (r.levelname, r.getMessage()) for r in traced]
+
+
+@pytest.mark.parametrize("status", ["succeeded", "cancelled", "skipped: already succeeded"])
+def test_a_job_that_did_not_fail_ends_the_task_in_success(runner, task, status):
+    runner.outcomes = [status]
+    outcome = task.apply(args=["job-1"])
+    assert outcome.state == "SUCCESS" and outcome.result == status
+
+
+def test_a_failed_task_is_acknowledged_never_delivered_again():
+    config = make_app(Settings(redis_port=16379)).conf
+    assert config.task_acks_late and config.task_acks_on_failure_or_timeout
