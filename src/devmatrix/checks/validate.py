@@ -147,12 +147,13 @@ def _grafana(s: Settings, provider: str) -> CheckResult:
 
 
 def _metrics_push(s: Settings) -> CheckResult:
-    """Which of the two holds for batch runs (CLI, workflows, test tiers): they push, or say nothing."""
+    """Which of the two holds for batch runs (CLI, workflows, test tiers) and the workers: they push, or
+    say nothing."""
     if push.monitoring_on(s):
         return CheckResult("metrics push", Status.PASS, f"monitoring is up: batch runs push their metrics to"
-                           f" {s.pushgateway_url} when they end", critical=False)
-    return CheckResult("metrics push", Status.NOT_CHECKED, "monitoring is off (the default): batch runs push"
-                       " nothing and say nothing; `invoke monitoring.up` makes them push", critical=False)
+                           f" {s.pushgateway_url} when they end, workers after each job", critical=False)
+    return CheckResult("metrics push", Status.NOT_CHECKED, "monitoring is off (the default): batch runs and"
+                       " workers push nothing and say nothing; `invoke monitoring.up` makes them push", critical=False)
 
 
 def _monitoring(s: Settings, provider: str) -> list[CheckResult]:

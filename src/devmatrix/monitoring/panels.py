@@ -26,10 +26,12 @@ class Panel:
     why: str = ""
 
 
-# Panels 3 and 4 sum over every job: the API's scrape and what batch processes (the CLI,
-# workflows, the test tiers) pushed to the Pushgateway, kept under their own job labels.
-_EVERY_PROCESS = ("summed over every process: the API's own series and those the CLI, workflows and test"
-                  " tiers push (Pushgateway, jobs devmatrix-cli and devmatrix-tests)")
+# Panels 3 and 4 sum over every job: the API's scrape and what the workers' pool processes and
+# batch processes (the CLI, workflows, the test tiers) pushed to the Pushgateway, kept under their
+# own job labels (a worker's: one group per node and pool process).
+_EVERY_PROCESS = ("summed over every process: the API's own series and those the workers (after each job),"
+                  " the CLI, workflows and test tiers push (Pushgateway, jobs devmatrix-worker, devmatrix-cli"
+                  " and devmatrix-tests)")
 
 PANELS: tuple[Panel, ...] = (
     Panel(1, "API Request Rate", "timeseries",

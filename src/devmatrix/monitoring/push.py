@@ -1,4 +1,4 @@
-"""Batch processes push their LLM, code-generation and RAG metrics to the Pushgateway.
+"""Batch processes and the workers' pool processes push their LLM, code-generation and RAG metrics to the Pushgateway.
 
 Only the API is scraped; a CLI generation, a workflow or a test session ends before any
 scrape, so it pushes once when it ends (the Pushgateway keeps the values, Prometheus
@@ -10,6 +10,14 @@ Each process starts its counters from zero, and a push replaces the group's valu
 So that the gateway's counters only grow (and rate() works), a push adds this
 process's counts to what the group already holds. Two processes of the same kind
 pushing in the same instant may lose one's increments: the gateway has no atomic add.
+
+A Celery worker's pool process (`devmatrix.jobs.worker`) lives for many jobs: it pushes after
+each job (``GroupPusher``) under a group of its own, (job ``devmatrix-worker``, this host, its
+node, its pool index), so that no two processes ever write one group. Its first push reads what
+the group holds (a previous process of the same node and index); each push then replaces the
+group with that plus this process's counts, so the group's counters only grow. Pool indexes
+are reused when a process is replaced, so the groups are bounded by the workers' processes.
+Queries sum over groups (``sum(llm_requests_total)``).
 
 Monitoring is opt-in (`invoke monitoring.up`), so a stack without it is the normal case:
 then nothing is pushed and nothing is said. Monitoring is on when the
@@ -27,7 +35,7 @@ from collections.abc import Callable, Iterable
 
 import requests
 import structlog
-from prometheus_client import CollectorRegistry, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, push_to_gateway, pushadd_to_gateway
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
@@ -41,13 +49,16 @@ log = structlog.get_logger("devmatrix.metrics")
 # The process kinds that push (the `job` label of their series).
 CLI_JOB = "devmatrix-cli"
 TESTS_JOB = "devmatrix-tests"
+WORKER_JOB = "devmatrix-worker"
 # What a batch process measures; the API's HTTP metrics and scrape-time gauges are not pushed.
 BATCH_METRICS = (
     metrics.LLM_REQUESTS, metrics.LLM_TOKENS, metrics.LLM_COST_USD, metrics.LLM_REQUEST_DURATION,
     metrics.CODE_GENERATION_ATTEMPTS, metrics.CODE_GENERATION_SUCCESS,
     metrics.RAG_RETRIEVAL_DURATION, metrics.EMBEDDING_CACHE_HITS, metrics.EMBEDDING_CACHE_MISSES,
 )
-_GROUPING_LABELS = ("job", "instance")
+_GROUPING_LABELS = ("job", "instance", "node", "pool_process")
+# what a gateway that is down, hung or not a gateway raises
+_PUSH_ERRORS = (OSError, urllib.error.URLError, requests.RequestException, ValueError)
 # The registry's name of the gateway's service, as services.json records it.
 PUSHGATEWAY_SERVICE = "pushgateway"
 
@@ -67,6 +78,12 @@ def monitoring_on(settings: Settings) -> bool:
 
 def grouping_key() -> dict[str, str]:
     return {"instance": socket.gethostname()}
+
+
+def worker_grouping_key(node: str, pool_index: int) -> dict[str, str]:
+    """One worker pool process's group: its node (one per worker process of a stack) and its
+    index in the pool (0 … concurrency-1, reused by the process that replaces it)."""
+    return {**grouping_key(), "node": node, "pool_process": str(pool_index)}
 
 
 def _batch_names() -> set[str]:
@@ -99,8 +116,8 @@ def merge(local: Iterable[Metric], pushed: Iterable[Metric]) -> list[Metric]:
     return merged
 
 
-def _pushed(settings: Settings, job: str, instance: str) -> list[Metric]:
-    """The batch families the gateway holds for (job, instance)."""
+def _pushed(settings: Settings, job: str, key: dict[str, str]) -> list[Metric]:
+    """The batch families the gateway holds for the group (job, ``key``)."""
     reply = requests.get(f"{settings.pushgateway_url}/metrics", timeout=PUSHGATEWAY_TIMEOUT_S)
     reply.raise_for_status()
     text = reply.text
@@ -109,8 +126,9 @@ def _pushed(settings: Settings, job: str, instance: str) -> list[Metric]:
     for family in text_string_to_metric_families(text):
         if family.name not in names:
             continue
-        family.samples = [s for s in family.samples
-                          if s.labels.get("job") == job and s.labels.get("instance") == instance]
+        family.samples = [s for s in family.samples if s.labels.get("job") == job
+                          and all(s.labels.get(label, "") == key.get(label, "") for label in _GROUPING_LABELS
+                                  if label != "job")]
         families.append(family)
     return families
 
@@ -136,20 +154,53 @@ def push(settings: Settings, job: str, *, registry: CollectorRegistry = metrics.
     names = _batch_names()
     local = [family for family in registry.collect() if family.name in names]
     try:
-        families = merge(local, _pushed(settings, job, key["instance"]))
+        families = merge(local, _pushed(settings, job, key))
         outgoing = CollectorRegistry(auto_describe=False)
         outgoing.register(_Families(families))
         pushadd_to_gateway(settings.pushgateway_url.removeprefix("http://"), job=job, registry=outgoing,
                            grouping_key=key, timeout=PUSHGATEWAY_TIMEOUT_S)
-    except (OSError, urllib.error.URLError, requests.RequestException, ValueError) as error:
-        message = (f"metrics not pushed: no Pushgateway answered at {settings.pushgateway_url} within"
-                   f" {PUSHGATEWAY_TIMEOUT_S:g} s ({type(error).__name__}); this run's results are"
-                   " unaffected, but Prometheus will not count them — fix: `invoke monitoring.up`")
-        if warn is not None:  # the caller prints it for people; the log keeps the detail
-            warn(f"warning: {message}")
-            log.info("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
-        else:
-            log.warning("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
+    except _PUSH_ERRORS as error:
+        _warn_not_pushed(settings, job, error, warn)
         return False
     log.debug("metrics_pushed", job=job, instance=key["instance"], families=len(families))
     return True
+
+
+def _warn_not_pushed(settings: Settings, job: str, error: Exception, warn: Callable[[str], None] | None) -> None:
+    message = (f"metrics not pushed: no Pushgateway answered at {settings.pushgateway_url} within"
+               f" {PUSHGATEWAY_TIMEOUT_S:g} s ({type(error).__name__}); this run's results are"
+               " unaffected, but Prometheus will not count them — fix: `invoke monitoring.up`")
+    if warn is not None:  # the caller prints it for people; the log keeps the detail
+        warn(f"warning: {message}")
+        log.info("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error))
+    else:
+        log.warning("metrics_push_failed", job=job, url=settings.pushgateway_url, error=str(error), message=message)
+
+
+class GroupPusher:
+    """The pushes of one long-lived process that owns its group (a worker's pool process, pushing
+    after each job): the group's values are replaced by what the group held at this process's
+    first push plus this process's counts so far (see the module docstring)."""
+
+    def __init__(self, settings: Settings, job: str, key: dict[str, str]) -> None:
+        self.settings, self.job, self.key = settings, job, key
+        self._before: list[Metric] | None = None  # the group's values before this process pushed
+
+    def push(self, registry: CollectorRegistry = metrics.REGISTRY) -> bool:
+        """Replace the group's values; False when monitoring is off (silently) or, after one
+        warning in the log, when the gateway does not answer in time (tried again next time)."""
+        if not monitoring_on(self.settings):
+            return False
+        names = _batch_names()
+        local = [family for family in registry.collect() if family.name in names]
+        try:
+            if self._before is None:
+                self._before = _pushed(self.settings, self.job, self.key)
+            outgoing = CollectorRegistry(auto_describe=False)
+            outgoing.register(_Families(merge(local, self._before)))
+            push_to_gateway(self.settings.pushgateway_url.removeprefix("http://"), job=self.job,
+                            registry=outgoing, grouping_key=self.key, timeout=PUSHGATEWAY_TIMEOUT_S)
+        except _PUSH_ERRORS as error:
+            _warn_not_pushed(self.settings, self.job, error, None)
+            return False
+        return True

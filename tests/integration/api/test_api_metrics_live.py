@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from _fixtures.waits import GENERATE_WAIT_S
+from devmatrix.jobs.service import node_name
+from devmatrix.monitoring.panels import PANELS
+from devmatrix.monitoring.push import WORKER_JOB
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 
 # name → whether a generation must move it on the API's scrape (RAG metrics come from RAG, not
 # from /generate; the cost of the free local backend stays 0, and the breaker's state is checked
 # apart). The LLM and code-generation counters are counted where the generation runs: on a
-# worker (issue 24), so the API's scrape defines them and they stay put there.
+# worker (issue 24), so the API's scrape defines them and they stay put there; each worker pool
+# process pushes them to the Pushgateway after each job, when monitoring is up.
 REQUIRED = {
     "http_requests_total": True, "http_request_duration_seconds_bucket": True,
     "llm_requests_total": False, "llm_tokens_total": False, "llm_cost_usd_total": False,
@@ -24,7 +30,7 @@ REQUIRED = {
     "code_generation_success_total": False, "rag_retrieval_duration_seconds": False,
     "embedding_cache_hits_total": False, "embedding_cache_misses_total": False,
 }
-# what the generation moves where it runs, which Prometheus does not see yet
+# what the generation moves where it runs, which reaches Prometheus through the Pushgateway
 WORKER_METRICS = ("llm_requests_total", "llm_tokens_total", "code_generation_attempts_total",
                   "code_generation_success_total")
 
@@ -71,12 +77,29 @@ def test_every_required_metric_is_on_the_scrape_and_moved_with_the_generation(sc
     assert 'route="/api/v1/generate",status="200"' in after
 
 
-@pytest.mark.xfail(strict=True, reason="issue 24 step 8 (not built): the workers' LLM and code-generation"
-                                        " metrics reach no scrape; the API's no longer count generations")
-def test_the_generation_metrics_reach_prometheus(scrapes_around_a_generation):
-    before, after = scrapes_around_a_generation
-    was, now = totals(before), totals(after)
-    assert all(now.get(name, 0.0) > was.get(name, 0.0) for name in WORKER_METRICS), "counted by no scrape"
+def _prometheus(settings, expr: str) -> float:
+    body = requests.get(f"{settings.prometheus_url}/api/v1/query", params={"query": expr}, timeout=5).json()
+    assert body["status"] == "success", body
+    return float(body["data"]["result"][0]["value"][1]) if body["data"]["result"] else 0.0
+
+
+def test_the_generation_metrics_reach_prometheus(monitoring_stack, live_api, scrapes_around_a_generation):
+    """The generation ran on the test's own worker: its pool process pushed its counters to the
+    Pushgateway after the job (group: job devmatrix-worker, its node, its pool index), Prometheus
+    scraped them, and the LLM-calls panel's sum counts them."""
+    settings = live_api.settings
+    node = node_name(f"test-{settings.worker_queue}", settings.devmatrix_state_dir)  # start_api's worker
+    queries = {name: f'sum({name}{{job="{WORKER_JOB}", node="{node}"}})' for name in WORKER_METRICS}
+    deadline = time.monotonic() + 60  # Prometheus scrapes the gateway every 10 s
+    while True:
+        seen = {name: _prometheus(settings, expr) for name, expr in queries.items()}
+        if all(value > 0 for value in seen.values()):
+            break
+        assert time.monotonic() < deadline, f"the worker's counters did not reach Prometheus within 60 s: {seen}"
+        time.sleep(2)
+    assert seen["code_generation_success_total"] == seen["code_generation_attempts_total"] == 1, seen
+    llm_calls = next(panel for panel in PANELS if panel.title == "LLM API Calls")
+    assert _prometheus(settings, llm_calls.expr) >= seen["llm_requests_total"]  # the panel sums every group
 
 
 def test_promtool_check_metrics_is_clean_on_a_live_scrape(scrape_after_generation):
