@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import select
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -169,31 +171,63 @@ def _redis_row(service: str, what: str, error: Exception, fix: str | None) -> Se
     return ServiceError(service, f"{what}: {error}", fix=fix or fix_for(service, "REDIS"))
 
 
-def _http_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+def _transport_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
     return ServiceError(service, f"{what}: {error}", fix=fix or f"`invoke infra.up -s {service}`,"
                                                                 f" then `invoke infra.logs {service}`")
 
 
-_MAPPING: tuple[tuple[tuple[type[Exception], ...], Callable[[str, str, Exception, str | None], ServiceError]], ...] = (
+def _broker_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+    return ServiceError(service, f"{what}: {error}", fix=fix or fix_for("redis", "REDIS"))
+
+
+Row = Callable[[str, str, Exception, str | None], ServiceError]
+# A class named by its dotted path is matched only once its module is loaded (sys.modules), and is
+# never imported here: an error of a library this process never imported cannot be raised, and the
+# layers below the jobs (every Invoke task, every probe) start without kombu and Celery.
+_MAPPING: tuple[tuple[tuple[type[Exception] | str, ...], Row], ...] = (
     ((psycopg2.Error,), _postgres_row),
     ((redis.RedisError,), _redis_row),
-    ((requests.RequestException, httpx.HTTPError), _http_row),
+    (("kombu.exceptions.KombuError",), _broker_row),  # the job broker (Celery's transport)
+    ((requests.RequestException, httpx.HTTPError), _transport_row),
+    # a socket's own failure (refused, reset, timed out, a name that does not resolve) that a
+    # library let through unwrapped: kombu's Redis transport does, on a ping
+    ((ConnectionError, TimeoutError, socket.gaierror), _transport_row),
 )
-MAPPED: tuple[type[Exception], ...] = tuple(cls for classes, _ in _MAPPING for cls in classes)
+# The classes imported here, for callers that list outage errors (restore's rollback).
+MAPPED: tuple[type[Exception], ...] = tuple(cls for classes, _ in _MAPPING for cls in classes if isinstance(cls, type))
+
+
+def _loaded(cls: type[Exception] | str) -> type[Exception] | None:
+    if isinstance(cls, type):
+        return cls
+    module, _, name = cls.rpartition(".")
+    return getattr(sys.modules.get(module), name, None)
+
+
+def _rows() -> Iterator[tuple[tuple[type[Exception], ...], Row]]:
+    for classes, row in _MAPPING:
+        if loaded := tuple(c for c in map(_loaded, classes) if c is not None):
+            yield loaded, row
+
+
+def mapped() -> tuple[type[Exception], ...]:
+    """Every class the table maps now: MAPPED, and each named one whose library is loaded."""
+    return tuple(cls for classes, _ in _rows() for cls in classes)
 
 
 @contextmanager
 def map_exceptions(service: str, what: str, *, fix: str | None = None) -> Iterator[None]:
-    """The one place a client library's error becomes ours: a psycopg2, redis, requests or httpx
-    (chromadb's transport) error raised inside leaves as ``ServiceError(service, "what: error", fix)``.
-    ``what`` names the call and the address. Our own errors pass through untouched."""
+    """The one place a client library's error becomes ours: a psycopg2, redis, kombu (the job
+    broker), requests or httpx (chromadb's transport) error, or a bare socket error, raised inside
+    leaves as ``ServiceError(service, "what: error", fix)``. ``what`` names the call and the
+    address. Our own errors, and anything else (a bug), pass through untouched."""
     try:
         yield
-    except MAPPED as error:
-        for classes, row in _MAPPING:
+    except mapped() as error:  # evaluated when an error arrives: kombu's class once it is loaded
+        for classes, row in _rows():
             if isinstance(error, classes):
                 raise row(service, what, error, fix) from error
-        raise  # pragma: no cover - MAPPED is the rows' classes
+        raise  # pragma: no cover - mapped() is the rows' classes
 
 
 # --- Redis ----------------------------------------------------------------------------------
