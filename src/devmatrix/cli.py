@@ -29,7 +29,7 @@ from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
 from devmatrix.evidence import Sandbox, gather
 from devmatrix.jobs import PING_TIMEOUT_S
-from devmatrix.jobs.store import Job, JobStore
+from devmatrix.jobs.store import MAX_RECENT, Job, JobStore
 from devmatrix.jobs.submit import JobClient
 from devmatrix.llm import create_llm_client
 from devmatrix.monitoring.logging import configure_logging
@@ -37,7 +37,7 @@ from devmatrix.monitoring.push import CLI_JOB, push
 from devmatrix.rag.store import require_examples
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
-from devmatrix.state.scratchpad import SharedScratchpad
+from devmatrix.state.scratchpad import WORKFLOW_ID_MAX_CHARS, SharedScratchpad
 from devmatrix.workflows.dispatch import WorkerNodes
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 from devmatrix.workspace import check_workspace_id
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     flow.add_argument("request", nargs="?", default="", help="what to build (omit with --resume)")
     flow.add_argument("--workspace", default=None, type=_workspace,
                       help="workspace id (default: a new one per workflow)")
-    flow.add_argument("--resume", metavar="WORKFLOW_ID",
+    flow.add_argument("--resume", metavar="WORKFLOW_ID", type=_workflow_id,
                       help="continue a workflow, skipping its completed tasks")
     flow.add_argument("--concurrency", type=_concurrency, default=2, metavar="N",
                       help=f"tasks run at once, 1-{MAX_CONCURRENCY} (default 2)")
@@ -129,9 +129,23 @@ def _limit(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number from 1 to 1000")
+    if not 1 <= value <= MAX_RECENT:
+        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number from 1 to {MAX_RECENT}")
     return value
+
+
+def _workflow_id(text: str) -> str:
+    """A workflow id as the first run printed it: at most 64 characters (workflows.workflow_id),
+    text that can be sent to Postgres (a byte that is not UTF-8 is refused here, naming it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"--resume {text!r} holds bytes that are not UTF-8 text: use the"
+                                         " id the first run printed (wf-…)") from None
+    if not text.strip() or len(text) > WORKFLOW_ID_MAX_CHARS or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"--resume {text!r} is not a workflow id (1 to {WORKFLOW_ID_MAX_CHARS}"
+                                         " characters): use the id the first run printed (wf-…)")
+    return text
 
 
 def _workspace(text: str) -> str:

@@ -11,6 +11,7 @@ import time
 import httpx
 import kombu.exceptions
 import psycopg2
+import psycopg2.errors
 import psycopg2.pool
 import pytest
 import redis
@@ -18,7 +19,7 @@ import requests
 
 from devmatrix import clients, deadlines
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceBusy, ServiceError
+from devmatrix.errors import NotSetUp, ServiceBusy, ServiceError, StatementRejected
 from devmatrix.jobs import service
 from devmatrix.state.redis import RedisManager
 
@@ -149,6 +150,48 @@ def test_a_ping_of_a_broker_that_is_down_is_a_worker_service_error(closed_port):
     assert raised.value.service == "worker"
     assert f"cannot reach the broker redis://127.0.0.1:{closed_port}/" in raised.value.message
     assert raised.value.fix == "`invoke infra.up -s redis`, then `invoke infra.status`"
+
+
+# --- a statement Postgres refused is not an outage ---------------------------------------------
+@pytest.mark.parametrize("error", [
+    psycopg2.errors.InvalidTextRepresentation('invalid input syntax for type uuid: "abc"'),
+    psycopg2.errors.NumericValueOutOfRange("integer out of range"),
+    psycopg2.errors.InvalidDatetimeFormat('invalid input syntax for type timestamp: "yesterday-ish"'),
+    psycopg2.errors.UniqueViolation('duplicate key value violates unique constraint "jobs_pkey"'),
+    psycopg2.errors.SyntaxError('syntax error at or near "SELEC"'),
+    psycopg2.NotSupportedError("not supported"),
+], ids=["malformed-uuid", "out-of-range", "bad-date", "duplicate", "syntax", "unsupported"])
+def test_a_value_or_statement_postgres_rejected_is_a_bug_never_an_outage(error):
+    for raised in (_mapped(error), clients.postgres_error("u@h:1/db", "query failed", error)):
+        assert isinstance(raised, StatementRejected) and not isinstance(raised, ServiceError)
+        assert (raised.http_status, raised.exit_code) == (500, 1)
+        assert str(error) in raised.message and type(error).__name__ in raised.message
+        assert "this is a bug" in raised.fix and "do not restart" in raised.fix and "infra." not in raised.fix
+
+
+def test_a_missing_table_is_a_setup_step_not_an_outage_nor_a_bug():
+    raised = _mapped(psycopg2.errors.UndefinedTable('relation "jobs" does not exist'))
+    assert isinstance(raised, NotSetUp) and (raised.http_status, raised.exit_code) == (409, 5)
+    assert 'relation "jobs" does not exist' in raised.message and "`invoke db`" in raised.fix
+
+
+@pytest.mark.parametrize("error", [
+    psycopg2.OperationalError("could not connect to server: Connection refused"),
+    psycopg2.InterfaceError("connection already closed"),
+    psycopg2.errors.QueryCanceled("canceling statement due to statement timeout"),
+    psycopg2.errors.DiskFull("could not extend file: No space left on device"),
+    psycopg2.InternalError("internal error"),
+], ids=["refused", "closed", "timeout", "disk-full", "internal"])
+def test_a_server_that_cannot_run_the_statement_is_an_outage(error):
+    for raised in (_mapped(error), clients.postgres_error("u@h:1/db", "query failed", error)):
+        assert type(raised) is ServiceError and raised.http_status == 503 and "infra." in raised.fix
+
+
+def _mapped(error: Exception) -> Exception:
+    with pytest.raises(Exception) as raised, clients.map_exceptions("postgres", "SELECT at h:1"):
+        raise error
+    assert raised.value.__cause__ is error
+    return raised.value
 
 
 def test_a_full_postgres_pool_is_busy_not_down():
