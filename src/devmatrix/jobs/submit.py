@@ -6,7 +6,6 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from celery import Celery
@@ -19,6 +18,7 @@ from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.jobs.outcome import failure_of
 from devmatrix.jobs.service import ping_nodes
 from devmatrix.jobs.store import Job, JobStore
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.state.postgres import PostgresManager
 
 
@@ -64,12 +64,16 @@ class JobClient:
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """The job once finished, or as it is after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            job = self.store.get(job_id)
-            if job is None or job.finished or time.monotonic() >= deadline:
-                return job
-            time.sleep(WAIT_POLL_S)
+        last: list[Job | None] = [None]
+
+        def ended() -> tuple[Job | None] | None:
+            last[0] = job = self.store.get(job_id)
+            return (job,) if job is None or job.finished else None  # a deleted job ends the wait too
+
+        try:
+            return poll(ended, timeout_s=timeout_s, wait_s=WAIT_POLL_S)[0]
+        except PollTimedOut:
+            return last[0]  # as it was at the last look
 
     def run(self, request: dict[str, Any], *, caller: str, timeout_s: float = SYNC_WAIT_S) -> Job:
         """Submit and wait, as POST /generate does: the finished job with its result, or the

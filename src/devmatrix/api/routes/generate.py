@@ -61,6 +61,7 @@ async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
         job = await run_in_threadpool(_submit, resources, body)
         jobs = resources.jobs()
         deadline = time.monotonic() + SYNC_WAIT_S
+        # hand-written, not retry.poll: this waits in the event loop (asyncio.sleep); poll would block it
         while not job.finished and time.monotonic() < deadline:
             await asyncio.sleep(WAIT_POLL_S)
             current = await run_in_threadpool(jobs.store.get, job.job_id)
