@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                                description="Split a request into typed tasks (implementation,"
                                            " test, api, docs) and run them, in parallel where"
                                            " independent. Resumable.")
-    flow.add_argument("request", nargs="?", default="", help="what to build (omit with --resume)")
+    flow.add_argument("request", nargs="?", default="", type=_utf8_text, help="what to build (omit with --resume)")
     flow.add_argument("--workspace", default=None, type=_workspace,
                       help="workspace id (default: a new one per workflow)")
     flow.add_argument("--resume", metavar="WORKFLOW_ID", type=_workflow_id,
@@ -116,6 +116,9 @@ MAX_CONCURRENCY = 16
 
 
 def _request(text: str) -> str:
+    if not _utf8(text):  # a byte that is not UTF-8 could not be logged (Postgres) nor sent as JSON text
+        raise argparse.ArgumentTypeError(f"the request {text[:40]!r} holds bytes that are not UTF-8 text:"
+                                         " write it in UTF-8 (check the terminal's or the script's encoding)")
     if not text.strip():
         raise argparse.ArgumentTypeError("the request is empty: say what code to generate")
     if len(text) > MAX_REQUEST_CHARS:
@@ -134,14 +137,27 @@ def _limit(text: str) -> int:
     return value
 
 
+def _utf8(text: str) -> bool:
+    """An argument Python decoded from bytes that are not UTF-8 holds surrogates (surrogateescape)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _utf8_text(text: str) -> str:
+    if not _utf8(text):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} holds bytes that are not UTF-8 text: write it in UTF-8")
+    return text
+
+
 def _workflow_id(text: str) -> str:
     """A workflow id as the first run printed it: at most 64 characters (workflows.workflow_id),
     text that can be sent to Postgres (a byte that is not UTF-8 is refused here, naming it)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not _utf8(text):
         raise argparse.ArgumentTypeError(f"--resume {text!r} holds bytes that are not UTF-8 text: use the"
-                                         " id the first run printed (wf-…)") from None
+                                         " id the first run printed (wf-…)")
     if not text.strip() or len(text) > WORKFLOW_ID_MAX_CHARS or "\x00" in text:
         raise argparse.ArgumentTypeError(f"--resume {text!r} is not a workflow id (1 to {WORKFLOW_ID_MAX_CHARS}"
                                          " characters): use the id the first run printed (wf-…)")

@@ -142,6 +142,9 @@ def test_a_bad_gate_flag_is_a_usage_error(capsys, flags):
     # Postgres and was an internal error; an id longer than the column cannot be one
     (["workflow", "--resume", "ab\udcffcd"], "argument --resume: --resume 'ab\\udcffcd' holds bytes that are"
                                               " not UTF-8 text"),
+    (["generate", "add \udcff numbers"], "argument request: the request 'add \\udcff numbers' holds bytes that"
+                                         " are not UTF-8 text"),
+    (["workflow", "build \udcff it"], "argument request: 'build \\udcff it' holds bytes that are not UTF-8 text"),
     (["workflow", "--resume", "w" * 65], "is not a workflow id (1 to 64 characters)"),
     (["workflow", "--resume", " "], "is not a workflow id"),
 ])

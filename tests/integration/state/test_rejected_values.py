@@ -71,14 +71,17 @@ def test_a_malformed_job_id_is_no_job_not_a_postgres_error(real_postgres_manager
     assert JobStore(real_postgres_manager).cancel("not-a-uuid") is None
 
 
-def test_resume_with_bytes_that_are_not_utf8_exits_2_naming_them():
-    # before: the id reached Postgres's driver, and the command died as an internal error (exit 1)
-    done = subprocess.run([CLI.encode(), b"workflow", b"--resume", b"ab\xffcd", b"--in-process"],
-                          capture_output=True, timeout=110, check=False,
+@pytest.mark.parametrize(("argv", "said"), [
+    ([b"workflow", b"--resume", b"ab\xffcd", b"--in-process"], "--resume 'ab\\udcffcd' holds bytes that are not UTF-8"),
+    ([b"generate", b"add \xff numbers", b"--in-process"], "the request 'add \\udcff numbers' holds bytes that are not"),
+], ids=["resume-id", "request"])
+def test_an_argument_with_bytes_that_are_not_utf8_exits_2_naming_them(argv, said):
+    # before: the text reached Postgres's driver, and the command died as an internal error (exit 1)
+    done = subprocess.run([CLI.encode(), *argv], capture_output=True, timeout=110, check=False,
                           env={**os.environ, "DEVMATRIX_ENV_FILE": str(env_file_path())})
     err = done.stderr.decode(errors="replace")
     assert done.returncode == 2, err
-    assert "--resume 'ab\\udcffcd' holds bytes that are not UTF-8 text" in err
+    assert said in err
 
 
 @pytest.mark.parametrize(("path", "field", "said"), [
