@@ -6,13 +6,11 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import kombu.exceptions
-import redis
 from celery import Celery
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.jobs._constants import PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
@@ -20,9 +18,8 @@ from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.jobs.outcome import failure_of
 from devmatrix.jobs.service import ping_nodes
 from devmatrix.jobs.store import Job, JobStore
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.state.postgres import PostgresManager
-
-_BROKER_ERRORS = (kombu.exceptions.KombuError, redis.RedisError, OSError)
 
 
 class JobClient:
@@ -33,12 +30,12 @@ class JobClient:
 
     def workers(self, *, timeout_s: float = PING_TIMEOUT_S, limit: int | None = 1) -> list[str]:
         """Nodes that answer a ping (by default: returns at the first answer, or after ``timeout_s``)."""
-        try:  # on a connection of its own: never a pooled one Redis closed when it restarted
+        s = self.settings
+        with clients.map_exceptions("redis", f"cannot reach Redis at {s.redis_host}:{s.redis_port}"
+                                             f" (the job broker, {broker_address(s)})",
+                                    fix="`invoke infra.up -s redis`"):
+            # on a connection of its own: never a pooled one Redis closed when it restarted
             return ping_nodes(self.app, timeout_s, limit)
-        except _BROKER_ERRORS as error:
-            raise ServiceError("redis", f"cannot reach Redis at {self.settings.redis_host}:{self.settings.redis_port}"
-                                        f" (the job broker, {broker_address(self.settings)}): {error}",
-                               fix="`invoke infra.up -s redis`") from error
 
     def require_workers(self) -> None:
         if not self.workers():
@@ -56,23 +53,27 @@ class JobClient:
         """Send a recorded job's id to the workers (its Celery task id); a job the broker refused
         is failed at once, and ServiceError raised."""
         try:
-            self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
-        except _BROKER_ERRORS as error:
-            failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
-                                            f" {job_id}: {error}", fix="`invoke infra.up -s redis`; submit again")
+            with clients.map_exceptions("redis", f"the broker {broker_address(self.settings)} refused job {job_id}",
+                                        fix="`invoke infra.up -s redis`; submit again"):
+                self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
+        except ServiceError as failure:
             self.store.finish(job_id, "failed", from_status=("queued",), error={
                 "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
                 "http_status": 503, "exit_code": 3})
-            raise failure from error
+            raise
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """The job once finished, or as it is after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            job = self.store.get(job_id)
-            if job is None or job.finished or time.monotonic() >= deadline:
-                return job
-            time.sleep(WAIT_POLL_S)
+        last: list[Job | None] = [None]
+
+        def ended() -> tuple[Job | None] | None:
+            last[0] = job = self.store.get(job_id)
+            return (job,) if job is None or job.finished else None  # a deleted job ends the wait too
+
+        try:
+            return poll(ended, timeout_s=timeout_s, wait_s=WAIT_POLL_S)[0]
+        except PollTimedOut:
+            return last[0]  # as it was at the last look
 
     def run(self, request: dict[str, Any], *, caller: str, timeout_s: float = SYNC_WAIT_S) -> Job:
         """Submit and wait, as POST /generate does: the finished job with its result, or the
@@ -92,11 +93,9 @@ class JobClient:
         before = self.store.get(job_id)
         job = self.store.cancel(job_id)
         if before is not None and before.status == "running":
-            try:
+            with clients.map_exceptions("redis", f"job {job_id} is cancelled in Postgres, but its worker could"
+                                                 " not be told to stop", fix="it stops at its time limit"):
                 self.app.control.revoke(job_id, terminate=True)
-            except _BROKER_ERRORS as error:
-                raise ServiceError("redis", f"job {job_id} is cancelled in Postgres, but its worker could not be"
-                                            f" told to stop: {error}", fix="it stops at its time limit") from error
         return job
 
     def close(self) -> None:
