@@ -7,6 +7,8 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import kombu.exceptions
@@ -23,6 +25,15 @@ from devmatrix.jobs.store import Job, JobStore
 from devmatrix.state.postgres import PostgresManager
 
 _BROKER_ERRORS = (kombu.exceptions.KombuError, redis.RedisError, OSError)
+_KOMBU_DIR = Path(kombu.__file__).parent
+
+
+def _raised_inside_kombu(error: AttributeError) -> bool:
+    """True when the innermost frame of ``error`` is kombu's own code (not ours, not Celery's)."""
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).is_relative_to(_KOMBU_DIR)
 
 
 class JobClient:
@@ -58,12 +69,26 @@ class JobClient:
         try:
             self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
         except _BROKER_ERRORS as error:
-            failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
-                                            f" {job_id}: {error}", fix="`invoke infra.up -s redis`; submit again")
-            self.store.finish(job_id, "failed", from_status=("queued",), error={
-                "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
-                "http_status": 503, "exit_code": 3})
-            raise failure from error
+            raise self._refused(job_id, str(error)) from error
+        except AttributeError as error:
+            # kombu 5.7.0's Redis transport, when Redis restarts during a publish: Producer._publish
+            # holds its channel, the retried queue declaration reconnects (kombu's ensure() closes
+            # that channel: channel.connection = None), then basic_publish on the closed channel
+            # reaches Channel._connparams: "'NoneType' object has no attribute 'client'" (chaos:
+            # redis kill during workflow). The broker went away: only kombu's own error is mapped.
+            if not _raised_inside_kombu(error):
+                raise
+            raise self._refused(job_id, f"its connection closed during the publish (kombu: {error})") from error
+
+    def _refused(self, job_id: str, problem: str) -> ServiceError:
+        """The job's row failed (it was never delivered), and the ServiceError to raise."""
+        failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
+                                        f" {job_id}: {problem}",
+                               fix="`invoke infra.up -s redis`; submit again")
+        self.store.finish(job_id, "failed", from_status=("queued",), error={
+            "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
+            "http_status": 503, "exit_code": 3})
+        return failure
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """The job once finished, or as it is after ``timeout_s``."""
