@@ -29,7 +29,7 @@ from devmatrix.config import Settings, load_settings
 from devmatrix.errors import DevMatrixError, UsageError, WorkspaceError
 from devmatrix.evidence import Sandbox, gather
 from devmatrix.jobs import PING_TIMEOUT_S
-from devmatrix.jobs.store import Job, JobStore
+from devmatrix.jobs.store import MAX_RECENT, Job, JobStore
 from devmatrix.jobs.submit import JobClient
 from devmatrix.llm import create_llm_client
 from devmatrix.monitoring.logging import configure_logging
@@ -37,7 +37,7 @@ from devmatrix.monitoring.push import CLI_JOB, push
 from devmatrix.rag.store import require_examples
 from devmatrix.state.postgres import PostgresManager
 from devmatrix.state.redis import RedisManager
-from devmatrix.state.scratchpad import SharedScratchpad
+from devmatrix.state.scratchpad import WORKFLOW_ID_MAX_CHARS, SharedScratchpad
 from devmatrix.workflows.dispatch import WorkerNodes
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
 from devmatrix.workspace import check_workspace_id
@@ -76,10 +76,10 @@ def _parser() -> argparse.ArgumentParser:
                                description="Split a request into typed tasks (implementation,"
                                            " test, api, docs) and run them, in parallel where"
                                            " independent. Resumable.")
-    flow.add_argument("request", nargs="?", default="", help="what to build (omit with --resume)")
+    flow.add_argument("request", nargs="?", default="", type=_utf8_text, help="what to build (omit with --resume)")
     flow.add_argument("--workspace", default=None, type=_workspace,
                       help="workspace id (default: a new one per workflow)")
-    flow.add_argument("--resume", metavar="WORKFLOW_ID",
+    flow.add_argument("--resume", metavar="WORKFLOW_ID", type=_workflow_id,
                       help="continue a workflow, skipping its completed tasks")
     flow.add_argument("--concurrency", type=_concurrency, default=2, metavar="N",
                       help=f"tasks run at once, 1-{MAX_CONCURRENCY} (default 2)")
@@ -116,6 +116,9 @@ MAX_CONCURRENCY = 16
 
 
 def _request(text: str) -> str:
+    if not _utf8(text):  # a byte that is not UTF-8 could not be logged (Postgres) nor sent as JSON text
+        raise argparse.ArgumentTypeError(f"the request {text[:40]!r} holds bytes that are not UTF-8 text:"
+                                         " write it in UTF-8 (check the terminal's or the script's encoding)")
     if not text.strip():
         raise argparse.ArgumentTypeError("the request is empty: say what code to generate")
     if len(text) > MAX_REQUEST_CHARS:
@@ -129,9 +132,36 @@ def _limit(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number from 1 to 1000")
+    if not 1 <= value <= MAX_RECENT:
+        raise argparse.ArgumentTypeError(f"--limit {text!r} is not a whole number from 1 to {MAX_RECENT}")
     return value
+
+
+def _utf8(text: str) -> bool:
+    """An argument Python decoded from bytes that are not UTF-8 holds surrogates (surrogateescape)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _utf8_text(text: str) -> str:
+    if not _utf8(text):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} holds bytes that are not UTF-8 text: write it in UTF-8")
+    return text
+
+
+def _workflow_id(text: str) -> str:
+    """A workflow id as the first run printed it: at most 64 characters (workflows.workflow_id),
+    text that can be sent to Postgres (a byte that is not UTF-8 is refused here, naming it)."""
+    if not _utf8(text):
+        raise argparse.ArgumentTypeError(f"--resume {text!r} holds bytes that are not UTF-8 text: use the"
+                                         " id the first run printed (wf-…)")
+    if not text.strip() or len(text) > WORKFLOW_ID_MAX_CHARS or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"--resume {text!r} is not a workflow id (1 to {WORKFLOW_ID_MAX_CHARS}"
+                                         " characters): use the id the first run printed (wf-…)")
+    return text
 
 
 def _workspace(text: str) -> str:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextvars
 import select
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.pool
 import redis
@@ -25,7 +28,7 @@ from redis.retry import Retry
 
 from devmatrix import deadlines
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceBusy, ServiceError
+from devmatrix.errors import DevMatrixError, NotSetUp, ServiceBusy, ServiceError, StatementRejected
 from devmatrix.retry import retry
 
 if TYPE_CHECKING:
@@ -99,16 +102,43 @@ def fix_for(service: str, setting_prefix: str) -> str:
             f" (check {setting_prefix}_HOST/{setting_prefix}_PORT)")
 
 
-def postgres_error(address: str, what: str, error: Exception) -> ServiceError:
-    """The one mapping of a psycopg2 failure: an outage (ServiceError), or a full pool (ServiceBusy).
+def postgres_error(address: str, what: str, error: Exception) -> ServiceError | StatementRejected | NotSetUp:
+    """The one mapping of a psycopg2 failure: an outage (ServiceError), a full pool (ServiceBusy),
+    a statement Postgres refused (StatementRejected: the server is fine), or a missing table
+    (NotSetUp: `invoke db`).
 
     psycopg2's pool raises PoolError("connection pool exhausted") when every connection is
     checked out: the server is fine, this process is asking for more than its pool holds.
     """
-    if isinstance(error, psycopg2.pool.PoolError) and "exhausted" in str(error):
-        return _pool_busy(f"{what} ({address})", error)
-    return ServiceError("postgres", f"{what} ({address}): {str(error).strip()}",
-                        fix=fix_for("postgres", "POSTGRES"))
+    return _postgres_row("postgres", f"{what} ({address})", error, None)
+
+
+# What Postgres says when it is up and refuses the statement itself: bad data (22: a malformed
+# uuid, an integer out of range, a date that does not exist), a broken constraint (23), a statement
+# that does not fit the schema (42: syntax, a missing table or column), a feature it lacks (0A).
+# An outage is the rest: OperationalError (connects, timeouts, a server shutting down, a full
+# disk), InterfaceError (a closed connection), InternalError, a pool that is closed.
+REJECTED: tuple[type[psycopg2.Error], ...] = (psycopg2.DataError, psycopg2.IntegrityError,
+                                               psycopg2.ProgrammingError, psycopg2.NotSupportedError)
+REJECTED_FIX = ("Postgres is up and answered: this is not an outage, do not restart it. It refused the"
+                " statement or a value in it (named above); a value a user sends is checked before it"
+                " reaches Postgres, so this is a bug: report it with this message")
+
+
+# A table or column that is not there: the database's migrations were not applied (a setup step).
+_NOT_MIGRATED = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn)
+
+
+def _rejected(what: str, error: psycopg2.Error) -> StatementRejected | NotSetUp:
+    code = getattr(error, "pgcode", None)
+    kind = type(error).__name__
+    detail = (getattr(error, "pgerror", None) or str(error)).strip().removeprefix("ERROR:").strip()
+    if isinstance(error, _NOT_MIGRATED):
+        return NotSetUp(f"{what}: the database has no such table or column ({detail.splitlines()[0]})",
+                        fix="`invoke db` applies the migrations (a database restored from an older backup"
+                            " needs them too)")
+    return StatementRejected(f"{what}: Postgres rejected the statement ({kind}, SQLSTATE {code}): {detail}",
+                             sqlstate=code, fix=REJECTED_FIX)
 
 
 def _pool_busy(what: str, error: Exception) -> ServiceBusy:
@@ -159,9 +189,12 @@ def postgres_connect(settings: Settings, *, database: str | None = None, autocom
 
 # --- the one mapping of library errors to ours (httpx's _exceptions.map_exceptions) ----------
 # What a failure of each client library means; the first row that matches decides.
-def _postgres_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+def _postgres_row(service: str, what: str, error: Exception,
+                  fix: str | None) -> ServiceError | StatementRejected | NotSetUp:
     if isinstance(error, psycopg2.pool.PoolError) and "exhausted" in str(error):
         return _pool_busy(what, error)
+    if isinstance(error, REJECTED):
+        return _rejected(what, error)  # never the caller's outage fix: nothing is down
     return ServiceError(service, f"{what}: {str(error).strip()}", fix=fix or fix_for(service, "POSTGRES"))
 
 
@@ -169,31 +202,63 @@ def _redis_row(service: str, what: str, error: Exception, fix: str | None) -> Se
     return ServiceError(service, f"{what}: {error}", fix=fix or fix_for(service, "REDIS"))
 
 
-def _http_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+def _transport_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
     return ServiceError(service, f"{what}: {error}", fix=fix or f"`invoke infra.up -s {service}`,"
                                                                 f" then `invoke infra.logs {service}`")
 
 
-_MAPPING: tuple[tuple[tuple[type[Exception], ...], Callable[[str, str, Exception, str | None], ServiceError]], ...] = (
+def _broker_row(service: str, what: str, error: Exception, fix: str | None) -> ServiceError:
+    return ServiceError(service, f"{what}: {error}", fix=fix or fix_for("redis", "REDIS"))
+
+
+Row = Callable[[str, str, Exception, str | None], DevMatrixError]
+# A class named by its dotted path is matched only once its module is loaded (sys.modules), and is
+# never imported here: an error of a library this process never imported cannot be raised, and the
+# layers below the jobs (every Invoke task, every probe) start without kombu and Celery.
+_MAPPING: tuple[tuple[tuple[type[Exception] | str, ...], Row], ...] = (
     ((psycopg2.Error,), _postgres_row),
     ((redis.RedisError,), _redis_row),
-    ((requests.RequestException, httpx.HTTPError), _http_row),
+    (("kombu.exceptions.KombuError",), _broker_row),  # the job broker (Celery's transport)
+    ((requests.RequestException, httpx.HTTPError), _transport_row),
+    # a socket's own failure (refused, reset, timed out, a name that does not resolve) that a
+    # library let through unwrapped: kombu's Redis transport does, on a ping
+    ((ConnectionError, TimeoutError, socket.gaierror), _transport_row),
 )
-MAPPED: tuple[type[Exception], ...] = tuple(cls for classes, _ in _MAPPING for cls in classes)
+# The classes imported here, for callers that list outage errors (restore's rollback).
+MAPPED: tuple[type[Exception], ...] = tuple(cls for classes, _ in _MAPPING for cls in classes if isinstance(cls, type))
+
+
+def _loaded(cls: type[Exception] | str) -> type[Exception] | None:
+    if isinstance(cls, type):
+        return cls
+    module, _, name = cls.rpartition(".")
+    return getattr(sys.modules.get(module), name, None)
+
+
+def _rows() -> Iterator[tuple[tuple[type[Exception], ...], Row]]:
+    for classes, row in _MAPPING:
+        if loaded := tuple(c for c in map(_loaded, classes) if c is not None):
+            yield loaded, row
+
+
+def mapped() -> tuple[type[Exception], ...]:
+    """Every class the table maps now: MAPPED, and each named one whose library is loaded."""
+    return tuple(cls for classes, _ in _rows() for cls in classes)
 
 
 @contextmanager
 def map_exceptions(service: str, what: str, *, fix: str | None = None) -> Iterator[None]:
-    """The one place a client library's error becomes ours: a psycopg2, redis, requests or httpx
-    (chromadb's transport) error raised inside leaves as ``ServiceError(service, "what: error", fix)``.
-    ``what`` names the call and the address. Our own errors pass through untouched."""
+    """The one place a client library's error becomes ours: a psycopg2, redis, kombu (the job
+    broker), requests or httpx (chromadb's transport) error, or a bare socket error, raised inside
+    leaves as ``ServiceError(service, "what: error", fix)``. ``what`` names the call and the
+    address. Our own errors, and anything else (a bug), pass through untouched."""
     try:
         yield
-    except MAPPED as error:
-        for classes, row in _MAPPING:
+    except mapped() as error:  # evaluated when an error arrives: kombu's class once it is loaded
+        for classes, row in _rows():
             if isinstance(error, classes):
                 raise row(service, what, error, fix) from error
-        raise  # pragma: no cover - MAPPED is the rows' classes
+        raise  # pragma: no cover - mapped() is the rows' classes
 
 
 # --- Redis ----------------------------------------------------------------------------------

@@ -69,6 +69,26 @@ class ServiceBusy(ServiceError):
         super().__init__(service, message, fix=fix)
 
 
+class StatementRejected(DevMatrixError):
+    """Postgres is up, answered, and refused a statement or a value in it (a data, integrity or
+    syntax error: SQLSTATE classes 22, 23, 42, 0A). Not an outage, so never a ServiceError: no 503,
+    no exit 3, no advice to restart a healthy server. Values a user sends are checked before they
+    reach a statement (the API's schemas, the CLI's argument types, ``InvalidValue``), so one that
+    gets here is a bug: exit 1, HTTP 500, and the message names what Postgres refused."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, fix: str | None = None) -> None:
+        self.sqlstate = sqlstate
+        super().__init__(message, fix=fix)
+
+
+class InvalidValue(DevMatrixError):
+    """A value a user sent (an id, a limit) is not one that can be looked up: refused before it
+    reaches a store, naming the value and the form it must have."""
+
+    exit_code = 2  # a usage error, as a bad command-line argument
+    http_status = 422  # the request is well formed but one of its values cannot be right
+
+
 class ServiceTimeout(ServiceError):
     """A service took the request and gave no (complete) answer within its deadline: frozen,
     or too busy to reach it in time. A caller that can tell busy from hung (the LLM check looks

@@ -138,6 +138,15 @@ def test_a_bad_gate_flag_is_a_usage_error(capsys, flags):
     (["workflow", "x", "--workspace", ""], "argument --workspace: workspace id '' is not allowed"),
     (["generate", "   "], "argument request: the request is empty: say what code to generate"),
     (["generate", "x" * 20_001], "the request has 20,001 characters; the limit is 20,000"),
+    # a byte that is not UTF-8 (the shell's $'\\xff', decoded by Python as a surrogate) reached
+    # Postgres and was an internal error; an id longer than the column cannot be one
+    (["workflow", "--resume", "ab\udcffcd"], "argument --resume: --resume 'ab\\udcffcd' holds bytes that are"
+                                              " not UTF-8 text"),
+    (["generate", "add \udcff numbers"], "argument request: the request 'add \\udcff numbers' holds bytes that"
+                                         " are not UTF-8 text"),
+    (["workflow", "build \udcff it"], "argument request: 'build \\udcff it' holds bytes that are not UTF-8 text"),
+    (["workflow", "--resume", "w" * 65], "is not a workflow id (1 to 64 characters)"),
+    (["workflow", "--resume", " "], "is not a workflow id"),
 ])
 def test_a_bad_argument_is_a_usage_error_naming_it(capsys, argv, message):
     with pytest.raises(SystemExit) as caught:

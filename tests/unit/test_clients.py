@@ -3,10 +3,15 @@ as one ServiceError naming the service, the address and the fix."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 
 import httpx
+import kombu.exceptions
 import psycopg2
+import psycopg2.errors
 import psycopg2.pool
 import pytest
 import redis
@@ -14,7 +19,8 @@ import requests
 
 from devmatrix import clients, deadlines
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceBusy, ServiceError
+from devmatrix.errors import NotSetUp, ServiceBusy, ServiceError, StatementRejected
+from devmatrix.jobs import service
 from devmatrix.state.redis import RedisManager
 
 pytestmark = pytest.mark.unit
@@ -109,6 +115,83 @@ def test_a_library_error_leaves_as_a_service_error_naming_the_call_and_the_fix(e
     assert (raised.value.service, raised.value.message, raised.value.fix) == (
         "x", "x: PING at h:1: Connection refused", "do y")
     assert raised.value.__cause__ is error
+
+
+@pytest.mark.parametrize("error", [
+    kombu.exceptions.OperationalError("Error 111 connecting to h:1. Connection refused."),
+    ConnectionRefusedError(111, "Connection refused"),
+    TimeoutError("timed out"),
+    socket.gaierror(-2, "Name or service not known"),
+], ids=["kombu", "refused-socket", "socket-timeout", "unresolved-name"])
+def test_a_broker_or_bare_socket_error_is_an_outage_too(error):
+    with pytest.raises(ServiceError) as raised, clients.map_exceptions("worker", "ping via h:1", fix="up redis"):
+        raise error
+    assert (raised.value.service, raised.value.fix) == ("worker", "up redis")
+    assert raised.value.__cause__ is error
+
+
+def test_a_file_error_is_not_an_outage():
+    # OSError at large is not a transport failure: a missing file inside the block is a bug to see
+    with pytest.raises(FileNotFoundError), clients.map_exceptions("x", "call"):
+        raise FileNotFoundError("settings.env")
+
+
+def test_the_mapping_names_kombu_without_importing_it():
+    # clients is imported by every task and probe; Celery's transport loads only with the jobs
+    code = "import sys, devmatrix.clients as c; print('kombu' in sys.modules, len(c.mapped()) == len(c.MAPPED))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert kombu.exceptions.KombuError in clients.mapped()  # loaded here (this module imports it)
+
+
+def test_a_ping_of_a_broker_that_is_down_is_a_worker_service_error(closed_port):
+    with pytest.raises(ServiceError) as raised:
+        service.ping(Settings(redis_port=closed_port), timeout_s=0.5)
+    assert raised.value.service == "worker"
+    assert f"cannot reach the broker redis://127.0.0.1:{closed_port}/" in raised.value.message
+    assert raised.value.fix == "`invoke infra.up -s redis`, then `invoke infra.status`"
+
+
+# --- a statement Postgres refused is not an outage ---------------------------------------------
+@pytest.mark.parametrize("error", [
+    psycopg2.errors.InvalidTextRepresentation('invalid input syntax for type uuid: "abc"'),
+    psycopg2.errors.NumericValueOutOfRange("integer out of range"),
+    psycopg2.errors.InvalidDatetimeFormat('invalid input syntax for type timestamp: "yesterday-ish"'),
+    psycopg2.errors.UniqueViolation('duplicate key value violates unique constraint "jobs_pkey"'),
+    psycopg2.errors.SyntaxError('syntax error at or near "SELEC"'),
+    psycopg2.NotSupportedError("not supported"),
+], ids=["malformed-uuid", "out-of-range", "bad-date", "duplicate", "syntax", "unsupported"])
+def test_a_value_or_statement_postgres_rejected_is_a_bug_never_an_outage(error):
+    for raised in (_mapped(error), clients.postgres_error("u@h:1/db", "query failed", error)):
+        assert isinstance(raised, StatementRejected) and not isinstance(raised, ServiceError)
+        assert (raised.http_status, raised.exit_code) == (500, 1)
+        assert str(error) in raised.message and type(error).__name__ in raised.message
+        assert "this is a bug" in raised.fix and "do not restart" in raised.fix and "infra." not in raised.fix
+
+
+def test_a_missing_table_is_a_setup_step_not_an_outage_nor_a_bug():
+    raised = _mapped(psycopg2.errors.UndefinedTable('relation "jobs" does not exist'))
+    assert isinstance(raised, NotSetUp) and (raised.http_status, raised.exit_code) == (409, 5)
+    assert 'relation "jobs" does not exist' in raised.message and "`invoke db`" in raised.fix
+
+
+@pytest.mark.parametrize("error", [
+    psycopg2.OperationalError("could not connect to server: Connection refused"),
+    psycopg2.InterfaceError("connection already closed"),
+    psycopg2.errors.QueryCanceled("canceling statement due to statement timeout"),
+    psycopg2.errors.DiskFull("could not extend file: No space left on device"),
+    psycopg2.InternalError("internal error"),
+], ids=["refused", "closed", "timeout", "disk-full", "internal"])
+def test_a_server_that_cannot_run_the_statement_is_an_outage(error):
+    for raised in (_mapped(error), clients.postgres_error("u@h:1/db", "query failed", error)):
+        assert type(raised) is ServiceError and raised.http_status == 503 and "infra." in raised.fix
+
+
+def _mapped(error: Exception) -> Exception:
+    with pytest.raises(Exception) as raised, clients.map_exceptions("postgres", "SELECT at h:1"):
+        raise error
+    assert raised.value.__cause__ is error
+    return raised.value
 
 
 def test_a_full_postgres_pool_is_busy_not_down():

@@ -14,8 +14,6 @@ UNMATCHED_ROUTE = "unmatched"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The readiness endpoint runs its checks in parallel, each with the probes' own timeout.
 READY_CHECK_WORKERS = 4
-# Postgres SERIAL ids are 32-bit: a larger id cannot exist, and would be a server error.
-MAX_LOG_ID = 2**31 - 1
 # --- backpressure (api/slots.py) ----------------------------------------------------------
 # The Retry-After of a 429 for a full set of generation slots: a slot frees when a generation
 # ends; one takes 5-30 s on the local server (two or three LLM calls of 2-10 s each).

@@ -124,6 +124,8 @@ async def _devmatrix(request: Request, exc: DevMatrixError) -> JSONResponse:
         log.info("service_busy", path=request.url.path, service=service, error=exc.message)
     elif service:
         log.warning("service_unavailable", path=request.url.path, service=service, error=exc.message)
+    elif status >= 500:  # a bug named by our own error (StatementRejected): logged as one
+        log.error("internal_error", path=request.url.path, error_type=type(exc).__name__, error=exc.message)
     return error_response(request, status, exc.message, fix=exc.fix, service=service, headers=headers)
 
 

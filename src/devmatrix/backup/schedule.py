@@ -123,7 +123,7 @@ def due_in(settings: Settings, schedule: Schedule, now: float) -> float:
 def run_forever(settings: Settings) -> None:  # pragma: no cover - exercised by the integration test
     heartbeat = settings.devmatrix_state_dir.resolve() / HEARTBEAT_FILE
     retry_at = 0.0
-    while True:
+    while True:  # a daemon's loop (supervised), no deadline by design: not retry.poll
         heartbeat.write_text(f"{time.time():.0f}\n", encoding="utf-8")
         schedule = read_schedule(settings)
         now = time.time()

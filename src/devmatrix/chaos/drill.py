@@ -18,6 +18,7 @@ from devmatrix.chaos.work import WORKLOADS, Seen, Workflow, Workload, workload
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, UsageError
 from devmatrix.rag.store import close_client
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack import registry
 from devmatrix.stack.providers import get_provider
 
@@ -39,6 +40,7 @@ INJECT_AFTER_S = {"generate": 2.5, "api": 0.3, "workflow": 2.5, "rag": 1.2, "bac
 # ... and, for work that says when it is under way (a workflow: its row exists), at most this
 # long more: on a busy machine a CLI start-up alone can take 20 s.
 UNDER_WAY_WITHIN_S = 60.0
+DRILL_POLL_S = 0.1  # how often the drill looks at its work
 # The cases `nox -s chaos` runs: each registry service's drills (both faults, each during the
 # work that depends on that service most), and the supervisor's.
 MATRIX = [*registry.drills(), (SUPERVISOR, "kill", "backup"), (SUPERVISOR, "freeze", "workflow")]
@@ -101,19 +103,20 @@ def run_case(settings: Settings, env_file: Path, service: str, fault: str, durin
     echo(f"{service} {fault} during {during}: starting the work …")
     work.start()
     time.sleep(INJECT_AFTER_S[during])
-    limit = time.monotonic() + UNDER_WAY_WITHIN_S
-    while not work.under_way() and not work.done() and time.monotonic() < limit:
-        time.sleep(0.1)
+    wait_under_way(work)
     injected = faults.inject(provider.supervisor, service, fault)  # type: ignore[attr-defined]
     hit = time.monotonic()
     echo(f"{fault} {service} (pids {', '.join(map(str, injected.pids))})")
     monitor = _HealthMonitor(provider, hit)
     try:
+        # hand-written on purpose: not a wait for a state with a deadline but the drill's clock (thaw
+        # a frozen service freeze_s after the fault while the work runs); the work has its own
+        # deadline (its hang_s), and work.wait() below ends the drill with it
         while not work.done():
             if fault == "freeze" and not injected.thawed and time.monotonic() - hit >= freeze_s:
                 faults.thaw(injected)
                 echo(f"thawed {service} after {freeze_s:g} s")
-            time.sleep(0.1)
+            time.sleep(DRILL_POLL_S)
         seen = work.wait()
     finally:
         faults.thaw(injected)
@@ -192,6 +195,16 @@ def _heal(provider, service: str, fault: str, hit: float, env_file: Path, echo: 
     if _HealthMonitor(provider, hit).wait(10):
         return round(time.monotonic() - hit, 2), "`invoke infra.up`"
     return None, "NOT healed"
+
+
+def wait_under_way(work: Workload, timeout_s: float = UNDER_WAY_WITHIN_S) -> bool:
+    """Until the work is under way (or already done), at most ``timeout_s``: whether it is. Not
+    under way by then, the fault is injected anyway (the report shows what the work saw)."""
+    try:
+        return bool(poll(lambda: (work.under_way() or work.done()) or None, timeout_s=timeout_s,
+                         wait_s=DRILL_POLL_S))
+    except PollTimedOut:
+        return False
 
 
 class _HealthMonitor:

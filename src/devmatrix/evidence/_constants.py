@@ -45,3 +45,5 @@ SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", "venv", ".mypy_cache",
 # wrong (F63), statements in the wrong place (F7), undefined names (F82). The set GitHub's
 # Python starter workflow fails a build on; an unused import is not an error.
 RUFF_ERROR_RULES = ("E9", "F63", "F7", "F82")
+# How often a run's end is looked for: its pid namespace's init turning into a zombie (or gone).
+NAMESPACE_POLL_S = 0.01

@@ -33,12 +33,14 @@ from devmatrix.deadlines import SANDBOX_KILL_WAIT_S, SANDBOX_PROBE_TIMEOUT_S, SA
 from devmatrix.errors import EvidenceError, SandboxUnavailable
 from devmatrix.evidence import _bwrap
 from devmatrix.evidence._constants import (
+    NAMESPACE_POLL_S,
     SANDBOX_MAX_PROCESSES,
     SANDBOX_OUTPUT_BYTES,
     SANDBOX_UID_COUNT,
     SANDBOX_UID_FIRST,
 )
 from devmatrix.evidence._limits import limits_hit
+from devmatrix.retry import PollTimedOut, poll
 
 INSTALL_FIX = ("install bubblewrap (`apt-get install bubblewrap`, or"
                " `bash scripts/apt-install.sh infra/apt-packages.txt`)")
@@ -226,14 +228,15 @@ def _wait_for_namespace(child_pid: int | None) -> None:
     vanish) until they are all reaped: so then the whole run is gone."""
     if child_pid is None:
         return
-    deadline = time.monotonic() + SANDBOX_KILL_WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE:
-                return  # its parent (bwrap, already gone) left the reaping to init
+    def gone() -> bool | None:
+        try:  # a zombie: its parent (bwrap, already gone) left the reaping to init
+            return psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE or None
         except psutil.NoSuchProcess:
-            return
-        time.sleep(0.01)
+            return True
+
+    # past the deadline the run goes on to _sweep, which finds (and raises about) what still runs
+    with contextlib.suppress(PollTimedOut):
+        poll(gone, timeout_s=SANDBOX_KILL_WAIT_S, wait_s=NAMESPACE_POLL_S)
 
 
 def _sweep(uid: int | None) -> None:

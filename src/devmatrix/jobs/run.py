@@ -65,10 +65,17 @@ class WorkerContext:
         return self._llm
 
     def retriever(self) -> Retriever:
-        """Built on the first `enable_rag` job (the embedding model loads only where it is used)."""
+        """Built on the first `enable_rag` job (the embedding model loads only where it is used),
+        with its embedding model loaded here, before the generation's deadline starts: importing
+        torch and loading the model is a pool process's one-time cost (5-40 s on a busy 2-core
+        machine), not the generation's time. Loaded inside the generation, it took that time from
+        the model calls' budget (a RAG job on a loaded machine ran out of its deadline on its last
+        model call: a stress run of 765203c)."""
         self._fresh()
         if self._retriever is None:
-            self._retriever = create_retriever(settings=self.settings)
+            retriever = create_retriever(settings=self.settings)
+            retriever.embedding_model.load()
+            self._retriever = retriever
         return self._retriever
 
 

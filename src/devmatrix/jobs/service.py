@@ -17,9 +17,8 @@ import socket
 from pathlib import Path
 
 import celery
-import kombu.exceptions
-import redis
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.deadlines import CONNECT_TIMEOUT_S
 from devmatrix.errors import ServiceError
@@ -77,10 +76,9 @@ def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | 
     of waiting the whole timeout."""
     app = make_app(settings)
     try:
-        return ping_nodes(app, timeout_s, limit, destination)
-    except (kombu.exceptions.KombuError, redis.RedisError, OSError) as error:
-        raise ServiceError(SERVICE, f"cannot reach the broker {broker_address(settings)}: {error}",
-                           fix="`invoke infra.up -s redis`, then `invoke infra.status`") from error
+        with clients.map_exceptions(SERVICE, f"cannot reach the broker {broker_address(settings)}",
+                                    fix="`invoke infra.up -s redis`, then `invoke infra.status`"):
+            return ping_nodes(app, timeout_s, limit, destination)
     finally:
         app.close()
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from devmatrix.errors import InvalidValue
 from devmatrix.jobs._constants import FINISHED, MAX_ATTEMPTS
 from devmatrix.state.postgres import PostgresManager
 
+MAX_RECENT = 1000  # `devmatrix jobs --limit`: the most jobs one listing reads
 _COLUMNS = "job_id, kind, request, status, worker, worker_pid, attempts, max_attempts, result, error," \
            " created_at, started_at, finished_at"
 
@@ -81,6 +83,9 @@ class JobStore:
         return Job.from_row(rows[0]) if rows else None
 
     def recent(self, limit: int = 20) -> list[Job]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
+            raise InvalidValue(f"limit {limit!r} is not a number of jobs (a whole number from 1 to {MAX_RECENT})",
+                               fix="ask for between 1 and 1000 jobs (`devmatrix jobs --limit N`)")
         rows = self.postgres.execute(
             f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT %s", (limit,))  # noqa: S608
         return [Job.from_row(row) for row in rows]

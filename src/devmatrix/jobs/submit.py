@@ -6,15 +6,15 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import kombu
 import kombu.exceptions
-import redis
 from celery import Celery
 
+from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.jobs._constants import PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
@@ -22,9 +22,9 @@ from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.jobs.outcome import failure_of
 from devmatrix.jobs.service import ping_nodes
 from devmatrix.jobs.store import Job, JobStore
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.state.postgres import PostgresManager
 
-_BROKER_ERRORS = (kombu.exceptions.KombuError, redis.RedisError, OSError)
 _KOMBU_DIR = Path(kombu.__file__).parent
 
 
@@ -44,12 +44,12 @@ class JobClient:
 
     def workers(self, *, timeout_s: float = PING_TIMEOUT_S, limit: int | None = 1) -> list[str]:
         """Nodes that answer a ping (by default: returns at the first answer, or after ``timeout_s``)."""
-        try:  # on a connection of its own: never a pooled one Redis closed when it restarted
+        s = self.settings
+        with clients.map_exceptions("redis", f"cannot reach Redis at {s.redis_host}:{s.redis_port}"
+                                             f" (the job broker, {broker_address(s)})",
+                                    fix="`invoke infra.up -s redis`"):
+            # on a connection of its own: never a pooled one Redis closed when it restarted
             return ping_nodes(self.app, timeout_s, limit)
-        except _BROKER_ERRORS as error:
-            raise ServiceError("redis", f"cannot reach Redis at {self.settings.redis_host}:{self.settings.redis_port}"
-                                        f" (the job broker, {broker_address(self.settings)}): {error}",
-                               fix="`invoke infra.up -s redis`") from error
 
     def require_workers(self) -> None:
         if not self.workers():
@@ -67,37 +67,39 @@ class JobClient:
         """Send a recorded job's id to the workers (its Celery task id); a job the broker refused
         is failed at once, and ServiceError raised."""
         try:
-            self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
-        except _BROKER_ERRORS as error:
-            raise self._refused(job_id, str(error)) from error
-        except AttributeError as error:
-            # kombu 5.7.0's Redis transport, when Redis restarts during a publish: Producer._publish
-            # holds its channel, the retried queue declaration reconnects (kombu's ensure() closes
-            # that channel: channel.connection = None), then basic_publish on the closed channel
-            # reaches Channel._connparams: "'NoneType' object has no attribute 'client'" (chaos:
-            # redis kill during workflow). The broker went away: only kombu's own error is mapped.
-            if not _raised_inside_kombu(error):
-                raise
-            raise self._refused(job_id, f"its connection closed during the publish (kombu: {error})") from error
-
-    def _refused(self, job_id: str, problem: str) -> ServiceError:
-        """The job's row failed (it was never delivered), and the ServiceError to raise."""
-        failure = ServiceError("redis", f"the broker {broker_address(self.settings)} refused job"
-                                        f" {job_id}: {problem}",
-                               fix="`invoke infra.up -s redis`; submit again")
-        self.store.finish(job_id, "failed", from_status=("queued",), error={
-            "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
-            "http_status": 503, "exit_code": 3})
-        return failure
+            with clients.map_exceptions("redis", f"the broker {broker_address(self.settings)} refused job {job_id}",
+                                        fix="`invoke infra.up -s redis`; submit again"):
+                try:
+                    self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
+                except AttributeError as error:
+                    # kombu 5.7.0's Redis transport, when Redis restarts during a publish:
+                    # Producer._publish holds its channel, the retried queue declaration reconnects
+                    # (kombu's ensure() closes that channel: channel.connection = None), then
+                    # basic_publish on the closed channel reaches Channel._connparams: "'NoneType'
+                    # object has no attribute 'client'" (chaos: redis kill during workflow). The
+                    # broker went away: only kombu's own AttributeError is its connection error.
+                    if not _raised_inside_kombu(error):
+                        raise
+                    raise kombu.exceptions.OperationalError(
+                        f"its connection closed during the publish (kombu: {error})") from error
+        except ServiceError as failure:
+            self.store.finish(job_id, "failed", from_status=("queued",), error={
+                "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
+                "http_status": 503, "exit_code": 3})
+            raise
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """The job once finished, or as it is after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            job = self.store.get(job_id)
-            if job is None or job.finished or time.monotonic() >= deadline:
-                return job
-            time.sleep(WAIT_POLL_S)
+        last: list[Job | None] = [None]
+
+        def ended() -> tuple[Job | None] | None:
+            last[0] = job = self.store.get(job_id)
+            return (job,) if job is None or job.finished else None  # a deleted job ends the wait too
+
+        try:
+            return poll(ended, timeout_s=timeout_s, wait_s=WAIT_POLL_S)[0]
+        except PollTimedOut:
+            return last[0]  # as it was at the last look
 
     def run(self, request: dict[str, Any], *, caller: str, timeout_s: float = SYNC_WAIT_S) -> Job:
         """Submit and wait, as POST /generate does: the finished job with its result, or the
@@ -117,11 +119,9 @@ class JobClient:
         before = self.store.get(job_id)
         job = self.store.cancel(job_id)
         if before is not None and before.status == "running":
-            try:
+            with clients.map_exceptions("redis", f"job {job_id} is cancelled in Postgres, but its worker could"
+                                                 " not be told to stop", fix="it stops at its time limit"):
                 self.app.control.revoke(job_id, terminate=True)
-            except _BROKER_ERRORS as error:
-                raise ServiceError("redis", f"job {job_id} is cancelled in Postgres, but its worker could not be"
-                                            f" told to stop: {error}", fix="it stops at its time limit") from error
         return job
 
     def close(self) -> None:

@@ -87,6 +87,11 @@ class EmbeddingModel:
                 log.info("embedding_model_loaded", model=self.model_id, seconds=round(self.load_seconds, 2))
             return self._model
 
+    def load(self) -> None:
+        """Load the model now, as the first cache miss would (a caller with a deadline to keep
+        pays the load before its clock starts)."""
+        _ = self.model
+
     def embed_text(self, text: str) -> list[float]:
         """The seed's call: one text → one vector."""
         return self.embed(text).vector

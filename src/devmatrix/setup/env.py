@@ -13,9 +13,11 @@ from pathlib import Path
 
 import requests
 
-from devmatrix import llm  # its client (the anthropic SDK, seconds to import) loads at the check, not here
+from devmatrix import (
+    clients,
+    llm,  # its client (the anthropic SDK, seconds to import) loads at the check, not here
+)
 from devmatrix.agents.approval import gate_line
-from devmatrix.clients import fix_for
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import LLM_CHECK_BUDGET_S, LLM_CHECK_MIN_S, PROBE_TIMEOUT_S
 from devmatrix.errors import LLMError, ServiceError, ServiceTimeout
@@ -126,9 +128,10 @@ def _local_slots_decoding(settings: Settings, *, every: bool) -> int:
         response = requests.get(url, timeout=PROBE_TIMEOUT_S, headers={"Authorization": f"Bearer {key}"})
         response.raise_for_status()
         slots = response.json()
-    except requests.Timeout as error:  # frozen: say so now, inside validate's deadline
-        raise ServiceError("llm", f"no answer from {url} within {PROBE_TIMEOUT_S:g} s: frozen or overloaded",
-                           fix=fix_for("llm", "LLM")) from error
+    except requests.Timeout:  # frozen: say so now, inside validate's deadline (the one mapping)
+        with clients.map_exceptions("llm", f"no answer from {url} within {PROBE_TIMEOUT_S:g} s: frozen or"
+                                           " overloaded", fix=clients.fix_for("llm", "LLM")):
+            raise
     except (requests.RequestException, ValueError):
         return 0
     if not isinstance(slots, list) or not slots:

@@ -17,6 +17,7 @@ STACK_LOCK_POLL_S = 1.0
 SUPERVISOR_RPC_TIMEOUT_S = 5.0
 # supervisord writes its socket within ~0.3 s; 10 s covers a loaded 2-core machine.
 DAEMON_START_TIMEOUT_S = 10.0
+DAEMON_START_POLL_S = 0.05
 # supervisord gets this long to exit after its programs are gone (asked over its socket,
 # or SIGTERM when it no longer answers) before SIGKILL: its main loop wakes once a
 # second, it has nothing to save, and a frozen one (SIGSTOP) never exits by itself.
@@ -24,6 +25,10 @@ SUPERVISORD_STOP_GRACE_S = 5.0
 # supervisord's own SIGKILL comes this much later than ours (stopwaitsecs = a
 # program's grace + this), so `infra.down` escalates first and can say so.
 SUPERVISOR_BACKSTOP_S = 5
+# A program replaced by `infra.up` (its config changed) is stopped first; supervisord kills it
+# within its stopwaitsecs (the longest: a worker's 20 s warm shutdown + the backstop). Past
+# this the stop is stuck and said so (the wait had no deadline before).
+PROGRAM_STOP_TIMEOUT_S = 60.0
 
 # --- stopping processes (ops/services/_reaper.py) -------------------------------------
 # After SIGKILL a process is gone within milliseconds unless the kernel is stuck

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 import psutil
 
 from devmatrix.errors import ServiceError
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack import system
 from devmatrix.stack._constants import KILL_WAIT_S, PORT_RELEASE_TIMEOUT_S, STOP_POLL_S
 from devmatrix.stack._ownership import Member
@@ -57,7 +58,10 @@ def wait_gone(members: list[Member], grace: Callable[[Member], float],
     killed: dict[int, float] = {}
     notes: list[str] = []
     pending = list(members)
-    while pending:
+
+    def gone() -> bool | None:
+        """One look: None while any member lives (SIGKILL for one past its grace), True when none does."""
+        nonlocal pending
         pending = [m for m in pending if _alive(m.process)]
         now = time.monotonic()
         for member in pending:
@@ -76,22 +80,40 @@ def wait_gone(members: list[Member], grace: Callable[[Member], float],
                     fix=f"see what it waits on: `ps -o pid,stat,wchan:32 -p {member.pid}`"
                         " (state D is a process stuck in the kernel, e.g. on a dead disk)",
                 )
-        if pending:
-            time.sleep(STOP_POLL_S)
+        return None if pending else True
+
+    # every member is gone, or has been raised about, within its grace + KILL_WAIT_S: the poll's own
+    # deadline (one more look after that) is a backstop that gone() reaches first
+    longest = max((grace(m) for m in members), default=0.0) + KILL_WAIT_S + 2 * STOP_POLL_S
+    try:
+        poll(gone, timeout_s=longest + 1.0, wait_s=STOP_POLL_S)
+    except PollTimedOut:  # pragma: no cover - gone() raises first for a member still alive
+        raise ServiceError(pending[0].service, f"{pending[0].describe()} is still alive after {longest:g} s",
+                           fix=f"`ps -o pid,stat,wchan:32 -p {pending[0].pid}`") from None
     return notes
 
 
 def wait_ports_free(ports: Iterable[tuple[str, int]], ours: Callable[[int | None], bool]) -> None:
     """Wait until no process of ours listens on these (service, port) pairs."""
-    deadline = time.monotonic() + PORT_RELEASE_TIMEOUT_S
+    start = time.monotonic()  # one deadline for all the ports, as they free together
     for service, port in ports:
-        while (holder := system.port_holder(port)) is not None and ours(holder[0]):
-            if time.monotonic() > deadline:
-                raise ServiceError(
-                    service, f"port {port} is still held by {holder[1]} after it was stopped",
-                    fix=f"stop it by hand (`kill {holder[0]}`), then `invoke infra.up`",
-                )
-            time.sleep(STOP_POLL_S)
+        held: list[tuple[int, str]] = []
+
+        def free(port: int = port, held: list = held) -> bool | None:
+            holder = system.port_holder(port)
+            if holder is not None and ours(holder[0]):
+                held[:] = [holder]
+                return None
+            return True
+
+        try:
+            poll(free, timeout_s=max(0.0, start + PORT_RELEASE_TIMEOUT_S - time.monotonic()), wait_s=STOP_POLL_S)
+        except PollTimedOut:
+            (pid, description), = held
+            raise ServiceError(
+                service, f"port {port} is still held by {description} after it was stopped",
+                fix=f"stop it by hand (`kill {pid}`), then `invoke infra.up`",
+            ) from None
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,11 @@ from xmlrpc.client import Fault, ServerProxy
 from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from devmatrix.errors import ServiceError
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack._constants import (
+    DAEMON_START_POLL_S,
     DAEMON_START_TIMEOUT_S,
+    PROGRAM_STOP_TIMEOUT_S,
     STOP_POLL_S,
     SUPERVISOR_BACKSTOP_S,
     SUPERVISOR_RPC_TIMEOUT_S,
@@ -168,11 +170,11 @@ class Supervisor:
             capture_output=True, text=True, check=False,
             umask=0o077,  # its own log is opened before the config's umask applies
         )
-        deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.running():
-                return
-            time.sleep(0.05)
+        try:
+            poll(lambda: self.running() or None, timeout_s=DAEMON_START_TIMEOUT_S, wait_s=DAEMON_START_POLL_S)
+            return
+        except PollTimedOut:
+            pass  # said below, with what it printed
         raise ServiceError(
             "supervisord",
             f"did not start (exit {result.returncode}): {(result.stderr or result.stdout).strip()}",
@@ -245,8 +247,13 @@ class Supervisor:
     def _stop_and_wait(self, name: str) -> None:
         """Stop a program before its group is replaced; supervisord's backstop kills it in time."""
         self.request_stop(name)
-        while self.info().get(name, {}).get("statename", "STOPPED") not in STOPPED_STATES:
-            time.sleep(STOP_POLL_S)
+        try:
+            poll(lambda: self.info().get(name, {}).get("statename", "STOPPED") in STOPPED_STATES or None,
+                 timeout_s=PROGRAM_STOP_TIMEOUT_S, wait_s=STOP_POLL_S)
+        except PollTimedOut:
+            raise ServiceError(name, f"supervisord did not stop it within {PROGRAM_STOP_TIMEOUT_S:g} s (state"
+                                     f" {self.info().get(name, {}).get('statename', 'unknown')})",
+                               fix=f"`invoke infra.down`, then `invoke infra.up`; read {self.log_dir}") from None
 
 
 def _group_state(members: list[dict]) -> str:

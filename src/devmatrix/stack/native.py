@@ -24,6 +24,7 @@ import psutil
 
 from devmatrix.config import Settings
 from devmatrix.errors import InstallError, PortInUse, ServiceError, ServiceNotReady, UsageError
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack import _reaper, backup_scheduler, system
 from devmatrix.stack._constants import SUPERVISORD_STOP_GRACE_S
 from devmatrix.stack._ownership import SUPERVISORD, Member, StackIdentity, stale_postmaster_pid
@@ -33,6 +34,10 @@ from devmatrix.stack.base import ServiceState, record
 from devmatrix.stack.catalog import NativeService, native_services, postgres_bin_dir
 
 READY_POLL_S = 0.1
+
+
+class _GaveUp(Exception):
+    """supervisord stopped trying to run a program (FATAL, EXITED, STOPPED): its readiness wait ends."""
 LOG_TAIL_LINES = 20
 MIN_REDIS_MAJOR = 7
 # STARTING: spawned, inside supervisor's startsecs window; alive all the same.
@@ -193,21 +198,25 @@ class NativeProvider:
         return state
 
     def _wait_ready(self, service: NativeService) -> ServiceState:
-        deadline = time.monotonic() + self.settings.service_start_timeout_s
-        last_error = "no answer yet"
-        while True:
-            proc = self.supervisor.info().get(service.name, {})
-            # BACKOFF means supervisor is still retrying; FATAL means it gave up.
-            if proc.get("statename") in {"FATAL", "EXITED", "STOPPED"}:
-                break
-            if time.monotonic() > deadline:
-                break
+        """The probe passes (its version), polled every READY_POLL_S for SERVICE_START_TIMEOUT_S;
+        a program supervisord gave up on (FATAL) or that exited ends the wait at once."""
+        seen = {"statename": "unknown", "error": "no answer yet"}
+
+        def ready() -> str | None:
+            seen["statename"] = self.supervisor.info().get(service.name, {}).get("statename", "unknown")
+            if seen["statename"] in {"FATAL", "EXITED", "STOPPED"}:  # BACKOFF: supervisor still retries
+                raise _GaveUp(seen["statename"])
             try:
-                version = service.probe.check(self.settings)
+                return service.probe.check(self.settings)
             except ServiceError as error:
-                last_error = error.message
-                time.sleep(READY_POLL_S)
-                continue
+                seen["error"] = error.message
+                return None
+
+        try:
+            version = poll(ready, timeout_s=self.settings.service_start_timeout_s, wait_s=READY_POLL_S)
+        except (PollTimedOut, _GaveUp):
+            pass  # said below, with the supervisor's state, the last check and the log's tail
+        else:
             if service.name == "redis" and int(version.split(".")[0]) < MIN_REDIS_MAJOR:
                 raise ServiceError("redis", f"version {version} is too old (need >= 7)",
                                    fix="install redis-server 7 or newer")
@@ -217,7 +226,7 @@ class NativeProvider:
         raise ServiceNotReady(
             service.name,
             f"not ready within {self.settings.service_start_timeout_s:g} s"
-            f" (supervisor state {proc.get('statename', 'unknown')}; last check: {last_error})",
+            f" (supervisor state {seen['statename']}; last check: {seen['error']})",
             log_tail=_tail(service.program.log_file, LOG_TAIL_LINES),
             fix=f"read {service.program.log_file}; `invoke infra.restart -s {service.name}`",
         )

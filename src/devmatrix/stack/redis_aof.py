@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from devmatrix.errors import ServiceError
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack.system import free_port
 
 AOF_DIR = "appendonlydir"
@@ -69,16 +70,17 @@ def _rewritten(info: dict) -> bool:
 
 
 def _until(ready, server: subprocess.Popen, deadline: float, log: Path) -> None:
-    while True:
-        if server.poll() is not None:
+    def check() -> bool | None:
+        if server.poll() is not None:  # it will not come back: said at once
             raise ServiceError("redis", f"a scratch redis-server exited while turning the RDB into an AOF:\n"
                                         f"{log.read_text()[-800:]}", fix=f"read {log}")
         try:
-            if ready():
-                return
+            return ready() or None
         except (redis.ConnectionError, redis.BusyLoadingError):
-            pass
-        if time.monotonic() > deadline:
-            raise ServiceError("redis", f"turning the RDB into an AOF took over {SEED_TIMEOUT_S:g} s",
-                               fix=f"read {log}; check free memory and disk")
-        time.sleep(POLL_S)
+            return None  # still starting, or still loading the RDB
+
+    try:
+        poll(check, timeout_s=max(0.0, deadline - time.monotonic()), wait_s=POLL_S)
+    except PollTimedOut:
+        raise ServiceError("redis", f"turning the RDB into an AOF took over {SEED_TIMEOUT_S:g} s",
+                           fix=f"read {log}; check free memory and disk") from None

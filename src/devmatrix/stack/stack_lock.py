@@ -23,6 +23,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from devmatrix.errors import StackBusy
+from devmatrix.retry import PollTimedOut, poll
 from devmatrix.stack._constants import STACK_LOCK_POLL_S, STACK_LOCK_TIMEOUT_S
 
 LOCK_FILE = "stack.lock"
@@ -65,25 +66,29 @@ def _acquire(lock: FileLock, holder_file: Path, timeout: float, echo: Callable[[
     except Timeout:
         pass
     deadline = time.monotonic() + timeout
-    told = ""
-    while True:
+    told = [""]
+
+    def acquired() -> bool | None:
+        """One try, blocking at most STACK_LOCK_POLL_S (filelock's own wait paces the poll)."""
         who = holder(holder_file.parent)
-        if who != told:  # say it again when another command took the lock meanwhile
+        if who != told[0]:  # say it again when another command took the lock meanwhile
             echo(f"waiting for {who} to finish: it holds the stack lock {lock.lock_file}"
                  f" (giving up after {timeout:g} s) …")
-            told = who
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StackBusy(
-                f"the stack is still locked by {who} after waiting {timeout:g} s",
-                fix="let that command finish, then run this one again (the lock frees itself"
-                    " when its holder exits, even if it is killed)",
-            )
+            told[0] = who
         try:
-            lock.acquire(timeout=min(STACK_LOCK_POLL_S, remaining))
-            return
+            lock.acquire(timeout=max(0.0, min(STACK_LOCK_POLL_S, deadline - time.monotonic())))
+            return True
         except Timeout:
-            continue
+            return None
+
+    try:
+        poll(acquired, timeout_s=timeout, wait_s=0)
+    except PollTimedOut:
+        raise StackBusy(
+            f"the stack is still locked by {told[0]} after waiting {timeout:g} s",
+            fix="let that command finish, then run this one again (the lock frees itself"
+                " when its holder exits, even if it is killed)",
+        ) from None
 
 
 def _write_holder(path: Path, command: str) -> None:

@@ -25,7 +25,9 @@ import psycopg2.pool
 from devmatrix import clients
 from devmatrix.config import Settings, load_settings
 from devmatrix.deadlines import POSTGRES_POOL_WAIT_S, PROBE_TIMEOUT_S
-from devmatrix.errors import ServiceError
+from devmatrix.errors import InvalidValue, ServiceError
+
+MAX_LOG_ID = 2**31 - 1  # code_generation_logs.id is SERIAL: a 4-byte integer
 
 # Connections one PostgresManager opens at most: a CLI generation or a workflow's parallel
 # branches use one at a time each. The API sizes its own pool to its generation bound
@@ -132,7 +134,11 @@ class PostgresManager:
             raise self._error("query failed", error) from error
 
     def get_generation(self, log_id: int) -> dict | None:
-        """One row of code_generation_logs, or None."""
+        """One row of code_generation_logs, or None. An id the column cannot hold (its type is
+        SERIAL, 1 to 2**31 - 1) is refused here, naming it, never sent for Postgres to reject."""
+        if isinstance(log_id, bool) or not isinstance(log_id, int) or not 1 <= log_id <= MAX_LOG_ID:
+            raise InvalidValue(f"log id {log_id!r} is not a generation's id (a whole number from 1 to {MAX_LOG_ID})",
+                               fix="use the log_id a generation returned (`devmatrix generate --json` prints it)")
         rows = self.execute("SELECT * FROM code_generation_logs WHERE id = %s", (log_id,))
         return rows[0] if rows else None
 

@@ -15,6 +15,7 @@ from devmatrix.state.redis import RedisManager
 
 KEY_PREFIX = "devmatrix:wf"
 TTL_S = 24 * 3600
+WORKFLOW_ID_MAX_CHARS = 64  # workflows.workflow_id is VARCHAR(64) (migrations/003_workflows.sql)
 
 
 @dataclass

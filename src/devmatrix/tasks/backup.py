@@ -20,7 +20,7 @@ from devmatrix.tasks._common import (
     task,
 )
 
-# BACKUP_KEEP's own range (config.py); 0 stands for it
+# BACKUP_KEEP's own range (config/settings.py); 0 stands for it
 KEEP = Number(1, 1000, default="BACKUP_KEEP")
 
 

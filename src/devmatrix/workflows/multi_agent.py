@@ -189,6 +189,8 @@ class MultiAgentWorkflow:
         earlier = nodes.earlier(workflow_id)
         waiting: list[str] = []
         in_flight: dict[str, str] = {}  # task id -> job id
+        # a scheduler, not a wait for one state (so not retry.poll): each round sends ready tasks and reads
+        # which jobs ended; NODE_WAIT_S bounds each task
         while sorter.is_active():
             for task_id in sorter.get_ready():
                 if task_id in records:  # done before (resume), failed or skipped

@@ -115,6 +115,25 @@ def test_a_postgres_pool_with_every_connection_in_use_is_429_not_a_503(client, a
 
 
 
+def test_a_statement_postgres_rejected_is_a_500_bug_never_a_503_outage(client, auth):
+    """A DataError (the server is up and refused a value) is not 'postgres unreachable': no 503, no
+    Retry-After, no restart in the fix; the message names what Postgres refused."""
+    import psycopg2.errors
+
+    from devmatrix import clients
+
+    def rejecting():
+        raise clients.postgres_error("devmatrix@127.0.0.1:1/devmatrix_test", "query failed",
+                                     psycopg2.errors.NumericValueOutOfRange("integer out of range"))
+
+    client.app.state.resources.postgres = rejecting  # the injected failure: a statement refused
+    response = client.get("/api/v1/generations/1", headers=auth)
+    body = assert_error(response, 500, "internal_error")
+    assert "retry-after" not in response.headers and body["service"] is None
+    assert "integer out of range" in body["message"] and "NumericValueOutOfRange" in body["message"]
+    assert "this is a bug" in body["fix"] and "do not restart" in body["fix"]
+
+
 def test_retry_after_says_when_for_busy_and_30_s_for_an_outage():
     from devmatrix.api.error_handlers import retry_after
     from devmatrix.errors import LLMError, ServiceBusy, ServiceError

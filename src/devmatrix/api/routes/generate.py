@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from devmatrix.agents.codegen import require_rag_enabled
 from devmatrix.agents.remedies import API
 from devmatrix.agents.result import GenerationResult
-from devmatrix.api._constants import API_PREFIX, MAX_LOG_ID
+from devmatrix.api._constants import API_PREFIX
 from devmatrix.api.auth import require_token
 from devmatrix.api.error_handlers import APIError
 from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerationRecord
@@ -23,6 +23,7 @@ from devmatrix.errors import CircuitOpen, ServiceError
 from devmatrix.jobs import SYNC_WAIT_S, WAIT_POLL_S
 from devmatrix.jobs.outcome import failure_of, is_llm_outage
 from devmatrix.rag.store import require_examples
+from devmatrix.state.postgres import MAX_LOG_ID  # code_generation_logs.id: a 4-byte SERIAL
 
 router = APIRouter(prefix=API_PREFIX, tags=["generation"])
 log = structlog.get_logger("devmatrix.api")
@@ -60,6 +61,7 @@ async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
         job = await run_in_threadpool(_submit, resources, body)
         jobs = resources.jobs()
         deadline = time.monotonic() + SYNC_WAIT_S
+        # hand-written, not retry.poll: this waits in the event loop (asyncio.sleep); poll would block it
         while not job.finished and time.monotonic() < deadline:
             await asyncio.sleep(WAIT_POLL_S)
             current = await run_in_threadpool(jobs.store.get, job.job_id)

@@ -1,66 +1,25 @@
-"""Settings: the one configuration object, loaded once at each entry point.
-
-Values come from the process environment, then from `.env.test` (or the file
-named by ``DEVMATRIX_ENV_FILE``), then from the defaults below; every variable is
-documented in `.env.test.example`. A bad file is reported whole: every malformed
-line and every bad value at once, each with its name, its value and the fix.
-"""
+"""``Settings``: every knob of DevMatrix Local, its validation, and the values derived from it."""
 
 from __future__ import annotations
 
-import ipaddress
-import logging
-import os
 import re
 from pathlib import Path
 from typing import Literal
 
-from dotenv.parser import parse_stream
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devmatrix.config._constants import (
+    ANY_ADDRESS,
+    CHROMA_NAME,
+    DEFAULT_ANTHROPIC_BASE_URL,
+    IDENTIFIER,
+    MONITORING_HOST,
+    PUBLIC_DEFAULTS,
+    Port,
+)
+from devmatrix.config.values import check_directory, check_host, is_loopback
 from devmatrix.deadlines import LLM_RETRY_WINDOW_S
-from devmatrix.errors import ConfigError
-
-# python-dotenv logs its own warning for a malformed line; we report it better
-# (with the line's text, together with every other problem), so silence it.
-logging.getLogger("dotenv.main").setLevel(logging.ERROR)
-
-DEFAULT_ENV_FILE = ".env.test"
-# The public Anthropic API; ANTHROPIC_BASE_URL points every client elsewhere (a gateway,
-# a proxy, a regional endpoint).
-DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
-ENV_FILE_VARIABLE = "DEVMATRIX_ENV_FILE"
-
-Port = int
-# Where Prometheus, the exporters, the Pushgateway and Grafana listen (no setting: never exposed).
-MONITORING_HOST = "127.0.0.1"
-_PORT = Field(ge=1, le=65535)
-# Postgres identifiers are interpolated into DDL (CREATE DATABASE); only plain
-# lower-case names are accepted so no quoting trick can reach the server.
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# A host setting holds a name or an address, nothing else: the port has its own setting,
-# and the scheme is the client's business. (RFC 1123 labels; IP addresses are parsed.)
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
-_HOST_WITH_PORT = re.compile(r"^\[?(?P<host>[^\[\]]+?)\]?:(?P<port>\d+)$")
-# What Chroma 1.x accepts as a collection name (it refuses the others when the collection is made).
-_CHROMA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
-# Every bind address that means "this machine" for a collision between two port settings.
-_ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 - compared with, never bound
-# A name containing one of these (stems, so typos such as ANTROPIC_API_KEY, API_TOKN or
-# REDIS_PASWORD still match) holds a secret: an error never prints its value.
-SECRET_WORDS = ("KEY", "TOK", "PASS", "PASW", "PWD", "SECR", "DSN", "CRED", "AUTH")
-SECRET_VALUE_PREFIXES = ("sk-",)  # an API key under any name
-# The public defaults of .env.test.example: fine on a laptop, refused in production.
-# Before `invoke env` generated API_TOKEN, every .env.test had the first one.
-OLD_DEFAULT_API_TOKEN = "devmatrix-local-token"  # noqa: S105 - public, known so it can be refused
-PUBLIC_DEFAULTS = {
-    "api_token": OLD_DEFAULT_API_TOKEN,
-    "postgres_password": "devmatrix",  # pragma: allowlist secret - public, refused in production
-    "llm_local_api_key": "devmatrix-local-key",  # pragma: allowlist secret - public, refused in production
-}
-log = logging.getLogger("devmatrix.config")
 
 
 class Settings(BaseSettings):
@@ -194,7 +153,7 @@ class Settings(BaseSettings):
     @field_validator("postgres_db", "postgres_user")
     @classmethod
     def _plain_identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
+        if not IDENTIFIER.match(value):
             raise ValueError(
                 "must be a plain identifier: lower-case letters, digits and _,"
                 " starting with a letter or _, at most 63 characters"
@@ -205,7 +164,7 @@ class Settings(BaseSettings):
                      mode="before")
     @classmethod
     def _plain_host(cls, value: object, info: ValidationInfo) -> object:
-        return _check_host(info.field_name, value) if isinstance(value, str) else value
+        return check_host(info.field_name, value) if isinstance(value, str) else value
 
     @field_validator("devmatrix_state_dir", "rag_cache_dir", "workspace_dir", "backup_dir", mode="before")
     @classmethod
@@ -217,7 +176,7 @@ class Settings(BaseSettings):
     @field_validator("devmatrix_state_dir", "rag_cache_dir", "workspace_dir", "backup_dir")
     @classmethod
     def _a_directory(cls, value: Path) -> Path:
-        _check_directory(value)
+        check_directory(value)
         return value
 
     @field_validator("anthropic_model", "git_user_name")
@@ -230,7 +189,7 @@ class Settings(BaseSettings):
     @field_validator("chromadb_collection")
     @classmethod
     def _chroma_name(cls, value: str) -> str:
-        if not _CHROMA_NAME.match(value) or ".." in value:
+        if not CHROMA_NAME.match(value) or ".." in value:
             raise ValueError("is not a Chroma collection name: 3-512 characters from letters, digits, '.', '_'"
                              " and '-', starting and ending with a letter or digit, no '..'")
         return value
@@ -240,7 +199,7 @@ class Settings(BaseSettings):
     def _a_file(cls, value: Path | None) -> Path | None:
         if value is None:
             return value
-        _check_directory(value, parents_only=True)
+        check_directory(value, parents_only=True)
         try:
             is_dir = value.is_dir()
         except OSError as error:  # e.g. a name too long for the file system
@@ -287,7 +246,7 @@ class Settings(BaseSettings):
                       "CHROMADB_HOST": self.chromadb_host, "LLM_HOST": self.llm_host}
         if not self.allow_non_loopback_bind:
             problems += [f"{name}={host} is not a loopback address" for name, host in binds.items()
-                         if not _is_loopback(host)]
+                         if not is_loopback(host)]
         if problems:
             raise ValueError(
                 "ENVIRONMENT=production refuses: " + "; ".join(problems)
@@ -367,68 +326,6 @@ class Settings(BaseSettings):
         return self.devmatrix_state_dir / "services.json"
 
 
-def env_file_path(env_file: str | os.PathLike[str] | None = None) -> Path:
-    """The settings file in force: the argument, ``$DEVMATRIX_ENV_FILE``, or `.env.test`."""
-    return Path(env_file or os.environ.get(ENV_FILE_VARIABLE) or DEFAULT_ENV_FILE)
-
-
-def load_settings(
-    env_file: str | os.PathLike[str] | None = None, *, require_file: bool = False
-) -> Settings:
-    """Build Settings, reporting every problem in the file and the values at once.
-
-    A missing file is allowed unless ``require_file``: the defaults are the
-    documented configuration of a local stack.
-    """
-    path = env_file_path(env_file)
-    if not path.exists():
-        if require_file:
-            raise ConfigError(
-                [f"{path} does not exist"], source=str(path)
-            )
-        return _build(None, source="defaults and environment")
-    _make_private(path)
-    problems = _malformed_lines(path)
-    try:
-        settings = _build(path, source=str(path))
-    except ConfigError as error:
-        problems.extend(error.problems)
-        settings = None
-    if problems:
-        raise ConfigError(problems, source=str(path))
-    assert settings is not None
-    if settings.api_token.get_secret_value() == OLD_DEFAULT_API_TOKEN:
-        # never the value itself: a secret, even a public one, stays out of logs
-        log.warning("%s: API_TOKEN is still the old public default of earlier versions, which everyone who"
-                    " read the docs knows; the API accepts it for now. Fix: set API_TOKEN to a random value"
-                    " (`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) and restart the api"
-                    " service", path)
-    return settings
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _make_private(path: Path) -> None:
-    """The settings file holds secrets: 0600, with a warning when that changes anything."""
-    mode = path.stat().st_mode & 0o777
-    if not mode & 0o077:
-        return
-    try:
-        path.chmod(0o600)
-    except OSError as error:
-        log.warning("%s is readable by other users (mode %o) and could not be made 0600 (%s);"
-                    " fix: chmod 600 %s", path, mode, error, path)
-        return
-    log.warning("%s was readable by other users (mode %o); made it 0600: it holds secrets", path, mode)
-
-
 def port_settings() -> tuple[str, ...]:
     """Every setting that names a port (a field ending in ``_port``), lower-case."""
     return tuple(name for name in Settings.model_fields if name.endswith("_port"))
@@ -447,106 +344,7 @@ def _port_collisions(settings: Settings) -> dict[int, list[str]]:
     collisions = {}
     for port, names in by_port.items():
         hosts = {_bind_host(settings, name) for name in names}
-        local = {host for host in hosts if _is_loopback(host) or host in _ANY_ADDRESS}
+        local = {host for host in hosts if is_loopback(host) or host in ANY_ADDRESS}
         if len(names) > 1 and (len(hosts) == 1 or local == hosts):
             collisions[port] = names
     return collisions
-
-
-def _check_host(field: str, value: str) -> str:
-    """``value`` when it is a bare host name or IP address; else a ValueError saying how to split it."""
-    name = field.upper()
-    host = value.strip()
-    if not host:
-        raise ValueError("is empty; set a host name or IP address, e.g. 127.0.0.1")
-    if "://" in host:
-        scheme, _, rest = host.partition("://")
-        bare = rest.split("/")[0]
-        match = _HOST_WITH_PORT.match(bare)
-        bare = match["host"] if match else bare
-        raise ValueError(f"carries a scheme ({scheme}://); set the host alone: {name}={bare}")
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    match = _HOST_WITH_PORT.match(host)
-    if match:
-        port_name = name.removesuffix("_HOST") + "_PORT"
-        raise ValueError(f"carries a port; set {name}={match['host']} and {port_name}={match['port']}")
-    if not _HOST_NAME.match(host):
-        raise ValueError("is not a host name or IP address (letters, digits, - and . only), e.g. 127.0.0.1")
-    return host
-
-
-def _check_directory(path: Path, *, parents_only: bool = False) -> None:
-    """A directory setting: fine when missing (it is created) or a directory; a file on its path is not."""
-    for part in (*(() if parents_only else (path,)), *path.parents):
-        try:
-            exists, is_dir = part.exists(), part.is_dir()
-        except OSError as error:  # e.g. a name too long for the file system
-            raise ValueError(f"cannot be a path here: {error.strerror}") from None
-        if exists:
-            if not is_dir:
-                where = "is a file" if part == path else f"lies under {part}, which is a file"
-                raise ValueError(f"{where}, not a directory; point it at a directory"
-                                 " (created if missing), or move that file away")
-            return
-
-
-def looks_secret(name: str) -> bool:
-    return any(word in name.upper() for word in SECRET_WORDS)
-
-
-def _shown(name: str, value: object) -> str:
-    """``value`` as an error may print it: hidden when ``name`` looks like a secret."""
-    if looks_secret(name) or str(value).startswith(SECRET_VALUE_PREFIXES):
-        return f"<hidden, {len(str(value))} characters>"
-    return str(value)
-
-
-def _malformed_lines(path: Path) -> list[str]:
-    """Lines that do not parse, and names set twice (python-dotenv would silently take the last)."""
-    problems = []
-    first_line: dict[str, int] = {}
-    with path.open(encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            if binding.key is not None and not binding.error:
-                name, line = binding.key.upper(), binding.original.line
-                if name in first_line:
-                    problems.append(f"line {line}: {name} is set again (first on line {first_line[name]});"
-                                    " only the last one would count: keep one of them")
-                first_line.setdefault(name, line)
-            if not binding.error:
-                continue
-            text = binding.original.string.strip()
-            if looks_secret(text) or "sk-" in text:  # the line may hold a secret: show where it starts only
-                text = re.split(r"[\s=:]", text, maxsplit=1)[0] + " … (rest hidden: it looks like a secret)"
-            problems.append(f"line {binding.original.line}: cannot parse {text!r} (expected NAME=value)")
-    return problems
-
-
-def _build(path: Path | None, *, source: str) -> Settings:
-    try:
-        return Settings(_env_file=path, _env_file_encoding="utf-8")  # type: ignore[call-arg]
-    except ValidationError as error:
-        # a rule across fields may find several problems: one a line
-        raise ConfigError([line for e in error.errors() for line in _describe(e).split("\n")],
-                          source=source) from None
-
-
-def _describe(error: dict) -> str:
-    """One line per bad field: NAME=value: what is wrong."""
-    message = error["msg"].removeprefix("Value error, ")
-    if not error["loc"]:  # a rule across fields: its message names them
-        return message
-    name = str(error["loc"][0]).upper()
-    value = error.get("input")
-    shown = _shown(name, value)
-    if error["type"] == "extra_forbidden":
-        return f"{name}={shown}: unknown variable (a typo? see .env.test.example)"
-    if error["type"] == "missing":
-        return f"{name} is required but not set"
-    if name.endswith("_PORT"):
-        return f"{name}={shown} is not a port number (1-65535)"
-    return f"{name}={shown}: {message}"
