@@ -14,8 +14,10 @@ import pytest
 
 from _fixtures.http_server import http_server
 from devmatrix.config import Settings
+from devmatrix.errors import ServiceError
 from devmatrix.llm import AnthropicClient
 from devmatrix.llm.client import create_llm_client
+from devmatrix.monitoring.metrics import REGISTRY
 
 pytestmark = pytest.mark.unit
 
@@ -118,3 +120,23 @@ def test_create_llm_client_passes_its_overrides_on(endpoint):
     url, _ = endpoint
     client = create_llm_client(Settings(), base_url=url, enable_retry=False, enable_cache=False, model="unit-model")
     assert (client.base_url, client.enable_retry, client.model) == (url, False, "unit-model")
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_each_call_is_counted_by_outcome_with_its_tokens(endpoint, closed_port):
+    url, _ = endpoint
+    client = _client(url)
+    labels = {"model": client.model, "backend": "local"}
+    ok, tokens_in = _sample("llm_requests_total", **labels, outcome="success"), \
+        _sample("llm_tokens_total", **labels, direction="input")
+    client.complete("hi")
+    assert _sample("llm_requests_total", **labels, outcome="success") == ok + 1
+    assert _sample("llm_tokens_total", **labels, direction="input") == tokens_in + 1107
+    failed = _sample("llm_requests_total", **labels, outcome="error")
+    dead = _client(f"http://127.0.0.1:{closed_port}", enable_retry=False)
+    with pytest.raises(ServiceError):
+        dead.complete("hi")
+    assert _sample("llm_requests_total", **labels, outcome="error") == failed + 1
