@@ -161,3 +161,10 @@ def test_the_local_backend_is_checked_on_the_local_servers_health(pages):
     port = pages({"/health": (200, {"status": "ok"})})
     assert readiness.llm_backend(Settings(llm_backend="local", llm_port=port)) == \
         f"local llama.cpp at http://127.0.0.1:{port}"
+
+
+# --- redis: its own fix, not the generic one ------------------------------------------------------
+def test_a_redis_that_does_not_answer_names_its_address_and_how_to_start_it(closed_port):
+    error = _fails(readiness.redis_ping, Settings(redis_port=closed_port), "redis")
+    assert f"no PONG from 127.0.0.1:{closed_port}" in error.message
+    assert error.fix == "`invoke infra.up -s redis`, then `invoke infra.logs redis`"
