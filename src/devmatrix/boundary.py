@@ -1,6 +1,6 @@
 """The one error boundary of every entry point: each `main()` (``run_main``) and every Invoke task
 (devmatrix.tasks._common) turn what ended them into one ``FAIL: what — fix: how`` line and an
-exit code, the same way, never a traceback.
+exit code, the same way, never a traceback (a bug's, with LOG_LEVEL=DEBUG, on stderr before it).
 
 The exit codes are README's table, and each error class carries its own (devmatrix.errors):
 0 done, 1 the work failed (a generation, a task, a check), 2 bad settings or usage, 3 a service
@@ -11,7 +11,9 @@ that is not one of our errors is a bug: exit 1, named as one.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +42,15 @@ class Failure:
             return cls("interrupted (Ctrl-C)", INTERRUPTED)
         return cls(f"internal error ({type(error).__name__}: {error})", 1, BUG_FIX)
 
+    @classmethod
+    def reported(cls, error: BaseException) -> Failure:
+        """``of(error)``; for a bug, its traceback on stderr first when LOG_LEVEL=DEBUG is in the
+        environment (what BUG_FIX promises: the one case a person needs the frames)."""
+        failure = cls.of(error)
+        if failure.fix == BUG_FIX and os.environ.get("LOG_LEVEL", "").upper() == "DEBUG":
+            traceback.print_exception(error, file=sys.stderr)
+        return failure
+
     @property
     def line(self) -> str:
         return f"FAIL: {self.message} — fix: {self.fix}" if self.fix else f"FAIL: {self.message}"
@@ -57,8 +68,8 @@ def run_main(body: Callable[[], int], *, json_errors: bool = False) -> int:
     ``json_errors``, its JSON on stdout for scripts) and its exit code."""
     try:
         return body()
-    except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the boundary: never a traceback
-        failure = Failure.of(error)
+    except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the boundary: no traceback unless asked
+        failure = Failure.reported(error)
         print(failure.line, file=sys.stderr, flush=True)
         if json_errors:
             print(json.dumps(failure.to_json(), indent=2, default=str), flush=True)

@@ -70,7 +70,8 @@ def test_a_failure_prints_one_line_with_its_fix_and_json_for_scripts(capsys):
                                "exit_code": 3, "service": "redis", "workflow_id": "wf-1"}
 
 
-def test_a_bug_is_one_line_and_exit_1_never_a_traceback(capsys):
+def test_a_bug_is_one_line_and_exit_1_never_a_traceback(capsys, monkeypatch):
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
     assert run_main(lambda: {}["missing"]) == 1
     err = capsys.readouterr().err
     assert err == f"FAIL: internal error (KeyError: 'missing') — fix: {boundary.BUG_FIX}\n"
@@ -132,3 +133,14 @@ def test_a_nested_task_s_failure_is_reported_once(capsys):
     with pytest.raises(Exit):
         outer(None)
     assert capsys.readouterr().err.count("FAIL:") == 1
+
+
+def test_with_log_level_debug_a_bug_shows_its_traceback_before_the_line(capsys, monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert run_main(lambda: {}["missing"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "KeyError: 'missing'\n" in err
+    assert err.endswith(f"FAIL: internal error (KeyError: 'missing') — fix: {boundary.BUG_FIX}\n")
+    # our own errors stay one line, whatever the log level
+    assert run_main(lambda: (_ for _ in ()).throw(ServiceError("redis", "cannot reach Redis"))) == 3
+    assert capsys.readouterr().err == "FAIL: redis: cannot reach Redis\n"

@@ -6,8 +6,12 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import kombu
+import kombu.exceptions
 from celery import Celery
 
 from devmatrix import clients
@@ -20,6 +24,16 @@ from devmatrix.jobs.service import ping_nodes
 from devmatrix.jobs.store import Job, JobStore
 from devmatrix.retry import PollTimedOut, poll
 from devmatrix.state.postgres import PostgresManager
+
+_KOMBU_DIR = Path(kombu.__file__).parent
+
+
+def _raised_inside_kombu(error: AttributeError) -> bool:
+    """True when the innermost frame of ``error`` is kombu's own code (not ours, not Celery's)."""
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and Path(tb.tb_frame.f_code.co_filename).is_relative_to(_KOMBU_DIR)
 
 
 class JobClient:
@@ -55,7 +69,19 @@ class JobClient:
         try:
             with clients.map_exceptions("redis", f"the broker {broker_address(self.settings)} refused job {job_id}",
                                         fix="`invoke infra.up -s redis`; submit again"):
-                self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
+                try:
+                    self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
+                except AttributeError as error:
+                    # kombu 5.7.0's Redis transport, when Redis restarts during a publish:
+                    # Producer._publish holds its channel, the retried queue declaration reconnects
+                    # (kombu's ensure() closes that channel: channel.connection = None), then
+                    # basic_publish on the closed channel reaches Channel._connparams: "'NoneType'
+                    # object has no attribute 'client'" (chaos: redis kill during workflow). The
+                    # broker went away: only kombu's own AttributeError is its connection error.
+                    if not _raised_inside_kombu(error):
+                        raise
+                    raise kombu.exceptions.OperationalError(
+                        f"its connection closed during the publish (kombu: {error})") from error
         except ServiceError as failure:
             self.store.finish(job_id, "failed", from_status=("queued",), error={
                 "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",

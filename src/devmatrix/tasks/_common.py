@@ -188,7 +188,7 @@ def reported() -> Iterator[None]:
     except Exit:  # a nested task's failure, already reported
         raise
     except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the boundary: never a traceback
-        failure = Failure.of(error)
+        failure = Failure.reported(error)
         err_console.print(f"[red]FAIL:[/red] {escape(failure.line.removeprefix('FAIL: '))}", highlight=False)
         raise Exit(code=failure.exit_code) from None
 

@@ -37,3 +37,14 @@ def test_an_unreadable_journal_names_its_file_and_how_to_recover_by_hand(setting
     with pytest.raises(BackupError, match="the journal of an interrupted restore cannot be read") as caught:
         journal.pending(settings)
     assert str(path) in str(caught.value) and "pre_restore" in caught.value.fix and str(path) in caught.value.fix
+
+
+def test_each_step_is_recorded_over_the_last_in_a_state_dir_that_exists(settings, tmp_path):
+    settings.devmatrix_state_dir.mkdir()  # the stack's state dir is there before any restore
+    record = journal.Journal(settings, tmp_path / "backup-1")
+    record.record(phase=journal.STAGING)
+    record.record(phase=journal.SWAPPING, swapped=["postgres"])
+    record.record(swapped=["postgres", "redis"])
+    state = journal.pending(settings)
+    assert (state["phase"], state["swapped"]) == (journal.SWAPPING, ["postgres", "redis"])
+    record.close()

@@ -54,3 +54,19 @@ def test_heads_are_the_top_process_of_each_service(spawn):
     assert {m.pid for m in _reaper.heads([me, a, b])} == {me.pid, a.pid, b.pid}
     worker = Member("chroma", psutil.Process(), "test")  # a parent of the same service: a worker
     assert {m.pid for m in _reaper.heads([worker, a, b])} == {worker.pid, b.pid}
+
+
+def test_each_member_gets_its_own_services_grace(spawn):
+    # a slow server (Postgres's checkpoint) is given longer than a quick one before SIGKILL
+    quick, slow = member(spawn("ignore-term"), "redis"), member(spawn("ignore-term"), "postgres")
+    for target in (quick, slow):
+        _reaper.send(target, signal.SIGTERM)
+    grace = {"redis": 0.3, "postgres": 2.0}
+    said: list[str] = []
+    start = time.monotonic()
+    _reaper.wait_gone([quick, slow], lambda m: grace[m.service], said.append)
+    assert time.monotonic() - start >= 2.0  # postgres was given its own 2 s, not redis's 0.3
+    assert said == [f"redis (pid {quick.pid}) did not exit within 0.3 s of its stop signal: sent SIGKILL to its"
+                    " process group",
+                    f"postgres (pid {slow.pid}) did not exit within 2 s of its stop signal: sent SIGKILL to its"
+                    " process group"]

@@ -66,3 +66,18 @@ def test_the_tests_scratch_stacks_inside_keep_their_modes(tmp_path):
     make_state_private(state, traverse_group=None)
     modes = {p.name: p.stat().st_mode & 0o777 for p in state.iterdir() if p.name != "data"}
     assert modes == {"test-backup": 0o755, "test-heal": 0o755, "logs": 0o700}
+
+
+def test_private_keeps_the_owners_bits_exactly_and_adds_none(tmp_path):
+    state = tmp_path / "state"
+    (state / "bin").mkdir(parents=True)
+    (state / "bin" / "run.sh").write_text("#!/bin/sh\n")
+    (state / "bin" / "run.sh").chmod(0o755)
+    (state / "notes.txt").write_text("x")
+    (state / "notes.txt").chmod(0o444)
+    (state / "own.key").write_text("k")
+    (state / "own.key").chmod(0o600)
+    make_state_private(state, traverse_group=None)
+    modes = {p.name: p.stat().st_mode & 0o7777 for p in (state, *state.rglob("*"))}
+    assert modes == {"state": 0o700, "data": 0o700, "bin": 0o700, "run.sh": 0o700, "notes.txt": 0o400,
+                     "own.key": 0o600}
