@@ -85,7 +85,7 @@ class JobStore:
     def recent(self, limit: int = 20) -> list[Job]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
             raise InvalidValue(f"limit {limit!r} is not a number of jobs (a whole number from 1 to {MAX_RECENT})",
-                               fix="ask for between 1 and 1000 jobs (`devmatrix jobs --limit N`)")
+                               fix=f"ask for between 1 and {MAX_RECENT} jobs (`devmatrix jobs --limit N`)")
         rows = self.postgres.execute(
             f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at DESC LIMIT %s", (limit,))  # noqa: S608
         return [Job.from_row(row) for row in rows]
