@@ -38,6 +38,13 @@ STORE_RETRIES = 30
 PING_TIMEOUT_S = 2.0
 # How often a waiting caller (POST /generate, the CLI) reads the job's row.
 WAIT_POLL_S = 0.2
+# A caller that waits on a job still queued asks the broker for a PING this often (each PING
+# bounded by REDIS_SOCKET_TIMEOUT_S). A frozen broker holds a published message where no worker
+# can take it, and the caller would wait out its whole deadline (a workflow node: NODE_WAIT_S,
+# minutes) without a word: chaos redis-freeze-during-workflow took 409 s and then succeeded, over
+# its 375 s deadline (CI 2026-12-06). A PING is the broker's own liveness answer and costs
+# nothing; workers are not pinged here: busy workers answer late, and busy is not down.
+QUEUED_CHECK_S = 10.0
 # A synchronous caller waits for the generation's deadline plus a queue wait of this.
 QUEUE_WAIT_S = 30.0
 SYNC_WAIT_S = GENERATE_DEADLINE_S + QUEUE_WAIT_S

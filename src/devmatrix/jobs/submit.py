@@ -6,6 +6,8 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,7 +19,7 @@ from celery import Celery
 from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
-from devmatrix.jobs._constants import PING_TIMEOUT_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
+from devmatrix.jobs._constants import PING_TIMEOUT_S, QUEUED_CHECK_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
 from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.jobs.outcome import failure_of
 from devmatrix.jobs.service import ping_nodes
@@ -88,13 +90,33 @@ class JobClient:
                 "http_status": 503, "exit_code": 3})
             raise
 
-    def wait(self, job_id: str, timeout_s: float) -> Job:
-        """The job once finished, or as it is after ``timeout_s``."""
+    def check_broker(self, queued: list[str]) -> None:
+        """ServiceError("redis") when the broker does not answer a PING: the ``queued`` jobs (ids)
+        wait on it. Their messages stay in Redis, so each still runs once it answers."""
+        s = self.settings
+        names = ", ".join(queued[:3]) + (f" and {len(queued) - 3} more" if len(queued) > 3 else "")
+        client = clients.redis_client(s, reconnect=False)  # one try: a frozen server is not retried
+        try:
+            with clients.map_exceptions("redis", f"job {names} is still queued and the broker"
+                                                 f" {broker_address(s)} does not answer a PING",
+                                        fix="`invoke infra.up -s redis`, then `invoke infra.status`; a queued"
+                                            " job runs once the broker answers (`devmatrix jobs`)"):
+                client.ping()
+        finally:
+            client.close()
+
+    def wait(self, job_id: str, timeout_s: float, *, check_every_s: float = QUEUED_CHECK_S) -> Job:
+        """The job once finished, or as it is after ``timeout_s``; ServiceError("redis") as soon as
+        it waits queued on a broker that does not answer (QueueWatch)."""
         last: list[Job | None] = [None]
+        watch = QueueWatch(self, check_every_s=check_every_s)
 
         def ended() -> tuple[Job | None] | None:
             last[0] = job = self.store.get(job_id)
-            return (job,) if job is None or job.finished else None  # a deleted job ends the wait too
+            if job is None or job.finished:
+                return (job,)  # a deleted job ends the wait too
+            watch.look([job])
+            return None
 
         try:
             return poll(ended, timeout_s=timeout_s, wait_s=WAIT_POLL_S)[0]
@@ -126,3 +148,34 @@ class JobClient:
 
     def close(self) -> None:
         self.app.close()
+
+
+class QueueWatch:
+    """For a caller that waits on jobs: while any of them is still queued, the broker is asked for a
+    PING every ``check_every_s`` (the first one that long after the watch starts, or after nothing
+    was queued), so a broker that stopped answering ends the wait with its name instead of holding
+    it for the whole deadline. A running job needs no broker to finish: it is never the reason."""
+
+    def __init__(self, jobs: JobClient, *, check_every_s: float = QUEUED_CHECK_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.jobs = jobs
+        self.check_every_s = check_every_s
+        self._clock = clock
+        self._since = clock()
+
+    def due(self, waited_on: Iterable[Job]) -> list[str]:
+        """The ids of the queued jobs when a check is due (and the clock restarts), else []."""
+        now = self._clock()
+        queued = [job.job_id for job in waited_on if job.status == "queued"]
+        if not queued:
+            self._since = now
+            return []
+        if now - self._since < self.check_every_s:
+            return []
+        self._since = now
+        return queued
+
+    def look(self, waited_on: Iterable[Job]) -> None:
+        """Check the broker when due; ServiceError("redis") when it does not answer."""
+        if queued := self.due(waited_on):
+            self.jobs.check_broker(queued)

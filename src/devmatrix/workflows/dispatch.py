@@ -22,7 +22,7 @@ from devmatrix.errors import ServiceError
 from devmatrix.jobs._constants import MAX_ATTEMPTS, RESTORE_INTERVAL_S, VISIBILITY_TIMEOUT_S
 from devmatrix.jobs.outcome import failure_of
 from devmatrix.jobs.store import Job
-from devmatrix.jobs.submit import JobClient
+from devmatrix.jobs.submit import JobClient, QueueWatch
 from devmatrix.state.scratchpad import SharedScratchpad, TaskRecord
 
 # Jobs of workflow nodes are this kind in the `jobs` table (`devmatrix jobs` lists them too).
@@ -76,6 +76,7 @@ class WorkerNodes:
         self.use_cache = use_cache
         self._clock = clock
         self._sent_at: dict[str, float] = {}  # job id -> when this process sent or took it over
+        self._watch = QueueWatch(jobs, clock=clock)  # a node queued on a broker that stopped answering
 
     def earlier(self, workflow_id: str) -> dict[str, str]:
         """{task id: job id} of the nodes an earlier run sent and did not record as completed."""
@@ -103,8 +104,10 @@ class WorkerNodes:
         return job_id
 
     def ended(self, in_flight: dict[str, str]) -> dict[str, Job]:
-        """{task id: job} of the nodes in ``in_flight`` ({task id: job id}) whose job ended."""
-        ended = {}
+        """{task id: job} of the nodes in ``in_flight`` ({task id: job id}) whose job ended;
+        ServiceError when one waits on a broker that does not answer (QueueWatch)."""
+        ended: dict[str, Job] = {}
+        going: list[Job] = []
         for task_id, job_id in in_flight.items():
             job = self.jobs.store.get(job_id)
             if job is None:
@@ -112,8 +115,11 @@ class WorkerNodes:
                                    fix="resume the workflow: the node is sent again")
             if job.finished:
                 ended[task_id] = job
-            elif self._clock() - self._sent_at.get(job_id, self._clock()) > NODE_WAIT_S:
+                continue
+            going.append(job)
+            if self._clock() - self._sent_at.get(job_id, self._clock()) > NODE_WAIT_S:
                 raise ServiceError("worker", f"the job {job_id} of workflow node {task_id!r} is still {job.status}"
                                              f" after {NODE_WAIT_S:g} s", fix="check `invoke infra.status` (are"
                                              " workers up?), then resume the workflow")
+        self._watch.look(going)
         return ended

@@ -35,6 +35,12 @@ class Workers:
         self.sent: list[str] = []  # job ids, in the order sent
         self.peak = 0
         self.store = self
+        self.broker_down = False
+
+    def check_broker(self, queued):
+        if self.broker_down:
+            raise ServiceError("redis", f"job {queued[0]} is still queued and the broker does not answer a PING",
+                               fix="`invoke infra.up -s redis`")
 
     def create(self, request, *, kind):
         assert kind == NODE_KIND and request["caller"] == "workflow"
@@ -168,3 +174,23 @@ def test_a_resume_sends_again_a_node_whose_job_failed(pad, fixed_planner):
     result = _workflow(planner, pad, workers).execute("", "ws", workflow_id=workflow_id)
     assert result["success"] is True and len(workers.sent) == 2
     assert result["completed_tasks"][0]["job_id"] == workers.sent[1] != job_a
+
+
+def test_a_node_queued_on_a_broker_that_stopped_answering_interrupts_the_workflow_naming_redis(
+        pad, fixed_planner):
+    """Not a wait of NODE_WAIT_S in silence: the watch's clock runs on, the PING fails, and the
+    workflow is interrupted (resumable) with the broker's error."""
+    planner = fixed_planner({"a": ("implementation", "write add A_MARK", [])})
+    workers = Workers(reads=10**6)  # never taken: the broker holds its message
+    workers.broker_down = True
+    ticks = iter(range(0, 10**6, 5))
+    settings = Settings()
+    nodes = WorkerNodes(workers, pad, settings, clock=lambda: float(next(ticks)))  # type: ignore[arg-type]
+    workflow = MultiAgentWorkflow(planner, pad, settings=settings, nodes=nodes,  # type: ignore[arg-type]
+                                  agent=_NoAgent())
+    with pytest.raises(WorkflowInterrupted) as interrupted:
+        workflow.execute("r", "ws")
+    assert interrupted.value.service == "redis"
+    assert "still queued" in interrupted.value.message
+    assert pad.workflows[interrupted.value.workflow_id]["status"] == "interrupted"
+    assert len(workers.sent) == 1

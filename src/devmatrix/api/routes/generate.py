@@ -22,6 +22,7 @@ from devmatrix.api.schemas import ErrorBody, GenerateRequest, GenerationRecord
 from devmatrix.errors import CircuitOpen, ServiceError
 from devmatrix.jobs import SYNC_WAIT_S, WAIT_POLL_S
 from devmatrix.jobs.outcome import failure_of, is_llm_outage
+from devmatrix.jobs.submit import QueueWatch
 from devmatrix.rag.store import require_examples
 from devmatrix.state.postgres import MAX_LOG_ID  # code_generation_logs.id: a 4-byte SERIAL
 
@@ -61,6 +62,7 @@ async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
         job = await run_in_threadpool(_submit, resources, body)
         jobs = resources.jobs()
         deadline = time.monotonic() + SYNC_WAIT_S
+        watch = QueueWatch(jobs)  # a job queued on a broker that stopped answering: 503 naming Redis
         # hand-written, not retry.poll: this waits in the event loop (asyncio.sleep); poll would block it
         while not job.finished and time.monotonic() < deadline:
             await asyncio.sleep(WAIT_POLL_S)
@@ -69,6 +71,8 @@ async def generate(body: GenerateRequest, request: Request) -> GenerationResult:
                 raise APIError(404, f"job {job.job_id} was deleted while it was waited for",
                                fix="submit the request again")
             job = current
+            if queued := watch.due([job]):
+                await run_in_threadpool(jobs.check_broker, queued)
     if job.result:
         resources.record_llm_outcome(None)  # the model answered (whatever it wrote)
         return GenerationResult.model_validate(job.result)
