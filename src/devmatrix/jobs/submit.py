@@ -7,7 +7,8 @@ failed at once and the caller gets ServiceError; a message without a row cannot 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,6 +37,25 @@ def _raised_inside_kombu(error: AttributeError) -> bool:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb is not None and Path(tb.tb_frame.f_code.co_filename).is_relative_to(_KOMBU_DIR)
+
+
+@contextmanager
+def _broker_call(what: str, *, fix: str) -> Iterator[None]:
+    """A call through the broker (a publish, a revoke): its failure is ServiceError("redis").
+
+    kombu 5.7.0's Redis transport, when Redis restarts during a publish: Producer._publish holds
+    its channel, the retried queue declaration reconnects (kombu's ensure() closes that channel:
+    channel.connection = None), then basic_publish on the closed channel reaches
+    Channel._connparams: "'NoneType' object has no attribute 'client'" (chaos: redis kill during
+    workflow). The broker went away: only kombu's own AttributeError is its connection error."""
+    with clients.map_exceptions("redis", what, fix=fix):
+        try:
+            yield
+        except AttributeError as error:
+            if not _raised_inside_kombu(error):
+                raise
+            raise kombu.exceptions.OperationalError(
+                f"its connection closed during the call (kombu: {error})") from error
 
 
 class JobClient:
@@ -69,21 +89,9 @@ class JobClient:
         """Send a recorded job's id to the workers (its Celery task id); a job the broker refused
         is failed at once, and ServiceError raised."""
         try:
-            with clients.map_exceptions("redis", f"the broker {broker_address(self.settings)} refused job {job_id}",
-                                        fix="`invoke infra.up -s redis`; submit again"):
-                try:
-                    self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
-                except AttributeError as error:
-                    # kombu 5.7.0's Redis transport, when Redis restarts during a publish:
-                    # Producer._publish holds its channel, the retried queue declaration reconnects
-                    # (kombu's ensure() closes that channel: channel.connection = None), then
-                    # basic_publish on the closed channel reaches Channel._connparams: "'NoneType'
-                    # object has no attribute 'client'" (chaos: redis kill during workflow). The
-                    # broker went away: only kombu's own AttributeError is its connection error.
-                    if not _raised_inside_kombu(error):
-                        raise
-                    raise kombu.exceptions.OperationalError(
-                        f"its connection closed during the publish (kombu: {error})") from error
+            with _broker_call(f"the broker {broker_address(self.settings)} refused job {job_id}",
+                              fix="`invoke infra.up -s redis`; submit again"):
+                self.app.send_task(TASK_NAME, args=[job_id], task_id=job_id, queue=self.settings.worker_queue)
         except ServiceError as failure:
             self.store.finish(job_id, "failed", from_status=("queued",), error={
                 "type": "ServiceError", "message": failure.message, "fix": failure.fix, "service": "redis",
@@ -141,8 +149,8 @@ class JobClient:
         before = self.store.get(job_id)
         job = self.store.cancel(job_id)
         if before is not None and before.status == "running":
-            with clients.map_exceptions("redis", f"job {job_id} is cancelled in Postgres, but its worker could"
-                                                 " not be told to stop", fix="it stops at its time limit"):
+            with _broker_call(f"job {job_id} is cancelled in Postgres, but its worker could not be told to stop",
+                              fix="it stops at its time limit"):
                 self.app.control.revoke(job_id, terminate=True)
         return job
 

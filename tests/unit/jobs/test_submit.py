@@ -1,4 +1,5 @@
-"""Sending a job: a broker that went away is ServiceError naming redis, and the job's row is failed."""
+"""Sending or cancelling a job: a broker that went away is ServiceError naming redis (a sent job's row
+is failed); an AttributeError of our own stays a bug."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class _App:
 
     def send_task(self, *_args, **_kwargs) -> None:
         self.fail()
+
+    @property
+    def control(self):
+        return SimpleNamespace(revoke=lambda *_args, **_kwargs: self.fail())
 
 
 def _kombu_publish_on_a_closed_channel() -> None:
@@ -73,3 +78,31 @@ def test_an_attribute_error_of_our_own_stays_a_bug():
     with pytest.raises(AttributeError):
         client.send(JOB)
     assert store.finished == []
+
+
+class _RunningJobStore:
+    """A job that is running, then cancelled in its row."""
+
+    def get(self, job_id: str):
+        return SimpleNamespace(job_id=job_id, status="running")
+
+    def cancel(self, job_id: str):
+        return SimpleNamespace(job_id=job_id, status="cancelled")
+
+
+@pytest.mark.parametrize("fail", [_kombu_publish_on_a_closed_channel, _refused])
+def test_a_broker_that_went_away_during_a_cancel_is_a_redis_service_error_saying_the_row_is_cancelled(fail):
+    client = JobClient(Settings(), postgres=None, app=_App(fail))  # type: ignore[arg-type]
+    client.store = _RunningJobStore()  # type: ignore[assignment]
+    with pytest.raises(ServiceError) as raised:
+        client.cancel(JOB)
+    error = raised.value
+    assert error.service == "redis" and JOB in error.message and "cancelled in Postgres" in error.message
+    assert error.fix == "it stops at its time limit"
+
+
+def test_an_attribute_error_of_our_own_during_a_cancel_stays_a_bug():
+    client = JobClient(Settings(), postgres=None, app=_App(_our_bug))  # type: ignore[arg-type]
+    client.store = _RunningJobStore()  # type: ignore[assignment]
+    with pytest.raises(AttributeError):
+        client.cancel(JOB)
