@@ -20,9 +20,10 @@ import uuid
 from pathlib import Path
 
 from devmatrix.agents.approval import gate_line
-from devmatrix.agents.codegen import MAX_REQUEST_CHARS, CodeGenerationAgent, require_rag_enabled
+from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.orchestrator import OrchestratorAgent
 from devmatrix.agents.remedies import CLI_GENERATE
+from devmatrix.agents.requests import MAX_REQUEST_CHARS, require_rag_enabled
 from devmatrix.agents.result import GenerationResult
 from devmatrix.boundary import run_main
 from devmatrix.config import Settings, load_settings

@@ -198,3 +198,14 @@ def test_a_worker_starts_without_the_llm_sdk_or_the_agent_stack():
             " print(sorted(heavy))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_api_starts_without_the_llm_sdk_or_the_agent_stack():
+    # the API runs no generation (its workers do): its start-up, which every first `invoke phase1`
+    # waits for, loaded the anthropic SDK through the agent module (2-3 s of a 5.8 s import, the
+    # slowest service of the first phase1 at 8.6 s); it reads and feeds the breaker without it
+    code = ("import sys, devmatrix.api.__main__; heavy = {'anthropic', 'torch', 'sentence_transformers',"
+            " 'devmatrix.agents.codegen', 'devmatrix.llm.client', 'devmatrix.jobs.run'} & set(sys.modules);"
+            " print(sorted(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from devmatrix import llm  # its face is lazy: the SDK loads when a client is built, not here
 from devmatrix.config import Settings
-from devmatrix.llm import create_llm_client
 
 
 class AgentClient:
@@ -20,7 +20,7 @@ class AgentClient:
 
     def get(self) -> Any:
         if self._client is None:
-            self._client = create_llm_client(self._settings, **self._overrides)
+            self._client = llm.create_llm_client(self._settings, **self._overrides)
             self._owned = True
         return self._client
 

@@ -31,6 +31,7 @@ from devmatrix.agents._extract import extract_code, module_name, requested_path
 from devmatrix.agents._llm_client import AgentClient
 from devmatrix.agents.approval import Approval, decide, score_gates
 from devmatrix.agents.remedies import PYTHON, Remedies
+from devmatrix.agents.requests import MAX_REQUEST_CHARS, require_rag_enabled
 from devmatrix.agents.result import EvidenceCheck, GenerationResult
 from devmatrix.agents.review import review_code
 from devmatrix.config import Settings, load_settings
@@ -55,7 +56,6 @@ from devmatrix.workspace.manager import REVIEW_DIR
 
 log = structlog.get_logger("devmatrix.agent")
 
-MAX_REQUEST_CHARS = 20_000
 # The commit trailer that makes a job's commit findable, so a retry never commits twice.
 GENERATION_TRAILER = "Generation-Id"
 # Raised to the caller rather than returned as a failed generation: not the model's doing.
@@ -70,13 +70,6 @@ REPAIR = ("This Python module, written for the request {request!r}, failed these
           " (run in a sandbox):\n{failures}\n\nReply with the corrected module only.\n```python\n{code}```")
 # (files: relative path → source, the files to check among them) → their Evidence
 GatherEvidence = Callable[[Mapping[str, str], Collection[str]], Evidence]
-
-
-def require_rag_enabled(settings: Settings, asked_by: str) -> None:
-    """Retrieval asked for (``asked_by``: the caller's own flag) on a stack with RAG_ENABLED=false."""
-    if not settings.rag_enabled:
-        raise RAGDisabled(f"retrieval was asked for ({asked_by}) but RAG_ENABLED=false",
-                          fix=f"set RAG_ENABLED=true in .env.test and `invoke rag.seed`, or ask without {asked_by}")
 
 
 class CodeGenerationAgent:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from devmatrix.agents.codegen import MAX_REQUEST_CHARS
+from devmatrix.agents.requests import MAX_REQUEST_CHARS
 from devmatrix.agents.result import GenerationResult
 
 # The same rule as WorkspaceManager's, so a bad id is a 422 here, not a failed generation.

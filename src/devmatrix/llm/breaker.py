@@ -8,10 +8,10 @@ readable (the API's /health/circuit-breaker) and exported as a metric.
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, datetime
 
-import anthropic
 import pybreaker
 
 from devmatrix.llm._constants import BREAKER_FAIL_MAX, BREAKER_RESET_TIMEOUT_S
@@ -20,15 +20,19 @@ from devmatrix.monitoring.metrics import LLM_CIRCUIT_BREAKER_STATE
 STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
 # Errors that say the request itself is wrong: retrying elsewhere would not help,
 # and they say nothing about the endpoint's health, so they do not trip the breaker.
-NOT_ENDPOINT_FAILURES = (
-    anthropic.BadRequestError,
-    anthropic.AuthenticationError,
-    anthropic.PermissionDeniedError,
-    anthropic.NotFoundError,
-    anthropic.UnprocessableEntityError,
-    # a consumer that stops reading a stream: the endpoint was answering
-    GeneratorExit,
-)
+# The SDK's are named, not imported: it takes 1-4 s to import, and the API reads and feeds its
+# breakers without ever making an LLM call (its workers do); a process that raised one has it loaded.
+NOT_ENDPOINT_SDK_ERRORS = ("BadRequestError", "AuthenticationError", "PermissionDeniedError",
+                           "NotFoundError", "UnprocessableEntityError")
+
+
+def is_not_an_endpoint_failure(error: BaseException) -> bool:
+    """The request was wrong (one of NOT_ENDPOINT_SDK_ERRORS), or a consumer stopped reading a
+    stream (GeneratorExit: the endpoint was answering)."""
+    if isinstance(error, GeneratorExit):
+        return True
+    sdk = sys.modules.get("anthropic")
+    return sdk is not None and isinstance(error, tuple(getattr(sdk, name) for name in NOT_ENDPOINT_SDK_ERRORS))
 
 
 class _Listener(pybreaker.CircuitBreakerListener):
@@ -53,7 +57,7 @@ def breaker_for(endpoint: str) -> tuple[pybreaker.CircuitBreaker, _Listener]:
             listener = _Listener()
             breaker = pybreaker.CircuitBreaker(
                 fail_max=BREAKER_FAIL_MAX, reset_timeout=BREAKER_RESET_TIMEOUT_S,
-                exclude=list(NOT_ENDPOINT_FAILURES), listeners=[listener], name=endpoint,
+                exclude=[is_not_an_endpoint_failure], listeners=[listener], name=endpoint,
                 # the call that trips it (or a failed half-open trial) was sent: it raises its
                 # own error, which says why; CircuitOpen is for the calls refused unsent
                 throw_new_error_on_trip=False,

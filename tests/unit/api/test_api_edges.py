@@ -1,6 +1,6 @@
 """The API's edges: every 401 challenges for a bearer token, a body exactly at the limit is
-accepted (one byte more is 413, a declared size refused before the body is read), /ready says
-what failed for each service, and the shared LLM client is built on first use."""
+accepted (one byte more is 413, a declared size refused before the body is read), and /ready
+says what failed for each service."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devmatrix.api import create_app
-from devmatrix.api.resources import Resources
 from devmatrix.config import Settings
-from devmatrix.errors import ServiceError
 
 pytestmark = pytest.mark.unit
 
@@ -64,11 +62,3 @@ def test_ready_names_each_failed_service_with_its_error(client, api_settings):
     assert checks["redis"]["detail"].startswith("redis: no PONG from 127.0.0.1:3")
     assert checks["chroma"]["detail"].startswith("chroma: ") and ":4" in checks["chroma"]["detail"]
     assert not any(check["ok"] for check in checks.values())
-
-
-def test_the_llm_client_is_built_on_first_use_and_a_dead_redis_is_a_service_error_each_time(api_settings):
-    resources = Resources(api_settings)  # Redis (the client's cache and budget) is on port 3: nothing there
-    for _ in range(2):  # not built, so tried again on the next request
-        with pytest.raises(ServiceError, match=r"redis: cannot reach Redis at 127\.0\.0\.1:3 "):
-            resources.llm()
-    resources.close()

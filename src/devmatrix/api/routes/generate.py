@@ -12,8 +12,8 @@ import structlog
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from devmatrix.agents.codegen import require_rag_enabled
 from devmatrix.agents.remedies import API
+from devmatrix.agents.requests import require_rag_enabled
 from devmatrix.agents.result import GenerationResult
 from devmatrix.api._constants import API_PREFIX
 from devmatrix.api.auth import require_token
