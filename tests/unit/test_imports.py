@@ -180,32 +180,26 @@ def test_a_local_import_is_counted_with_its_reason(tmp_path):
     assert [(i.local, i.comment) for i in imports(src)] == [(True, "late: why"), (True, "")]
 
 
-def test_the_invoke_tasks_load_without_the_llm_sdk_or_the_ml_stack():
-    # every `invoke` command (its --help too) imports devmatrix.tasks: the anthropic SDK (1-4 s)
-    # and torch load only in the tasks that call them
-    code = ("import sys, devmatrix.tasks; heavy = {'anthropic', 'torch', 'sentence_transformers'} & set(sys.modules);"
-            " print(sorted(heavy))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.strip() == "[]", done.stdout
-
-
-def test_a_worker_starts_without_the_llm_sdk_or_the_agent_stack():
+# What a process that starts often, or that a user waits for, must not load at its start: the
+# anthropic SDK (1-4 s of imports), torch and the embedding model's stack, and the agent stack.
+ML_STACK = ("anthropic", "torch", "sentence_transformers")
+AGENT_STACK = (*ML_STACK, "devmatrix.agents.codegen", "devmatrix.llm.client", "devmatrix.jobs.run")
+LIGHT_ENTRIES = {
+    # every `invoke` command (its --help too) imports the tasks: the SDK and torch load only in the
+    # tasks that call them
+    "devmatrix.tasks": ML_STACK,
     # a worker answers its first ping (what `invoke infra.up` waits for) before any job: the agent
-    # stack (anthropic, the agents, RAG; 5-10 s of imports when the machine is busy) loads with
-    # the first job of each pool process (jobs/tasks.py)
-    code = ("import sys, devmatrix.jobs.worker; heavy = {'anthropic', 'torch', 'sentence_transformers',"
-            " 'devmatrix.agents.codegen', 'devmatrix.rag.retriever', 'devmatrix.jobs.run'} & set(sys.modules);"
-            " print(sorted(heavy))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.strip() == "[]", done.stdout
+    # stack (5-10 s of imports when the machine is busy) loads with the first job of each pool
+    # process (jobs/tasks.py)
+    "devmatrix.jobs.worker": (*AGENT_STACK, "devmatrix.rag.retriever"),
+    # the API runs no generation (its workers do); it imported the SDK through the agent module:
+    # 2-3 s of a 5.8 s import, the slowest service of a first phase1 (ready at 8.6 s, 5.6 s without)
+    "devmatrix.api.__main__": AGENT_STACK,
+}
 
 
-def test_the_api_starts_without_the_llm_sdk_or_the_agent_stack():
-    # the API runs no generation (its workers do): its start-up, which every first `invoke phase1`
-    # waits for, loaded the anthropic SDK through the agent module (2-3 s of a 5.8 s import, the
-    # slowest service of the first phase1 at 8.6 s); it reads and feeds the breaker without it
-    code = ("import sys, devmatrix.api.__main__; heavy = {'anthropic', 'torch', 'sentence_transformers',"
-            " 'devmatrix.agents.codegen', 'devmatrix.llm.client', 'devmatrix.jobs.run'} & set(sys.modules);"
-            " print(sorted(heavy))")
+@pytest.mark.parametrize("entry", sorted(LIGHT_ENTRIES))
+def test_an_entry_point_starts_without_the_heavy_stacks_it_never_uses(entry):
+    code = f"import sys, {entry}; print(sorted(set({LIGHT_ENTRIES[entry]!r}) & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
