@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from _fixtures.waits import ONE_GENERATION_TEST_TIMEOUT_S
 from devmatrix.agents import CodeGenerationAgent, OrchestratorAgent
 from devmatrix.config import Settings
 from devmatrix.errors import RAGError
@@ -196,6 +197,7 @@ def test_the_seeds_client_signature_answers_on_the_local_backend(settings):
     assert reply.backend == "local" and reply.output_tokens > 0 and reply.cost_usd == 0.0
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)  # a whole generation, which the agent bounds
 def test_the_seeds_agent_signature_generates_into_workspace_dir(settings, real_postgres_manager,
                                                                real_workspace_manager):
     """§2.2's agent, built from a key; like the plan, `generate` gets only the workspace id."""

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from _fixtures.waits import ONE_GENERATION_TEST_TIMEOUT_S
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.agents.result import GenerationResult
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services]
+# every test here runs whole generations in-process: the agent ends each within its own deadline
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.real_services,
+              pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)]
 
 
 def assert_contract(result: GenerationResult, postgres) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _fixtures.waits import ONE_GENERATION_TEST_TIMEOUT_S
 from devmatrix.agents.codegen import CodeGenerationAgent
 from devmatrix.llm import AnthropicClient
 from devmatrix.rag import Retriever
@@ -41,6 +42,7 @@ def test_an_empty_query_is_a_clear_failure():
     assert run.returncode == 2 and "the text argument of rag.query is empty" in run.stderr and "fix:" in run.stderr
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)  # a whole generation, which the agent bounds
 def test_the_agent_with_enable_rag_puts_retrieved_examples_in_the_prompt(
         settings, seeded_store, real_redis_manager, real_postgres_manager, real_workspace_manager, llm_recorder):
     retriever = Retriever(seeded_store, top_k=3, threshold=0.3, mmr_lambda=0.5)
