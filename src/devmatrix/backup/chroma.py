@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ import requests
 from devmatrix.clients import CHROMA_HEARTBEAT, ChromaHTTP
 from devmatrix.errors import BackupError
 from devmatrix.retry import retry
+from devmatrix.stack.catalog import chroma_server_command
 from devmatrix.stack.system import free_port
 
 PAGE = 1000
@@ -247,7 +247,6 @@ class Swap:
 
 def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str, int], list[str]]:
     """Import every export into a scratch Chroma server on a scratch directory; counts and problems."""
-    chroma_bin = Path(sys.executable).parent / "chroma"
     counts: dict[str, int] = {}
     problems: list[str] = []
     if not expected:
@@ -256,8 +255,7 @@ def verify_in_scratch(folder: Path, expected: dict[str, dict]) -> tuple[dict[str
         port = free_port()
         with (Path(scratch) / "chroma.log").open("w") as log:
             server = subprocess.Popen(
-                [str(chroma_bin), "run", "--host", "127.0.0.1", "--port", str(port),
-                 "--path", str(Path(scratch) / "data")],
+                chroma_server_command("127.0.0.1", port, Path(scratch) / "data"),
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
             try:
                 url = f"http://127.0.0.1:{port}"

@@ -36,6 +36,9 @@ STORE_RETRIES = 30
 # A worker answers a control ping in milliseconds when idle, but a niced worker on a busy 2-core
 # machine was measured taking over 1 s; none within this: none is up.
 PING_TIMEOUT_S = 2.0
+# Within that window the ping is sent again this often to the nodes that have not answered: a worker
+# that subscribed after a broadcast never hears it (jobs.service.ping_nodes).
+PING_ROUND_S = 0.25
 # How often a waiting caller (POST /generate, the CLI) reads the job's row.
 WAIT_POLL_S = 0.2
 # A caller that waits on a job still queued asks the broker for a PING this often (each PING

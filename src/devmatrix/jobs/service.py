@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 from pathlib import Path
 
 import celery
@@ -22,7 +23,7 @@ from devmatrix import clients
 from devmatrix.config import Settings
 from devmatrix.deadlines import CONNECT_TIMEOUT_S
 from devmatrix.errors import ServiceError
-from devmatrix.jobs._constants import PING_TIMEOUT_S
+from devmatrix.jobs._constants import PING_ROUND_S, PING_TIMEOUT_S
 from devmatrix.jobs.app import broker_address, make_app
 from devmatrix.llm.slots import generation_limit
 
@@ -54,19 +55,41 @@ def own_nodes(settings: Settings) -> list[str]:
 
 def ping_nodes(app: celery.Celery, timeout_s: float, limit: int | None = None,
                destination: list[str] | None = None) -> list[str]:
-    """The nodes that answered a control ping, asked on a broker connection of its own (closed after).
+    """The nodes that answered a control ping within ``timeout_s``, asked on a broker connection of
+    its own (closed after); with ``limit``, it returns as soon as that many answered.
 
-    Never one from Celery's pool: kombu keeps that pool per broker URL for the whole process
-    (``kombu.pools``), shared by every app, and a connection Redis closed when it restarted stays
-    in it: the next ping on it failed at once, "Connection closed by server" (CI at ff1b088, the
-    worker probe after the API outage tests restarted Redis). A fresh connection has the app's
+    The ping is sent again every PING_ROUND_S to the nodes that have not answered yet. A worker
+    hears a broadcast only once it has subscribed, at the end of its boot: one ping sent just
+    before missed it, and the provider starting a stack waited out the whole window before asking
+    again (the workers answered 1.4 s after they were ready in CI's first phase1, 2026-12-07).
+    A slow answer to an earlier round still counts: kombu keeps the replies to other tickets that
+    a round reads (``Mailbox.unclaimed``), and they are taken from there.
+
+    Never a connection from Celery's pool: kombu keeps that pool per broker URL for the whole
+    process (``kombu.pools``), shared by every app, and a connection Redis closed when it restarted
+    stays in it: the next ping on it failed at once, "Connection closed by server" (CI at ff1b088,
+    the worker probe after the API outage tests restarted Redis). A fresh connection has the app's
     connect and socket timeouts (app.py), and is tried once: kombu would retry a refused
     connection for seconds. So a ping ends within CONNECT_TIMEOUT_S + ``timeout_s``.
     """
+    deadline = time.monotonic() + timeout_s
+    enough = limit if limit is not None else len(destination) if destination else None
+    answered: set[str] = set()
+    mailbox = app.control.mailbox
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_S)
-        replies = app.control.ping(destination=destination, timeout=timeout_s, limit=limit, connection=connection)
-    return sorted(node for reply in replies for node in reply)
+        while (left := deadline - time.monotonic()) > 0:
+            missing = None if destination is None else [node for node in destination if node not in answered]
+            replies = app.control.ping(destination=missing, timeout=min(PING_ROUND_S, left),
+                                       limit=None if enough is None else enough - len(answered),
+                                       connection=connection)
+            late = [reply for replies_to_a_round in mailbox.unclaimed.values() for reply in replies_to_a_round]
+            mailbox.unclaimed.clear()
+            answered.update(node for reply in [*replies, *late] for node in reply
+                            if destination is None or node in destination)
+            if enough is not None and len(answered) >= enough:
+                break
+    return sorted(answered)
 
 
 def ping(settings: Settings, timeout_s: float = PING_TIMEOUT_S, *, limit: int | None = None,

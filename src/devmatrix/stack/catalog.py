@@ -12,11 +12,11 @@ from pathlib import Path
 
 from devmatrix.config import Settings
 from devmatrix.stack import registry
-from devmatrix.stack._programs import NativeContext, postgres_bin_dir
+from devmatrix.stack._programs import NativeContext, chroma_server_command, postgres_bin_dir
 from devmatrix.stack._supervisor import Program
 from devmatrix.stack.base import Probe
 
-__all__ = ["NativeService", "native_services", "postgres_bin_dir"]
+__all__ = ["NativeService", "chroma_server_command", "native_services", "postgres_bin_dir"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -130,6 +131,34 @@ def test_the_worker_probe_after_a_redis_restart_reaches_the_new_redis_not_a_clos
         _wait_for_workers(settings)
 
 
+# A ping that waits for workers still booting: the bound for its answer once they are up. Their
+# answer takes milliseconds, over 1 s on a busy 2-core machine (PING_TIMEOUT_S's note), plus
+# one round (PING_ROUND_S) and the thread's start: 5 s, against the 60 s the ping may wait.
+ANSWER_ONCE_UP_S = 5.0
+
+
+def test_a_ping_sent_before_the_workers_booted_hears_them_once_they_are_up(provider, settings):
+    # a worker hears a broadcast only once it has subscribed: a ping sent while it boots must ask
+    # again, else it waits out its whole window with no answer (CI's first phase1, 2026-12-07)
+    own = workers.own_nodes(settings)
+    provider.down(("worker",))
+    heard: dict[str, object] = {}
+
+    def ping() -> None:
+        heard["nodes"] = workers.ping(settings, timeout_s=60, limit=len(own), destination=own)
+        heard["at"] = time.monotonic()
+
+    pinging = threading.Thread(target=ping)
+    pinging.start()
+    try:
+        provider.up(("worker",))  # returns once its own probe heard every node
+        up_at = time.monotonic()
+    finally:
+        pinging.join(70)
+    assert heard["nodes"] == sorted(own)
+    assert heard["at"] - up_at < ANSWER_ONCE_UP_S, f"answered {heard['at'] - up_at:.1f} s after the workers were up"
+
+
 def test_up_is_idempotent_and_keeps_pids(provider):
     before = {s.name: s.pid for s in provider.status()}
     states = provider.up()
@@ -152,12 +181,14 @@ def test_busy_port_is_a_clear_error_naming_the_holder(scratch_stack, service, se
 
 
 def test_service_not_ready_in_time_shows_its_log_tail(scratch_stack):
+    # the local LLM server loads its model for over a second before it answers (Chroma's Rust
+    # server now answers within the 1 s supervisord waits before it calls a program started)
     stack = scratch_stack(service_start_timeout_s=0.05)
     with pytest.raises(ServiceNotReady) as caught:
-        stack.up(("chroma",))
+        stack.up(("llm",))
     assert "not ready within" in str(caught.value)
     assert "last log lines" in str(caught.value)
-    assert "chroma.log" in str(caught.value)
+    assert "llm.log" in str(caught.value)
 
 
 def test_a_fresh_state_dir_is_private_after_the_first_up(scratch_stack):

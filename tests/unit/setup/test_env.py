@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -148,3 +151,30 @@ def test_a_2_plus_2_that_waits_past_its_deadline_is_busy_only_while_slots_decode
 
 def test_the_llm_check_fits_inside_validates_wait():
     assert LLM_CHECK_BUDGET_S + 0.5 <= VALIDATE_WAIT_S
+
+
+WARM_UP = """
+import os
+import sys
+from devmatrix.config import Settings
+from devmatrix.setup.env import warm_up_llm_check
+thread = warm_up_llm_check(Settings(devmatrix_state_dir=sys.argv[1], llm_backend="local", llm_port=int(sys.argv[2]),
+                                    llm_local_api_key=os.environ["WARM_UP_KEY"]))
+if thread is not None:
+    thread.join(120)
+print("warmed" if "anthropic" in sys.modules else "cold")
+"""
+
+
+def test_phase1_imports_the_llm_client_while_servers_start_only_when_the_check_will_ask(settings, tmp_path):
+    # the check's client (the anthropic SDK) took 2 s of `env` on the critical path of a first phase1
+    def warm_up() -> str:
+        ran = subprocess.run([sys.executable, "-c", WARM_UP, str(settings.devmatrix_state_dir), str(settings.llm_port)],
+                             capture_output=True, text=True, timeout=120, check=True,
+                             env={**os.environ, "WARM_UP_KEY": KEY})
+        assert not ran.stderr.strip(), ran.stderr  # a thread that failed would print its traceback
+        return ran.stdout.strip()
+
+    assert warm_up() == "warmed"
+    _write_stamp(llm_stamp_path(settings), llm_fingerprint(settings))  # a second phase1 does not ask
+    assert warm_up() == "cold"

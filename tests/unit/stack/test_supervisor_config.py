@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from devmatrix.config import Settings
 from devmatrix.stack._supervisor import Program, Supervisor
-from devmatrix.stack.catalog import native_services
+from devmatrix.stack.catalog import chroma_server_command, native_services
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +81,17 @@ def test_redis_runs_as_a_queue_aof_every_second_and_noeviction(tmp_path):
     command = render(tmp_path, [catalog["redis"].program])["program:redis"]["command"]
     assert "--appendonly yes --appendfsync everysec" in command
     assert "--maxmemory-policy noeviction" in command
+
+
+def test_chroma_runs_the_rust_server_without_importing_the_chromadb_package(tmp_path):
+    # the chroma entry point imports all of chromadb (1.4 CPU-s) before it hands over to the Rust
+    # CLI; every stack start pays it on a 2-core machine where all services start at once
+    command = chroma_server_command("127.0.0.1", 8001, tmp_path / "data")
+    assert command[-6:] == ["--host", "127.0.0.1", "--port", "8001", "--path", str(tmp_path / "data")]
+    interpreter, *rest = command
+    helped = subprocess.run([interpreter, "-X", "importtime", *rest[:2], "run", "--help"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert helped.returncode == 0 and "Start a local Chroma server" in helped.stdout, helped.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in helped.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "chromadb_rust_bindings" in imported and "chromadb" not in imported
