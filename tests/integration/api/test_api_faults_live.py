@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from _fixtures.waits import GENERATE_WAIT_S, generations_test_timeout
 from devmatrix.config import env_file_path
 from devmatrix.stack import get_provider
 
@@ -18,16 +19,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.real_services]
 GENERATE = "/api/v1/generate"
 
 
+@pytest.mark.timeout(generations_test_timeout(2))  # two generations, a Postgres restart between
 def test_a_generation_after_a_postgres_restart_is_logged(live_api, generation_rows, settings):
     workspace = f"api-test-{uuid.uuid4().hex[:8]}"
     body = {"request": "Write a Python function add(a, b) that returns a + b", "workspace_id": workspace,
             "git_enabled": False}
-    first = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body, timeout=120).json()
+    first = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body,
+                               timeout=GENERATE_WAIT_S).json()
     assert isinstance(first["log_id"], int), first  # the pool now holds a connection
 
     get_provider(settings, env_file=env_file_path(), echo=lambda _: None).restart(("postgres",))
 
-    second = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body, timeout=120)
+    second = live_api.http.post(live_api.url + GENERATE, headers=live_api.auth, json=body, timeout=GENERATE_WAIT_S)
     result = second.json()
     assert second.status_code == 200 and isinstance(result["log_id"], int), result
     assert result["log_id"] > first["log_id"], result

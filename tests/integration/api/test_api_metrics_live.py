@@ -11,7 +11,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from _fixtures.waits import GENERATE_WAIT_S
+from _fixtures.waits import GENERATE_WAIT_S, ONE_GENERATION_TEST_TIMEOUT_S, SCRAPES_WAIT_S
 from devmatrix.jobs.service import node_name
 from devmatrix.monitoring.panels import PANELS
 from devmatrix.monitoring.push import WORKER_JOB
@@ -63,6 +63,7 @@ def scrape_after_generation(scrapes_around_a_generation) -> str:
     return scrapes_around_a_generation[1]
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)  # its fixture runs a generation
 def test_every_required_metric_is_on_the_scrape_and_moved_with_the_generation(scrapes_around_a_generation):
     before, after = scrapes_around_a_generation
     was, now = totals(before), totals(after)
@@ -83,6 +84,7 @@ def _prometheus(settings, expr: str) -> float:
     return float(body["data"]["result"][0]["value"][1]) if body["data"]["result"] else 0.0
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S + SCRAPES_WAIT_S)
 def test_the_generation_metrics_reach_prometheus(monitoring_stack, live_api, scrapes_around_a_generation):
     """The generation ran on the test's own worker: its pool process pushed its counters to the
     Pushgateway after the job (group: job devmatrix-worker, its node, its pool index), Prometheus
@@ -90,18 +92,20 @@ def test_the_generation_metrics_reach_prometheus(monitoring_stack, live_api, scr
     settings = live_api.settings
     node = node_name(f"test-{settings.worker_queue}", settings.devmatrix_state_dir)  # start_api's worker
     queries = {name: f'sum({name}{{job="{WORKER_JOB}", node="{node}"}})' for name in WORKER_METRICS}
-    deadline = time.monotonic() + 60  # Prometheus scrapes the gateway every 10 s
+    deadline = time.monotonic() + SCRAPES_WAIT_S  # Prometheus scrapes the gateway every 10 s
     while True:
         seen = {name: _prometheus(settings, expr) for name, expr in queries.items()}
         if all(value > 0 for value in seen.values()):
             break
-        assert time.monotonic() < deadline, f"the worker's counters did not reach Prometheus within 60 s: {seen}"
+        assert time.monotonic() < deadline, \
+            f"the worker's counters did not reach Prometheus within {SCRAPES_WAIT_S} s: {seen}"
         time.sleep(2)
     assert seen["code_generation_success_total"] == seen["code_generation_attempts_total"] == 1, seen
     llm_calls = next(panel for panel in PANELS if panel.title == "LLM API Calls")
     assert _prometheus(settings, llm_calls.expr) >= seen["llm_requests_total"]  # the panel sums every group
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S)
 def test_promtool_check_metrics_is_clean_on_a_live_scrape(scrape_after_generation):
     promtool = shutil.which("promtool")
     if promtool is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from _fixtures.waits import GENERATE_WAIT_S, generations_test_timeout
 from devmatrix.config import Settings, env_file_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_services]
@@ -19,7 +20,7 @@ CLI = str(Path(sys.executable).parent / "devmatrix")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=110, check=False,
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=GENERATE_WAIT_S, check=False,
                           env={**os.environ, "DEVMATRIX_ENV_FILE": str(env_file_path())})
 
 
@@ -30,6 +31,7 @@ def workspace_id(settings: Settings) -> Iterator[str]:
     subprocess.run(["rm", "-rf", str(settings.workspace_dir / name)], check=False)
 
 
+@pytest.mark.timeout(generations_test_timeout(2))  # two `devmatrix generate` on the workers
 def test_generate_runs_on_a_worker_when_one_is_up_says_so_and_jobs_lists_it(workspace_id, real_postgres_manager):
     ran = _cli("generate", "Write a function add(a, b) that returns a + b", "--workspace", workspace_id,
                "--no-git", "--json")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from _fixtures.waits import GENERATE_WAIT_S, ONE_GENERATION_TEST_TIMEOUT_S, SCRAPES_WAIT_S
 from devmatrix.checks.monitoring import MONITORING_SERVICES
 from devmatrix.state.postgres import PostgresManager
 
@@ -23,7 +24,7 @@ def generate(settings):
     """Real generations through the running API service (on the workers); their rows and workspace removed after."""
     def one() -> dict:
         response = requests.post(
-            f"http://{settings.api_host}:{settings.api_port}/api/v1/generate", timeout=120,
+            f"http://{settings.api_host}:{settings.api_port}/api/v1/generate", timeout=GENERATE_WAIT_S,
             headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
             json={"request": "Write a function add(a, b) that returns their sum", "workspace_id": WORKSPACE,
                   "git_enabled": False})
@@ -42,6 +43,7 @@ def one_generation(generate):
     return generate()
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S + SCRAPES_WAIT_S)  # a generation, then its scrapes
 def test_check_passes_and_snapshot_draws_every_panel_with_data(monitoring_stack, one_generation, invoke_cli,
                                                                tmp_path):
     checked = invoke_cli("monitoring.check", "--json")
@@ -54,7 +56,7 @@ def test_check_passes_and_snapshot_draws_every_panel_with_data(monitoring_stack,
                                                                      "prometheus", "pushgateway", "flower"}
 
     # rate() needs two scrapes after the generation: poll until every panel has data (scrapes are 10 s apart)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + SCRAPES_WAIT_S
     while True:
         snap = invoke_cli("monitoring.snapshot", "--json", "--out", str(tmp_path), "--minutes", "5")
         assert snap.returncode == 0, snap.stderr
@@ -74,6 +76,7 @@ def _query(settings, expr: str) -> list[dict]:
     return body["data"]["result"]
 
 
+@pytest.mark.timeout(ONE_GENERATION_TEST_TIMEOUT_S + SCRAPES_WAIT_S)
 def test_prometheus_sees_the_workers_through_flower_and_the_queue_through_the_redis_exporter(
         monitoring_stack, generate, settings):
     """A generation runs on a worker (POST /generate submits a job); Flower counts its runtime, and a
@@ -87,12 +90,13 @@ def test_prometheus_sees_the_workers_through_flower_and_the_queue_through_the_re
         "sum(flower_worker_online)": lambda v: v >= 1,  # how many are up is `invoke validate`'s
         f'redis_key_size{{db="db1", key="{settings.worker_queue}"}}': lambda v: v >= 0,
     }
-    deadline = time.monotonic() + 60  # a scrape every 10 s
+    deadline = time.monotonic() + SCRAPES_WAIT_S  # a scrape every 10 s
     while True:
         seen = {expr: [float(r["value"][1]) for r in _query(settings, expr)] for expr in expected}
         if all(values and ok(values[0]) for (expr, ok), values in zip(expected.items(), seen.values(), strict=True)):
             break
-        assert time.monotonic() < deadline, f"not seen through Prometheus within 60 s of {ended:.0f}: {seen}"
+        assert time.monotonic() < deadline, \
+            f"not seen through Prometheus within {SCRAPES_WAIT_S} s of {ended:.0f}: {seen}"
         time.sleep(2)
 
 

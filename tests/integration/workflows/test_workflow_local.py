@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from _fixtures.waits import GENERATE_WAIT_S, generations_test_timeout
 from devmatrix.agents.orchestrator import OrchestratorAgent
 from devmatrix.state.scratchpad import SharedScratchpad
 from devmatrix.workflows.multi_agent import MultiAgentWorkflow
@@ -98,6 +99,7 @@ def test_a_three_step_request_runs_in_dependency_order_and_commits_each(workflow
 # behaviour: tests/unit/workflows/test_multi_agent.py::test_no_more_than_max_concurrency_tasks_run_at_once.
 
 
+@pytest.mark.timeout(generations_test_timeout(2))  # the first task's generation, then the resumed one
 def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, workflow_settings, idle_llm):
     pad, made = scratchpad
     # two tasks the pinned model completes (about 10 s each): killed after the first, resumed for the second
@@ -109,7 +111,7 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, wo
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         workflow_id = first_done = None
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + GENERATE_WAIT_S
         while time.monotonic() < deadline and first_done is None and proc.poll() is None:
             rows = pad.postgres.execute(
                 "SELECT w.workflow_id, t.task_id FROM workflows w JOIN workflow_tasks t USING"
@@ -120,14 +122,14 @@ def test_a_killed_workflow_resumes_without_redoing_finished_tasks(scratchpad, wo
     finally:
         proc.send_signal(signal.SIGKILL)
         _, stderr = proc.communicate()
-    assert first_done == "t1_write_a_function_add", f"no task completed within 90 s: {stderr[-2000:]}"
+    assert first_done == "t1_write_a_function_add", f"no task completed within {GENERATE_WAIT_S} s: {stderr[-2000:]}"
     made.append(workflow_id)
     before = pad.completed_tasks(workflow_id)
     assert set(before) == {first_done}, "the kill came after the second task: nothing left to resume"
 
     resumed = subprocess.run([DEVMATRIX, "workflow", "--resume", workflow_id, "--json", "--in-process",
                               "--min-score", str(workflow_settings.approval_min_score)], env=env,
-                             capture_output=True, text=True, timeout=110, check=False)
+                             capture_output=True, text=True, timeout=GENERATE_WAIT_S, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     result = json.loads(resumed.stdout)
     assert result["workflow_id"] == workflow_id and result["success"] is True
