@@ -142,3 +142,20 @@ def test_postmaster_pid_of_a_live_postgres_started_from_another_copy_of_the_bina
     write_pid(data, server.pid)
     other_copy = Path("/elsewhere/venv/bin") / Path(os.path.realpath(sys.executable)).name
     assert stale_postmaster_pid(data, other_copy) is None
+
+
+def test_a_command_that_does_not_name_the_state_dir_is_never_ours_by_its_command_line(state, spawn, tmp_path):
+    # the API's, the LLM server's and the workers' command lines are the same for every stack: a process
+    # of another checkout running it is not ours (only our supervisord's environment says whose it is)
+    project = tmp_path / "checkout"
+    project.mkdir()
+    identity = identity_of(state, [("api", [*spawn.argv, "serve-api"], project)])
+    assert identity.owner(psutil.Process(spawn("serve-api").pid)) is None
+    assert identity.owner(psutil.Process(spawn("serve-api", cwd=project).pid)) is None
+
+
+def test_a_reused_postmaster_pid_names_the_command_that_has_it_now(data, spawn):
+    other = spawn()
+    write_pid(data, other.pid)
+    reason = stale_postmaster_pid(data, Path("/usr/lib/postgresql/bin/postgres"))
+    assert f"its pid {other.pid} is now another process: {spawn.argv[0]} -c " in reason

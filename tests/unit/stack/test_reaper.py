@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 
+from devmatrix.errors import ServiceError
 from devmatrix.stack import _reaper
 from devmatrix.stack._ownership import Member
 
@@ -70,3 +71,22 @@ def test_each_member_gets_its_own_services_grace(spawn):
                     " process group",
                     f"postgres (pid {slow.pid}) did not exit within 2 s of its stop signal: sent SIGKILL to its"
                     " process group"]
+
+
+def test_a_process_that_outlives_sigkill_is_an_error_naming_it_and_how_to_see_why(spawn, monkeypatch):
+    # a process stuck in the kernel (state D) outlives SIGKILL; we cannot cause one, so the SIGKILL
+    # is what is faked here: it is sent nowhere
+    monkeypatch.setattr(_reaper, "kill_group", lambda member: None)
+    monkeypatch.setattr(_reaper, "KILL_WAIT_S", 0.5)
+    target = member(spawn("ignore-term"))
+    _reaper.send(target, signal.SIGTERM)
+    said: list[str] = []
+    start = time.monotonic()
+    with pytest.raises(ServiceError) as caught:
+        _reaper.wait_gone([target], lambda m: 0.3, said.append)
+    assert 0.8 <= time.monotonic() - start < 5  # its grace, then KILL_WAIT_S after the SIGKILL
+    assert caught.value.service == "chroma"
+    assert caught.value.message.startswith(
+        f"chroma: pid {target.pid} is still alive 0.5 s after SIGKILL (pid {target.pid} (")
+    assert f"`ps -o pid,stat,wchan:32 -p {target.pid}`" in caught.value.fix
+    assert len(said) == 1  # the escalation was said once

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import grp
+import os
 import subprocess
 
 import pytest
@@ -81,3 +83,16 @@ def test_private_keeps_the_owners_bits_exactly_and_adds_none(tmp_path):
     modes = {p.name: p.stat().st_mode & 0o7777 for p in (state, *state.rglob("*"))}
     assert modes == {"state": 0o700, "data": 0o700, "bin": 0o700, "run.sh": 0o700, "notes.txt": 0o400,
                      "own.key": 0o600}
+
+
+def test_with_a_traverse_group_the_state_dir_and_data_can_be_entered_but_not_listed_by_it(tmp_path):
+    """Postgres runs as its own system user when we are root: its group passes through the state
+    dir and data/ to reach its data directory; everything else stays this user's."""
+    # a group the files are not in yet (root may give any; another user only its own)
+    group = grp.getgrnam("nogroup") if os.geteuid() == 0 else grp.getgrgid(os.getgid())
+    state = tmp_path / "state"
+    (state / "logs").mkdir(parents=True)
+    make_state_private(state, traverse_group=group.gr_name)
+    for directory in (state, state / "data"):
+        assert directory.stat().st_mode & 0o777 == 0o710 and directory.stat().st_gid == group.gr_gid
+    assert (state / "logs").stat().st_mode & 0o777 == 0o700
