@@ -124,11 +124,19 @@ def ensure_system_user(name: str) -> pwd.struct_passwd:
             f"system user {name!r} does not exist and only root can create it",
             fix=f"sudo useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {name}",
         )
-    subprocess.run(
-        # --user-group: the state dir is made traversable by the group of the same name
-        ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True, capture_output=True, text=True, timeout=USERADD_TIMEOUT_S,
-    )
+    # --user-group: the state dir is made traversable by the group of the same name
+    command = ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=USERADD_TIMEOUT_S)
+    except subprocess.CalledProcessError as error:  # e.g. a group of that name already exists
+        raise InstallError(f"cannot create the system user {name!r}: useradd exited {error.returncode}:"
+                           f" {(error.stderr or '').strip()[-300:]}",
+                           fix=f"create it by hand (`{' '.join(command)}`), or set POSTGRES_SYSTEM_USER to an"
+                               " account that exists") from error
+    except subprocess.TimeoutExpired as error:  # the user database is locked (another useradd runs)
+        raise InstallError(f"cannot create the system user {name!r}: useradd did not finish within"
+                           f" {USERADD_TIMEOUT_S:g} s", fix="run the command again once no other useradd runs"
+                           ) from error
     return pwd.getpwnam(name)
 
 

@@ -131,3 +131,16 @@ def test_an_apt_get_update_that_fails_stops_before_the_install(apt_get, monkeypa
     assert caught.value.message == ("`apt-get update -q` failed (100):"
                                     " E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease")
     assert apt_get.read_text().splitlines() == ["update -q"]
+
+
+def test_a_useradd_that_fails_is_an_install_error_with_its_reason_and_a_fix(tmp_path, monkeypatch):
+    # a fake useradd first on PATH: the user database refuses (a group of that name exists already)
+    fake = tmp_path / "useradd"
+    fake.write_text("#!/bin/sh\necho \"useradd: group '$6' already exists\" >&2\nexit 9\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(system, "is_root", lambda: True)
+    with pytest.raises(InstallError) as caught:
+        system.ensure_system_user("dmx-never-created")
+    assert "cannot create the system user 'dmx-never-created': useradd exited 9" in caught.value.message
+    assert "already exists" in caught.value.message and "POSTGRES_SYSTEM_USER" in caught.value.fix
