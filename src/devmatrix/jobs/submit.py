@@ -17,7 +17,7 @@ import kombu
 import kombu.exceptions
 from celery import Celery
 
-from devmatrix import clients
+from devmatrix import clients, readiness
 from devmatrix.config import Settings
 from devmatrix.errors import DevMatrixError, ServiceError
 from devmatrix.jobs._constants import PING_TIMEOUT_S, QUEUED_CHECK_S, SYNC_WAIT_S, TASK_NAME, WAIT_POLL_S
@@ -101,17 +101,14 @@ class JobClient:
     def check_broker(self, queued: list[str]) -> None:
         """ServiceError("redis") when the broker does not answer a PING: the ``queued`` jobs (ids)
         wait on it. Their messages stay in Redis, so each still runs once it answers."""
-        s = self.settings
         names = ", ".join(queued[:3]) + (f" and {len(queued) - 3} more" if len(queued) > 3 else "")
-        client = clients.redis_client(s, reconnect=False)  # one try: a frozen server is not retried
         try:
-            with clients.map_exceptions("redis", f"job {names} is still queued and the broker"
-                                                 f" {broker_address(s)} does not answer a PING",
-                                        fix="`invoke infra.up -s redis`, then `invoke infra.status`; a queued"
-                                            " job runs once the broker answers (`devmatrix jobs`)"):
-                client.ping()
-        finally:
-            client.close()
+            readiness.redis_ping(self.settings)  # the probe: one attempt, a frozen server not retried
+        except ServiceError as down:
+            raise ServiceError("redis", f"job {names} is still queued and the broker {broker_address(self.settings)}"
+                                        f" does not answer a PING ({down.message})",
+                               fix="`invoke infra.up -s redis`, then `invoke infra.status`; a queued"
+                                   " job runs once the broker answers (`devmatrix jobs`)") from down
 
     def wait(self, job_id: str, timeout_s: float, *, check_every_s: float = QUEUED_CHECK_S) -> Job:
         """The job once finished, or as it is after ``timeout_s``; ServiceError("redis") as soon as
