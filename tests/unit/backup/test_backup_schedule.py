@@ -66,3 +66,26 @@ def test_the_next_backup_is_due_an_interval_after_the_newest_complete_one(tmp_pa
     assert schedule.due_in(settings, plan, now=noon + 600) == 3000
     assert schedule.latest_backup_metrics(settings) == (noon, 25)
     assert schedule.latest_backup_metrics(Settings(backup_dir=tmp_path / "none")) is None
+
+
+@pytest.mark.parametrize(("text", "fix"), [("6", "write a number and a unit: 90m, 6h, 1d"),
+                                           ("30s", "back up at most once a minute"),
+                                           ("400d", "back up at least once a year, e.g. 1d or 7d")])
+def test_a_bad_interval_says_what_to_write_instead(text, fix):
+    with pytest.raises(UsageError) as caught:
+        schedule.parse_every(text)
+    assert caught.value.fix == fix
+
+
+@pytest.mark.parametrize(("every", "when"), [("1h", "17 */1 * * *"), ("8h", "17 */8 * * *"), ("12h", "17 */12 * * *"),
+                                             ("1m", "*/1 * * * *"), ("30m", "*/30 * * * *")])
+def test_every_interval_that_divides_a_day_or_an_hour_is_a_cron_line(every, when):
+    line = schedule.cron_line(schedule.Schedule(schedule.parse_every(every), 2), Path("/p"))
+    assert line == f"{when} cd /p && .venv/bin/invoke backup --keep 2"
+
+
+@pytest.mark.parametrize("every", ["2d", "5h", "90m", "7m"])
+def test_an_interval_that_does_not_divide_a_day_or_an_hour_becomes_a_systemd_timer(every):
+    line = schedule.cron_line(schedule.Schedule(schedule.parse_every(every), 2), Path("/p"))
+    assert line == (f"systemd timer: OnUnitActiveSec={every} for a service running"
+                    f" `cd /p && .venv/bin/invoke backup --keep 2` (cron cannot express every {every})")
