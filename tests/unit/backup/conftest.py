@@ -3,7 +3,6 @@ over real HTTP) and the native provider's supervisor."""
 
 from __future__ import annotations
 
-import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,14 +47,12 @@ def chroma_server() -> Iterator[FakeChroma]:
 
 @pytest.fixture
 def scratch_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The `chroma` program beside this interpreter, where `backup.verify` starts its scratch server,
+    """The scratch server `backup.verify` starts (`chroma run …`, from stack's chroma_server_command)
     is the double (tests/_fixtures/chroma_double.py); it records how it was started in the file returned."""
-    bin_dir = tmp_path / "venv-bin"
-    bin_dir.mkdir()
-    program = bin_dir / "chroma"
-    program.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(chroma_double.__file__)} "$@"\n')
-    program.chmod(0o755)
+    def double_command(host: str, port: int, path: Path) -> list[str]:
+        return [sys.executable, chroma_double.__file__, "run", "--host", host, "--port", str(port), "--path", str(path)]
+
     record = tmp_path / "scratch-chroma.json"
     monkeypatch.setenv("CHROMA_DOUBLE_RECORD", str(record))
-    monkeypatch.setattr(chroma.sys, "executable", str(bin_dir / "python"))
+    monkeypatch.setattr(chroma, "chroma_server_command", double_command)
     return record
