@@ -94,8 +94,12 @@ def snapshot(settings: Settings, dest: Path) -> dict[str, object]:
             client.bgsave()
 
             def saved() -> dict | None:
+                # ours ended (no save runs): LASTSAVE moved, or it failed, which leaves LASTSAVE where
+                # it was and says err (checked on redis-server 7.0.15 with its dir read-only): waiting
+                # on for LASTSAVE turned a failed save into "still running after 300 s"
                 info = _wait_bgsave_idle(client, deadline)
-                return info if client.lastsave().timestamp() > before else None
+                ended = client.lastsave().timestamp() > before or info["rdb_last_bgsave_status"] != "ok"
+                return info if ended else None
 
             try:
                 info = poll(saved, timeout_s=max(0.0, deadline - time.monotonic()), wait_s=POLL_S)

@@ -114,6 +114,18 @@ def test_a_snapshot_is_the_rdb_saved_after_the_backup_began_checked(redis_server
     assert fake.commands.count("BGSAVE") == 1
 
 
+def test_a_bgsave_that_fails_is_said_at_once_not_after_the_300_s_wait(redis_server, tmp_path):
+    # a failed save leaves LASTSAVE where it was and sets rdb_last_bgsave_status:err
+    fake, settings = redis_server
+    fake.bgsave_ok = False
+    started = time.monotonic()
+    with pytest.raises(BackupError) as caught:
+        redis_backup.snapshot(settings, tmp_path / "dump.rdb")
+    assert caught.value.message == "Redis BGSAVE failed (rdb_last_bgsave_status=err)"
+    assert "invoke infra.logs redis" in caught.value.fix
+    assert time.monotonic() - started < 30  # not BGSAVE_TIMEOUT_S (300 s); the double's save takes a few polls
+
+
 def test_a_dump_on_another_machine_is_refused_with_where_to_run_the_backup(redis_server, checker, tmp_path):
     fake, settings = redis_server
     fake.dir = tmp_path / "elsewhere"  # the server's dir is not on this machine
