@@ -33,6 +33,7 @@ class MessagesServer:
     url: str
     status: int = 200  # what the next requests get: 200 = the streamed "OK"
     requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # each request's, in order
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def messages_server() -> Iterator[MessagesServer]:
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             server_state.requests.append(self.path)
+            server_state.headers.append({name.lower(): value for name, value in self.headers.items()})
             if server_state.status == 200:
                 body, kind = SUCCESS_BODY, "text/event-stream"
             else:
