@@ -93,22 +93,22 @@ def test_a_crash_is_counted_and_logged_as_a_500_at_error_level(raising, api_log)
     assert crash["error_type"] == "KeyError" and crash["log_level"] == "error"
 
 
-def test_a_busy_service_is_logged_as_info_naming_the_service_and_path(raising, api_log):
-    client, errors = raising
-    errors.append(ServiceBusy("postgres", "every pooled connection is in use", retry_after_s=1))
-    assert client.get("/raise/busy").status_code == 429
-    [line] = [entry for entry in api_log if entry["event"] == "service_busy"]
-    assert line["log_level"] == "info" and line["service"] == "postgres" and line["path"] == "/raise/busy"
-    assert "every pooled connection is in use" in line["error"]
+BUSY_TEXT, DOWN_TEXT = "every pooled connection is in use", "no PONG from 127.0.0.1:3"
 
 
-def test_an_outage_is_logged_as_a_warning_naming_the_service_and_its_error(raising, api_log):
+@pytest.mark.parametrize(("error", "said", "path", "status", "event", "level"), [
+    # busy is not down: a 429 logged at info, an outage a 503 logged as a warning
+    (ServiceBusy("postgres", BUSY_TEXT, retry_after_s=1), BUSY_TEXT, "/raise/busy", 429, "service_busy", "info"),
+    (ServiceError("redis", DOWN_TEXT), DOWN_TEXT, "/raise/down", 503, "service_unavailable", "warning"),
+])
+def test_a_busy_or_down_service_is_logged_at_its_level_naming_the_service_path_and_error(
+        raising, api_log, error, said, path, status, event, level):
     client, errors = raising
-    errors.append(ServiceError("redis", "no PONG from 127.0.0.1:3"))
-    assert client.get("/raise/down").status_code == 503
-    [line] = [entry for entry in api_log if entry["event"] == "service_unavailable"]
-    assert line["log_level"] == "warning" and line["service"] == "redis" and line["path"] == "/raise/down"
-    assert "no PONG from 127.0.0.1:3" in line["error"]
+    errors.append(error)
+    assert client.get(path).status_code == status
+    [line] = [entry for entry in api_log if entry["event"] == event]
+    assert line["log_level"] == level and line["service"] == error.service and line["path"] == path
+    assert said in line["error"]
 
 
 def test_a_bug_named_by_our_own_error_is_logged_as_an_error_with_its_type(raising, api_log):
