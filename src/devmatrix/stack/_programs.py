@@ -84,14 +84,6 @@ def postgres_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _venv_program(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise InstallError(f"{name} is not installed beside {sys.executable}",
-                           fix="pip install -e . in this environment")
-    return str(path)
-
-
 def _python_module(ctx: NativeContext, name: str, module: str) -> NativeProgram:
     """A DevMatrix process of this interpreter, reading the same .env.test."""
     return NativeProgram(Program(

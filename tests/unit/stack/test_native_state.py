@@ -155,15 +155,18 @@ def test_postgres_is_given_longer_than_other_servers_to_stop_before_sigkill(stac
 
 
 # --- the readiness wait's version gate -----------------------------------------------------
-@pytest.mark.parametrize(("version", "ready"), [("6.2.14", False), ("7.0.15", True)])
-def test_a_redis_older_than_7_is_refused_with_the_install_fix(stack, version, ready):
+def _redis_answering(stack, version: str):
     # what the server answers is the fake here: the probe says which version answered
-    service = replace(stack.catalog["redis"], probe=Probe("redis", "redis://127.0.0.1", lambda settings: version))
-    if ready:
-        state = stack._wait_ready(service)
-        assert (state.healthy, state.version) == (True, version)
-        return
+    return replace(stack.catalog["redis"], probe=Probe("redis", "redis://127.0.0.1", lambda settings: version))
+
+
+def test_a_redis_7_is_ready_with_its_version(stack):
+    state = stack._wait_ready(_redis_answering(stack, "7.0.15"))
+    assert (state.healthy, state.version) == (True, "7.0.15")
+
+
+def test_a_redis_older_than_7_is_refused_with_the_install_fix(stack):
     with pytest.raises(ServiceError) as caught:
-        stack._wait_ready(service)
-    assert caught.value.service == "redis" and f"version {version} is too old" in caught.value.message
+        stack._wait_ready(_redis_answering(stack, "6.2.14"))
+    assert caught.value.service == "redis" and "version 6.2.14 is too old" in caught.value.message
     assert caught.value.fix == "install redis-server 7 or newer"

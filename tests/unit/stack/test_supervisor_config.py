@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from devmatrix.config import Settings
+from devmatrix.errors import InstallError
+from devmatrix.stack import _programs
 from devmatrix.stack._supervisor import Program, Supervisor
 from devmatrix.stack.catalog import chroma_server_command, native_services
 
@@ -95,3 +97,10 @@ def test_chroma_runs_the_rust_server_without_importing_the_chromadb_package(tmp_
     imported = {line.rsplit("|", 1)[-1].strip() for line in helped.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "chromadb_rust_bindings" in imported and "chromadb" not in imported
+
+
+def test_chroma_missing_from_the_environment_is_an_install_error_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(_programs.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(InstallError) as caught:
+        chroma_server_command("127.0.0.1", 8001, tmp_path / "data")
+    assert "chromadb" in caught.value.message and caught.value.fix.startswith("pip install -e .")
