@@ -14,6 +14,13 @@ pass the check together. Per UTC day, in micro-dollars:
 BudgetExceeded and nothing is counted or sent. ``settle`` replaces the worst
 case by what the call really cost (for a stream stopped early: what it used).
 A free call (the local backend, price 0) needs neither Redis nor a reservation.
+
+A settle comes after the reply, which is paid for: a Redis that fails just then must not
+cost the caller that reply. So a settle that Redis does not take is kept in this process
+(logged as ``llm_cost_unrecorded`` with the cost, the address and the fix) and sent again
+before this ledger's next reserve or settle on that Redis. Until then its worst case stays
+reserved (the budget errs high, never low); a process that dies first loses only that
+call's cost, after RESERVATION_TTL_S.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
+import structlog
 
 from devmatrix import clients
 from devmatrix.config import Settings
-from devmatrix.errors import BudgetExceeded
+from devmatrix.errors import BudgetExceeded, ServiceError
 
 PREFIX = "devmatrix:llm:budget"
 RESERVATION_TTL_S = 3600  # longer than any call (timeout x retries), shorter than a day
@@ -84,6 +92,16 @@ class Reservation:
 
 
 FREE = Reservation("", "", 0.0, settled=True)  # a free call: nothing to reserve or settle
+log = structlog.get_logger("devmatrix.llm")
+
+
+@dataclass(frozen=True)
+class UnrecordedCost:
+    """A settle that Redis did not take: sent again before the next reserve or settle there."""
+
+    address: tuple[str, int]
+    reservation: Reservation
+    cost_usd: float
 
 
 class Ledger:
@@ -94,6 +112,8 @@ class Ledger:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, int, bool], redis.Redis] = {}
         self._spent_here = 0.0  # this process's share, for its own metrics
+        self._unrecorded: list[UnrecordedCost] = []
+        self._sending = threading.Lock()  # one sender of the kept settles: none is recorded twice
 
     def _client(self, settings: Settings, *, reconnect: bool = True) -> redis.Redis:
         key = (settings.redis_host, settings.redis_port, reconnect)
@@ -113,6 +133,7 @@ class Ledger:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         key = f"{self.prefix}:{day}"
         member_id = uuid.uuid4().hex
+        self._record_unrecorded(settings)
         with clients.map_exceptions("redis", f"cannot reserve the LLM budget at {settings.redis_host}:"
                                              f"{settings.redis_port}, so the call was not sent",
                                     fix="`invoke infra.up -s redis`: the shared budget lives there"):
@@ -129,21 +150,47 @@ class Ledger:
         return Reservation(key, f"{member_id}:{_micro(worst_case_usd)}", worst_case_usd)
 
     def settle(self, settings: Settings, reservation: Reservation, cost_usd: float) -> None:
-        """Release the worst case and add what the call cost (once; a second settle does nothing)."""
+        """Release the worst case and add what the call cost (once; a second settle does nothing).
+        Never raises for Redis: a cost Redis does not take is kept and sent again (module doc)."""
         if reservation.settled:
             if reservation is FREE:
                 with self._lock:
                     self._spent_here += cost_usd
             return
         reservation.settled = True
-        with clients.map_exceptions("redis", f"cannot record an LLM call's cost (${cost_usd:.6f}) at"
-                                             f" {settings.redis_host}:{settings.redis_port}",
-                                    fix="`invoke infra.up -s redis`; the reservation lapses after"
-                                        f" {RESERVATION_TTL_S} s"):
-            self._client(settings).eval(_SETTLE, 2, reservation.key, f"{reservation.key}:reserved",
-                                        reservation.member, _micro(cost_usd))
         with self._lock:
             self._spent_here += cost_usd
+            self._unrecorded.append(UnrecordedCost((settings.redis_host, settings.redis_port), reservation, cost_usd))
+        self._record_unrecorded(settings)
+
+    def unrecorded(self) -> list[UnrecordedCost]:
+        """The costs Redis has not taken yet (oldest first)."""
+        with self._lock:
+            return list(self._unrecorded)
+
+    def _record_unrecorded(self, settings: Settings) -> None:
+        """Send the kept settles of this Redis, oldest first; stop at the first it does not take."""
+        address = (settings.redis_host, settings.redis_port)
+        with self._sending:
+            for cost in [c for c in self.unrecorded() if c.address == address]:
+                try:
+                    self._send_settle(settings, cost)
+                except ServiceError as error:
+                    log.warning("llm_cost_unrecorded", cost_usd=round(cost.cost_usd, 6),
+                                redis=f"{address[0]}:{address[1]}", error=error.message, fix=error.fix,
+                                unrecorded=len(self.unrecorded()))
+                    return
+                with self._lock:
+                    self._unrecorded.remove(cost)
+
+    def _send_settle(self, settings: Settings, cost: UnrecordedCost) -> None:
+        with clients.map_exceptions("redis", f"cannot record an LLM call's cost ({usd(cost.cost_usd)}) at"
+                                             f" {settings.redis_host}:{settings.redis_port}",
+                                    fix="`invoke infra.up -s redis`: the cost is sent again before this process's"
+                                        " next call; its worst case stays reserved until then, or lapses after"
+                                        f" {RESERVATION_TTL_S} s"):
+            key, member = cost.reservation.key, cost.reservation.member
+            self._client(settings).eval(_SETTLE, 2, key, f"{key}:reserved", member, _micro(cost.cost_usd))
 
     def shared(self, settings: Settings, *, probe: bool = False) -> dict[str, float]:
         """Today's totals of every process on this Redis: spent, reserved (in flight), paid calls.
