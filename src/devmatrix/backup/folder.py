@@ -139,8 +139,10 @@ def verify_backup(settings: Settings, folder: Path, *, echo: Echo = _quiet) -> l
         echo(f"chroma: importing {len(expected)} collection(s) into a scratch server …")
         counts, problems = chroma.verify_in_scratch(folder / CHROMA_DIR, expected)
     for name, summary in expected.items():
-        if counts.get(name) != summary["count"]:
-            problems.append(f"collection {name}: {counts.get(name)} records, manifest {summary['count']}")
+        if name not in counts:
+            problems.append(f"collection {name}: missing from the scratch server, manifest {summary['count']} records")
+        elif counts[name] != summary["count"]:
+            problems.append(f"collection {name}: {counts[name]} records, manifest {summary['count']}")
     results.append(result("chroma", sorted(set(problems)),
                            f"{len(counts)} collection(s), {sum(counts.values())} records imported into a"
                            " scratch server; counts and digests match", elapsed(), collections=counts))

@@ -310,6 +310,11 @@ class _Transaction:
 _OUTAGE = (DevMatrixError, *clients.MAPPED, OSError)
 
 
+def _what(error: BaseException) -> str:
+    """An error's message without its fix: the restore's own message goes on after it."""
+    return error.message if isinstance(error, DevMatrixError) else str(error)
+
+
 def _retrying(step: Callable[[], object]) -> None:
     """Run an undo step, retrying while a server is down (the supervisor restarts it); a bug is not retried."""
     retry(step, on=_OUTAGE, timeout_s=ROLLBACK_WAIT_S, wait_s=ROLLBACK_POLL_S)
@@ -325,20 +330,24 @@ def run(settings: Settings, folder: Path, body: dict, provider, echo: Echo = _qu
         except Exception as error:
             left = tx.unstage()
             raise BackupError(
-                f"restore failed while staging, before any store was swapped: {error}. Nothing was changed"
+                f"restore failed while staging, before any store was swapped: {_what(error)}. Nothing was changed"
                 + (f"; but {'; '.join(left)}" if left else "; the staged copies were removed"),
-                fix="fix the cause above and run the restore again") from error
+                fix=getattr(error, "fix", None) or "fix the cause above and run the restore again") from error
         staged = elapsed()
     with timed() as elapsed:
+        swapped_all = False
         try:
             tx.swap()
+            swapped_all = True
             keyspace = _retrying_keyspace(settings)
             problems = redis_counts_problems(body["redis"], keyspace)
             if problems:
-                raise BackupError(f"redis: {problems[0]}")
+                raise BackupError(problems[0])  # "redis: …": the check of the keys the swap brought in
         except Exception as error:
             done, failed = tx.swap_back()
-            message = f"restore failed while swapping {tx.swapped[-1] if tx.swapped else 'postgres'}: {error}."
+            when = ("after every store was swapped" if swapped_all
+                    else f"while swapping {tx.swapped[-1] if tx.swapped else 'postgres'}")
+            message = f"restore failed {when}: {_what(error)}."
             if done:
                 message += f" Rolled back: {'; '.join(done)}."
             if failed:
