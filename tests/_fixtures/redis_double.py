@@ -4,9 +4,10 @@ running, then writes ``rdb`` to ``<dir>/<dbfilename>``, one INFO persistence pol
 `BGSAVE SCHEDULE` does while an AOF rewrite runs; anything else is answered +OK. The real server is the
 integration tier's.
 
-Run as a program it stands in for the scratch ``redis-server --bind H --port P --dir D --dbfilename F …``
-that `backup.verify` starts: its "RDB" is the double's own, JSON ``{"db0": [keys, expires]}``; a file
-that is not is refused the way redis-server refuses a damaged RDB (a log line, exit 1)."""
+Run as a program (`python -m _fixtures.redis_double`, with tests/ on PYTHONPATH) it stands in for
+the scratch ``redis-server --bind H --port P --dir D --dbfilename F …`` that `backup.verify`
+starts: its "RDB" is the double's own, JSON ``{"db0": [keys, expires]}``; a file that is not is
+refused the way redis-server refuses a damaged RDB (a log line, exit 1)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from _fixtures.http_server import in_a_thread
 
 
 class FakeRedis:
@@ -103,14 +106,8 @@ def serving(fake: FakeRedis, port: int = 0) -> Iterator[int]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with in_a_thread(server) as bound:
+        yield bound
 
 
 def main(argv: list[str]) -> int:

@@ -90,6 +90,21 @@ def wait_healthy(target: Stack, service: str, timeout: float = 60.0) -> None:
     target.provider.up((service,))
 
 
+def restore_patched(target: Stack, path: Path, monkeypatch, owner: object, name: str, fault: object) -> str:
+    """The restore's message with ``owner.name`` replaced by ``fault`` (a wrapper that injects it) meanwhile."""
+    monkeypatch.setattr(owner, name, fault)
+    try:
+        return restore(target, path)
+    finally:
+        monkeypatch.undo()
+
+
+def assert_as_before(target: Stack, before: dict) -> None:
+    """Every store holds what it held before the restore, and the restore left nothing behind."""
+    assert snapshot(target) == before
+    assert leftovers(target) == NOTHING_LEFT
+
+
 def write_newer_data(target: Stack) -> None:
     """Rows, a key and a collection made after the backup: a failed restore must keep them."""
     add_rows(target, 5, "newer")
@@ -150,47 +165,38 @@ def test_a_stopped_server_is_refused_before_anything_changes(backed_up, service:
         target.provider.up((service,))
     assert f"preflight: {service} answers" in message
     assert "restore refused before touching anything" in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 # --- a server killed while the backup is imported beside the live data -------------
-def test_postgres_killed_during_the_import_changes_nothing(backed_up, monkeypatch):
-    target, path = backed_up
-    before = snapshot(target)
-    real_run = pg_backup.run_bounded
-
+def _kill_postgres_at_pg_restore(target: Stack, real_run):
     def run(args, *a, **kw):
         if str(args[0]).endswith("pg_restore"):
             os.kill(pid_of(target, "postgres"), signal.SIGKILL)  # the server dies under the import
         return real_run(args, *a, **kw)
-
-    monkeypatch.setattr(pg_backup, "run_bounded", run)
-    message = restore(target, path)
-    monkeypatch.undo()
-    assert "while staging, before any store was swapped" in message and "pg_restore" in message
-    wait_healthy(target, "postgres")
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    return run
 
 
-def test_chroma_killed_during_the_import_changes_nothing(backed_up, monkeypatch):
-    target, path = backed_up
-    before = snapshot(target)
-    real_add = chroma_backup.ChromaHTTP.add
-
+def _kill_chroma_after_the_first_batch(target: Stack, real_add):
     def add(self, collection_id, batch):
         real_add(self, collection_id, batch)
-        os.kill(pid_of(target, "chroma"), signal.SIGKILL)  # dies after the first batch
+        os.kill(pid_of(target, "chroma"), signal.SIGKILL)
+    return add
 
-    monkeypatch.setattr(chroma_backup.ChromaHTTP, "add", add)
-    message = restore(target, path)
-    monkeypatch.undo()
-    assert "while staging, before any store was swapped" in message and "chroma" in message
-    assert "the staged copies were removed" in message
-    wait_healthy(target, "chroma")
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+
+@pytest.mark.parametrize(("service", "owner", "name", "fault", "said"), [
+    ("postgres", pg_backup, "run_bounded", _kill_postgres_at_pg_restore, ["pg_restore"]),
+    ("chroma", chroma_backup.ChromaHTTP, "add", _kill_chroma_after_the_first_batch,
+     ["chroma", "the staged copies were removed"]),
+], ids=["postgres", "chroma"])
+def test_a_server_killed_during_the_import_changes_nothing(backed_up, monkeypatch, service, owner, name, fault, said):
+    target, path = backed_up
+    before = snapshot(target)
+    message = restore_patched(target, path, monkeypatch, owner, name, fault(target, getattr(owner, name)))
+    assert "while staging, before any store was swapped" in message
+    assert all(words in message for words in said), message
+    wait_healthy(target, service)
+    assert_as_before(target, before)
 
 
 # --- a failure after some stores were swapped: every swapped store rolled back -------
@@ -206,15 +212,12 @@ def test_chroma_killed_during_the_swap_rolls_back_postgres_and_redis(backed_up, 
             os.kill(pid_of(target, "chroma"), signal.SIGKILL)
         real_rename(self, collection_id, new_name)
 
-    monkeypatch.setattr(chroma_backup.ChromaHTTP, "rename", rename)
-    message = restore(target, path)
-    monkeypatch.undo()
+    message = restore_patched(target, path, monkeypatch, chroma_backup.ChromaHTTP, "rename", rename)
     assert "restore failed while swapping chroma" in message
     rolled_back = message.split("Rolled back:")[1]
     assert rolled_back.index("chroma") < rolled_back.index("redis") < rolled_back.index("postgres")
     assert "COULD NOT" not in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 def test_redis_unable_to_start_on_the_backup_rolls_back_postgres(backed_up, monkeypatch):
@@ -246,8 +249,7 @@ def test_redis_unable_to_start_on_the_backup_rolls_back_postgres(backed_up, monk
             squatter.close()
     assert "restore failed while swapping redis" in message
     assert "Rolled back: redis" in message and "postgres (" in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 # --- no space left ---------------------------------------------------------------------
@@ -304,8 +306,7 @@ def test_postgres_out_of_space_during_the_import_changes_nothing(backed_up, tmp_
         admin.close()
     assert "while staging, before any store was swapped" in message
     assert "writing the restored database to disk failed" in message and "disk is full" in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 @pytest.mark.parametrize("service", ["redis", "chroma"])
@@ -315,8 +316,7 @@ def test_too_little_disk_is_refused_by_the_preflight(backed_up, service: str):
     with small_filesystem(target.provider.catalog[service].data_dir, 256 << 10):
         message = restore(target, path)
     assert "preflight: disk space" in message and "MB free, the restore needs" in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 def test_redis_out_of_space_while_copying_the_rdb_changes_nothing(backed_up, monkeypatch):
@@ -335,8 +335,7 @@ def test_redis_out_of_space_while_copying_the_rdb_changes_nothing(backed_up, mon
         message = restore(target, path)
     assert "while staging, before any store was swapped" in message
     assert "No space left on device" in message
-    assert snapshot(target) == before
-    assert leftovers(target) == NOTHING_LEFT
+    assert_as_before(target, before)
 
 
 # --- the restore process itself killed: the journal lets `restore --recover` finish the job ---------

@@ -162,7 +162,9 @@ def scratch_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = tmp_path / "scratch-bin"
     bin_dir.mkdir()
     program = bin_dir / "redis-server"
-    program.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(redis_double.__file__)} "$@"\n')
+    tests_dir = Path(redis_double.__file__).parents[1]  # the double imports _fixtures.http_server
+    program.write_text(f'#!/bin/sh\nPYTHONPATH={shlex.quote(str(tests_dir))} exec {shlex.quote(sys.executable)}'
+                       ' -m _fixtures.redis_double "$@"\n')
     program.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
 

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -17,7 +18,7 @@ from _fixtures.http_server import http_server
 from devmatrix.checks.validate import VALIDATE_WAIT_S
 from devmatrix.config import Settings
 from devmatrix.deadlines import LLM_CHECK_BUDGET_S
-from devmatrix.results import Status
+from devmatrix.results import CheckResult, Status
 from devmatrix.setup.env import _write_stamp, check_llm_backend, llm_fingerprint, llm_stamp_path
 
 pytestmark = pytest.mark.unit
@@ -97,24 +98,25 @@ def _slots_server(slots: list[dict], seen: list[str], *, hang: threading.Event |
     return Handler
 
 
+def _check_with_slots(tmp_path: Path, processing: list[bool]) -> tuple[CheckResult, list[str], int]:
+    """check_llm_backend against a local server whose slots decode as ``processing`` says."""
+    seen: list[str] = []
+    slots = [{"id": n, "is_processing": busy} for n, busy in enumerate(processing)]
+    with http_server(_slots_server(slots, seen)) as port:
+        result = check_llm_backend(Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path))
+    return result, seen, port
+
+
 def test_a_local_server_whose_every_slot_is_decoding_is_serving_not_down(tmp_path):
     # busy is not down: 2 + 2 would wait 20-25 s for a slot and fail validate's 10 s deadline
-    seen: list[str] = []
-    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": True}],
-                                   seen)) as port:
-        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
-        result = check_llm_backend(settings)
+    result, seen, port = _check_with_slots(tmp_path, [True, True])
     assert result.status is Status.PASS
     assert result.detail.startswith(f"serving: all 2 slots of http://127.0.0.1:{port} are decoding")
     assert seen == ["/slots"]  # 2 + 2 was not asked
 
 
 def test_a_local_server_with_a_free_slot_is_asked_2_plus_2(tmp_path):
-    seen: list[str] = []
-    with http_server(_slots_server([{"id": 0, "is_processing": True}, {"id": 1, "is_processing": False}],
-                                   seen)) as port:
-        settings = Settings(llm_backend="local", llm_port=port, devmatrix_state_dir=tmp_path)
-        result = check_llm_backend(settings)
+    result, seen, _ = _check_with_slots(tmp_path, [True, False])
     assert "/slots" in seen and len(seen) > 1  # then the round trip (this server cannot answer it)
     assert result.status is Status.FAIL
 
