@@ -104,6 +104,14 @@ def test_a_model_of_another_dimension_is_refused_with_the_setting_to_change(sent
     assert raised.value.fix == "set RAG_EMBEDDING_DIM=2"
 
 
+def test_a_model_of_another_dimension_stays_refused_on_the_next_call(sentence_transformers):
+    embedder = _model(None, dimension=384)
+    with pytest.raises(RAGError, match="gives 2-d vectors"):
+        embedder.embed("one")
+    with pytest.raises(RAGError, match="gives 2-d vectors"):  # not the wrong-sized vector this time
+        embedder.embed("one")
+
+
 def test_a_text_longer_than_the_model_reads_is_marked_truncated_and_cut_before_tokenizing(sentence_transformers):
     long_text = "x" * (MAX_INPUT_CHARS + 10)
     found = _model(None).embed_many(["a b c", "a b c d", long_text])
