@@ -1,58 +1,39 @@
-"""What the rag unit tests share: Chroma in process, and an embedding model of fixed vectors."""
+"""What the rag unit tests share: a Chroma double, and an embedding model of fixed vectors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
 
+from _fixtures import chroma_client
 from devmatrix.config import Settings
 from devmatrix.rag import store
 
 
-class ChromaHandle:
-    """What `chroma_client` hands the code under test: the in-process client, with ``close()``
-    recorded instead of done (the test's own client stays open to read back what was written)."""
-
-    def __init__(self, client) -> None:
-        self._client = client
-        self.closed = False
-
-    def __getattr__(self, name: str):
-        return getattr(self._client, name)
-
-    def close(self) -> None:
-        self.closed = True
-
-
 @dataclass
 class Chroma:
-    client: object  # chromadb's ClientAPI, for the test to set up and read back
-    opened: list[ChromaHandle]
+    client: chroma_client.Client  # the server's collections, for the test to set up and read back
+    opened: list[chroma_client.Client]  # every client the code under test opened
 
 
 @pytest.fixture
-def chroma(monkeypatch: pytest.MonkeyPatch) -> Iterator[Chroma]:
-    """Chroma's own engine in this process, in memory (chromadb.EphemeralClient), where the code
-    under test would reach the server at CHROMADB_HOST:PORT: the store's calls and Chroma's answers
-    are real, only the HTTP between them is not (the integration tier has the server). Every
-    client the code opened is in ``opened``; the collections go at teardown."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+def chroma(monkeypatch: pytest.MonkeyPatch) -> Chroma:
+    """The Chroma server that `chroma_client` would reach, as an in-memory double
+    (tests/_fixtures/chroma_client.py). Each client the code opens shares its collections and
+    records its own ``close()``."""
+    server = chroma_client.Client()
+    opened: list[chroma_client.Client] = []
 
-    client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
-    client.reset()  # the in-process engine is shared: start from no collection
-    opened: list[ChromaHandle] = []
-
-    def connect(_settings: Settings) -> ChromaHandle:
-        opened.append(ChromaHandle(client))
-        return opened[-1]
+    def connect(_settings: Settings) -> chroma_client.Client:
+        client = chroma_client.Client()
+        client.collections = server.collections
+        opened.append(client)
+        return client
 
     monkeypatch.setattr(store, "chroma_client", connect)
-    yield Chroma(client, opened)
-    client.reset()
-    client.close()
+    return Chroma(server, opened)
 
 
 @dataclass(frozen=True)

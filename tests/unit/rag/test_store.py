@@ -1,4 +1,4 @@
-"""The vector store against Chroma's own engine in process (tests/unit/rag/conftest.py): what it
+"""The vector store against a Chroma double (tests/_fixtures/chroma_client.py): what it
 writes, what a query gives back, how an existing collection is opened and checked, and that a
 dead server or a wrong collection is named with its fix."""
 
@@ -10,6 +10,7 @@ import re
 import httpx
 import pytest
 
+from _fixtures import chroma_client
 from devmatrix.config import Settings
 from devmatrix.errors import CollectionMissing, RAGError, ServiceError
 from devmatrix.monitoring.metrics import CHROMADB_COLLECTION_DOCUMENTS
@@ -100,7 +101,7 @@ def test_a_missing_collection_is_not_created_and_names_the_seed(chroma, model):
         VectorStore(model, NAME, create=False)
     assert raised.value.fix == "`invoke rag.seed` creates and fills it"
     assert [c.name for c in chroma.client.list_collections()] == []
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 @pytest.mark.parametrize(("metadata", "vectors"), [
@@ -111,17 +112,17 @@ def test_a_collection_of_other_sized_vectors_is_refused(chroma, model, metadata,
     _seeded(chroma, metadata, vectors)
     with pytest.raises(RAGError, match=f"'{NAME}' on {ADDRESS} holds 3-d vectors; the embedding model makes 2-d"):
         VectorStore(model, NAME)
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 def test_a_server_that_drops_the_connection_is_named_with_what_was_being_done(chroma, model, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise httpx.ConnectError("connection reset")
 
-    monkeypatch.setattr(chroma.client, "get_or_create_collection", refuse)
+    monkeypatch.setattr(chroma_client.Client, "get_or_create_collection", refuse)
     with pytest.raises(ServiceError, match=re.escape("opening the collection at http://127.0.0.1:8001: ConnectError")):
         VectorStore(model, NAME)
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 def test_drop_deletes_the_collection_and_close_closes_the_client(chroma, model):
@@ -129,13 +130,13 @@ def test_drop_deletes_the_collection_and_close_closes_the_client(chroma, model):
     store.drop()
     store.close()
     assert [c.name for c in chroma.client.list_collections()] == []
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 def test_require_examples_counts_a_seeded_collection(chroma):
     _seeded(chroma, None, [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     assert require_examples(Settings(chromadb_collection=NAME)) == 3
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 def test_require_examples_names_a_missing_or_empty_collection_and_the_way_around_it(chroma):
@@ -147,18 +148,18 @@ def test_require_examples_names_a_missing_or_empty_collection_and_the_way_around
     with pytest.raises(CollectionMissing, match=f"collection '{NAME}' on {ADDRESS} is empty") as empty:
         require_examples(settings)
     assert empty.value.fix == '`invoke rag.seed` (phase1 does it), or ask without "enable_rag"'
-    assert [handle.closed for handle in chroma.opened] == [True, True]
+    assert [client.closed for client in chroma.opened] == [True, True]
 
 
 def test_require_examples_names_a_dead_server_as_chroma(chroma, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise httpx.ConnectError("connection refused")
 
-    monkeypatch.setattr(chroma.client, "get_collection", refuse)
+    monkeypatch.setattr(chroma_client.Client, "get_collection", refuse)
     with pytest.raises(ServiceError, match=re.escape("opening the collection at http://127.0.0.1:8001")) as raised:
         require_examples(Settings(chromadb_collection=NAME))
     assert raised.value.service == "chroma"
-    assert [handle.closed for handle in chroma.opened] == [True]
+    assert [client.closed for client in chroma.opened] == [True]
 
 
 def test_close_client_closes_the_http_sessions_of_the_client_and_of_its_admin_client():
