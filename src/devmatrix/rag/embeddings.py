@@ -77,12 +77,13 @@ class EmbeddingModel:
 
                 # its "Loading weights" bar would land in the middle of a report on stderr
                 transformers_logging.disable_progress_bar()
-                self._model = SentenceTransformer(str(model_dir()), device="cpu")
-                size = self._model.get_embedding_dimension()
-                if size != self.dimension:
+                model = SentenceTransformer(str(model_dir()), device="cpu")
+                size = model.get_embedding_dimension()
+                if size != self.dimension:  # kept only when it fits: the next call is refused too
                     raise RAGError(f"the model {self.model_id} gives {size}-d vectors,"
                                    f" RAG_EMBEDDING_DIM is {self.dimension}",
                                    fix=f"set RAG_EMBEDDING_DIM={size}")
+                self._model = model
                 self.load_seconds = time.perf_counter() - start
                 log.info("embedding_model_loaded", model=self.model_id, seconds=round(self.load_seconds, 2))
             return self._model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,26 @@ def test_a_corrupt_cache_file_is_moved_aside_and_rebuilt(tmp_path):
     cache.put_many("m", {"a": ([1.0], False)})
     assert cache.get_many("m", ["a"]) == {"a": ([1.0], False)}
     assert len(list(tmp_path.glob("e.sqlite3.corrupt-*"))) == 1
+    cache.close()
+
+
+def test_the_stats_report_hits_misses_the_rate_to_4_digits_entries_and_the_file(tmp_path):
+    cache = EmbeddingCache(tmp_path / "e.sqlite3")
+    cache.put_many("m", {"a": ([1.0], False), "b": ([2.0], False)})
+    cache.get_many("m", ["a", "b", "c"])
+    assert cache.get_stats().to_dict() == {"hits": 2, "misses": 1, "hit_rate": 0.6667, "entries": 2,
+                                           "path": str(tmp_path / "e.sqlite3")}
+    cache.close()
+
+
+def test_the_cache_serves_other_threads_and_more_texts_than_one_sqlite_statement_binds(tmp_path):
+    cache = EmbeddingCache(tmp_path / "e.sqlite3")
+    texts = [f"text {i}" for i in range(1201)]
+    cache.put_many("m", {t: ([float(i)], False) for i, t in enumerate(texts)})
+    with ThreadPoolExecutor(1) as worker:  # the API's worker threads share one cache
+        found = worker.submit(cache.get_many, "m", texts).result()
+    assert found == {t: ([float(i)], False) for i, t in enumerate(texts)}
+    assert cache.get_stats().hits == 1201
     cache.close()
 
 

@@ -44,3 +44,10 @@ def test_duplicate_ids_name_both_files(tmp_path: Path):
         (tmp_path / name).write_text("# id: same_id\n# title: t\n# topic: testing\n# tags: x\nx = 1\n")
     with pytest.raises(RAGError, match=r"a\.py and .*b\.py"):
         load_corpus(tmp_path)
+
+
+def test_a_folder_without_examples_is_named_with_the_fix(tmp_path: Path):
+    with pytest.raises(RAGError) as caught:
+        load_corpus(tmp_path)
+    assert caught.value.message == f"no corpus examples in {tmp_path}"
+    assert caught.value.fix == "reinstall devmatrix-local"

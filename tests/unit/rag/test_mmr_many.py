@@ -30,6 +30,12 @@ def test_each_pick_is_the_one_least_like_every_pick_so_far(k, picked):
     assert mmr_select(QUERY, CANDIDATES, k=k, lambda_=0.5) == picked
 
 
+def test_the_first_pick_is_the_nearest_wherever_it_stands_in_the_candidates():
+    # the retriever's pool comes nearest first from Chroma; mmr_select itself must not rely on it
+    reversed_order = CANDIDATES[::-1]
+    assert mmr_select(QUERY, reversed_order, k=1, lambda_=0.5) == [4]
+
+
 def test_more_wanted_than_there_are_gives_each_candidate_once():
     assert sorted(mmr_select(QUERY, CANDIDATES, k=9, lambda_=0.5)) == [0, 1, 2, 3, 4]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from devmatrix.errors import RAGError
+from devmatrix.config import Settings
+from devmatrix.errors import CollectionMissing, RAGError
 from devmatrix.rag.retriever import (
     MAX_QUERY_CHARS,
     Retrieval,
     RetrievalStrategy,
     Retriever,
+    create_retriever,
     format_examples_prompt,
 )
 from devmatrix.rag.store import Hit
@@ -94,3 +96,19 @@ def test_the_defaults_are_the_retrievers_own(retriever):
     found = retriever.retrieve("add")
     assert len(found) == 3 and found.threshold == 0.5 and found.strategy is RetrievalStrategy.SIMILARITY
     assert isinstance(found, Retrieval)
+
+
+def test_create_retriever_opens_the_configured_collection_with_the_settings_values(chroma):
+    settings = Settings(chromadb_collection="rag-unit", rag_top_k=7, rag_similarity_threshold=0.3,
+                        rag_mmr_lambda=0.9, rag_cache_enabled=False)
+    chroma.client.create_collection("rag-unit", embedding_function=None)
+    retriever = create_retriever(settings=settings)
+    assert (retriever.top_k, retriever.threshold, retriever.mmr_lambda) == (7, 0.3, 0.9)
+    assert retriever.store.collection_name == "rag-unit" and retriever.store.settings is settings
+    retriever.store.close()
+
+
+def test_create_retriever_never_creates_a_collection_that_was_never_seeded(chroma):
+    with pytest.raises(CollectionMissing, match="'rag-unit' does not exist"):
+        create_retriever(settings=Settings(chromadb_collection="rag-unit", rag_cache_enabled=False))
+    assert chroma.client.list_collections() == []
