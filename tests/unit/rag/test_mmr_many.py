@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _fixtures.retrieval import HitsStore
 from devmatrix.rag.retriever import MMR_FETCH_FACTOR, RetrievalStrategy, Retriever, mmr_select
 from devmatrix.rag.store import Hit
 
@@ -45,34 +46,15 @@ def test_lambda_1_is_plain_similarity_and_0_is_plain_diversity():
     assert mmr_select(QUERY, CANDIDATES, k=3, lambda_=0.0) == [0, 3, 1]  # least like the picks
 
 
-class _Embedded:
-    vector = tuple(QUERY)
-    truncated = False
-
-
-class _Model:
-    def embed(self, _text: str) -> _Embedded:
-        return _Embedded()
-
-
-class _Store:
-    """Chroma's answer as the boundary: the candidates, nearest first, with their embeddings."""
-
-    embedding_model = _Model()
-
-    def __init__(self) -> None:
-        order = np.argsort(-(CANDIDATES @ QUERY))
-        self.hits = [Hit(f"h{i}", f"def f{i}(): ...", {"i": int(i)}, float(CANDIDATES[i] @ QUERY),
-                         embedding=list(CANDIDATES[i])) for i in order]
-        self.asked: list[tuple[int, bool]] = []
-
-    def query(self, _vector, k: int, with_embeddings: bool = False) -> list[Hit]:
-        self.asked.append((k, with_embeddings))
-        return self.hits[:k]
+def _store() -> HitsStore:
+    """The candidates as Chroma answers them: nearest first, with their embeddings."""
+    order = np.argsort(-(CANDIDATES @ QUERY))
+    return HitsStore([Hit(f"h{i}", f"def f{i}(): ...", {"i": int(i)}, float(CANDIDATES[i] @ QUERY),
+                          embedding=list(CANDIDATES[i])) for i in order], query=QUERY)
 
 
 def test_the_retriever_fetches_a_wider_pool_and_returns_k_diverse_results():
-    store = _Store()
+    store = _store()
     found = Retriever(store, top_k=3, threshold=0.0, mmr_lambda=0.5).retrieve("x", strategy=RetrievalStrategy.MMR)
     assert store.asked == [(3 * MMR_FETCH_FACTOR, True)]
     assert [h.id for h in found] == ["h0", "h2", "h3"]
@@ -80,7 +62,7 @@ def test_the_retriever_fetches_a_wider_pool_and_returns_k_diverse_results():
 
 
 def test_similarity_asks_for_k_and_keeps_the_stores_order():
-    store = _Store()
+    store = _store()
     found = Retriever(store, top_k=3, threshold=0.0, mmr_lambda=0.5).retrieve("x", top_k=4)
     assert store.asked == [(4, False)]
     assert [h.id for h in found] == ["h0", "h4", "h2", "h1"]

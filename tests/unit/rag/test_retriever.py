@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from _fixtures.retrieval import HitsStore
 from devmatrix.rag.retriever import Retrieval, RetrievalStrategy, Retriever, format_examples_prompt
 from devmatrix.rag.store import Hit
 
@@ -22,51 +23,34 @@ def test_a_retrieval_reads_like_the_seeds_list_of_results():
 
 
 # --- the threshold marks, it never cuts top_k ----------------------------------------------
-# The store and the embedding model are the boundary here: a store that returns fixed hits,
-# nearest first, as Chroma does; what is tested is the retriever's own logic.
-class _Embedded:
-    vector = (1.0, 0.0)
-    truncated = False
-
-
-class _Model:
-    def embed(self, _text: str) -> _Embedded:
-        return _Embedded()
-
-
-class _Store:
-    embedding_model = _Model()
-
-    def __init__(self, similarities: list[float]) -> None:
-        self.hits = [Hit(f"h{i}", f"def f{i}(): ...", {"i": i}, s) for i, s in enumerate(similarities)]
-
-    def query(self, _vector: list[float], k: int, with_embeddings: bool = False) -> list[Hit]:
-        return self.hits[:k]
+# The store and the embedding model are the boundary here (tests/_fixtures/retrieval.py).
+def _store(similarities: list[float]) -> HitsStore:
+    return HitsStore([Hit(f"h{i}", f"def f{i}(): ...", {"i": i}, s) for i, s in enumerate(similarities)])
 
 
 def test_top_k_is_never_cut_by_the_threshold():
-    found = Retriever(_Store([0.71, 0.34, 0.30]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("add", top_k=2)
+    found = Retriever(_store([0.71, 0.34, 0.30]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("add", top_k=2)
     assert [h.id for h in found] == ["h0", "h1"] and len(found) == 2  # §4.1: top_k=2 gives 2
     assert [h.above_threshold for h in found] == [True, False]
     assert [h.id for h in found.relevant] == ["h0"] and found.below_threshold == 1 and found.threshold == 0.45
 
 
 def test_an_explicit_threshold_of_0_marks_every_result_relevant():
-    found = Retriever(_Store([0.9, 0.1, 0.0]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("x", threshold=0)
+    found = Retriever(_store([0.9, 0.1, 0.0]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("x", threshold=0)
     assert found.threshold == 0 and [h.id for h in found.relevant] == ["h0", "h1", "h2"]
     assert found.below_threshold == 0
 
 
 def test_a_hit_exactly_at_the_threshold_is_relevant():
-    found = Retriever(_Store([0.46, 0.45, 0.44]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("x")
+    found = Retriever(_store([0.46, 0.45, 0.44]), top_k=3, threshold=0.45, mmr_lambda=0.5).retrieve("x")
     assert [h.above_threshold for h in found] == [True, True, False]
 
 
 def test_the_prompt_and_the_json_hold_the_relevant_results_only():
-    found = Retriever(_Store([0.8, 0.2]), top_k=2, threshold=0.45, mmr_lambda=0.5).retrieve("x")
+    found = Retriever(_store([0.8, 0.2]), top_k=2, threshold=0.45, mmr_lambda=0.5).retrieve("x")
     prompt = format_examples_prompt(found)
     assert "def f0()" in prompt and "def f1()" not in prompt
     as_dict = found.to_dict()
     assert [r["id"] for r in as_dict["results"]] == ["h0"] and as_dict["below_threshold"] == 1
-    assert format_examples_prompt(Retriever(_Store([0.1]), top_k=1, threshold=0.45, mmr_lambda=0.5)
+    assert format_examples_prompt(Retriever(_store([0.1]), top_k=1, threshold=0.45, mmr_lambda=0.5)
                                   .retrieve("x")) == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from _fixtures.retrieval import HitsStore
 from devmatrix.config import Settings
 from devmatrix.errors import CollectionMissing, RAGError
 from devmatrix.rag.retriever import (
@@ -20,32 +21,13 @@ from devmatrix.rag.store import Hit
 pytestmark = pytest.mark.unit
 
 
-class _Embedded:
-    def __init__(self, truncated: bool) -> None:
-        self.vector, self.truncated = (1.0, 0.0), truncated
-
-
-class _Model:
-    """The embedding model as the boundary: it reads 256 word pieces, so a long query is truncated."""
-
-    def embed(self, text: str) -> _Embedded:
-        return _Embedded(truncated=len(text) > 1000)
-
-
-class _Store:
-    embedding_model = _Model()
-
-    def __init__(self) -> None:
-        self.hits = [Hit("h0", " def add(a, b):\n    return a + b \n", {"title": "Addition"}, 0.812345),
-                     Hit("h1", "def sub(a, b): ...", {}, 0.6), Hit("h2", "def nope(): ...", {}, 0.1)]
-
-    def query(self, _vector, k: int, with_embeddings: bool = False) -> list[Hit]:
-        return self.hits[:k]
+HITS = [Hit("h0", " def add(a, b):\n    return a + b \n", {"title": "Addition"}, 0.812345),
+        Hit("h1", "def sub(a, b): ...", {}, 0.6), Hit("h2", "def nope(): ...", {}, 0.1)]
 
 
 @pytest.fixture
 def retriever() -> Retriever:
-    return Retriever(_Store(), top_k=3, threshold=0.5, mmr_lambda=0.5)
+    return Retriever(HitsStore(HITS, truncates_above=1000), top_k=3, threshold=0.5, mmr_lambda=0.5)
 
 
 @pytest.mark.parametrize("query", ["", "   \n", None, 42])
