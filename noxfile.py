@@ -285,8 +285,7 @@ MUTATION_STACK = Path(".devmatrix/test-mutation").absolute()
 
 @nox.session(**SHARED)
 def mutation_integration(session: nox.Session) -> None:
-    """Integration-tier kills of the mutants `mutation` left, on a side stack (slow; opt-in):
-    `-- --package llm --only docs/mutation-samples/llm.txt`."""
+    """Integration-tier kills of the mutants `mutation` left, on a side stack of its own (slow; opt-in)."""
     if not Path("mutants/src").is_dir():
         session.error("mutation_integration runs the mutants the unit tier left: run `nox -s mutation` first")
     if not session.posargs:
