@@ -6,6 +6,7 @@ how it was started and exits as told): the real one needs a stack, which the uni
 from __future__ import annotations
 
 import json
+import signal
 import stat
 import sys
 import time
@@ -174,6 +175,20 @@ def test_a_run_past_its_deadline_is_interrupted_and_has_no_exit_code(tmp_path, m
     assert time.monotonic() - started < 10
 
 
+def test_a_run_started_with_sigint_ignored_is_still_interrupted_at_the_deadline(tmp_path, mutants, monkeypatch):
+    """A pass in the background (`nohup … &`) inherits SIGINT ignored; pytest must still get a
+    KeyboardInterrupt at the deadline, to tear its fixtures down."""
+    monkeypatch.setattr(mutation_integration, "TEARDOWN_GRACE_S", 5.0)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run = _pytest(tmp_path, mutants, {"m": "hang"}).run(("t",), "m", 1.0)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert run.exit_code is None
+    assert "KeyboardInterrupt" in run.output
+
+
 def test_a_run_that_ignores_the_interrupt_is_killed_after_the_grace(tmp_path, mutants, monkeypatch):
     monkeypatch.setattr(mutation_integration, "TEARDOWN_GRACE_S", 1.0)
     started = time.monotonic()
@@ -234,13 +249,18 @@ def test_tests_that_pass_when_every_mutated_function_raises_stop_the_pass(tmp_pa
     assert [s["mutant"] for s in _starts(tmp_path)] == ["clean", "fail"]
 
 
-@pytest.mark.parametrize("code", [4, 5])
-def test_a_usage_error_or_no_test_collected_with_a_mutant_stops_the_pass_unrecorded(tmp_path, mutants, code):
+@pytest.mark.parametrize("code", [2, 4, 5])
+def test_a_mutant_that_breaks_the_run_itself_is_recorded_as_an_error_not_a_kill(tmp_path, mutants, code):
     names = to_run(UNIT, ["llm"])
+    lines: list[str] = []
 
-    with pytest.raises(DevMatrixError, match=f"pytest exit {code} with {names[0]} active"):
-        run_pass(_pytest(tmp_path, mutants, {"fail": 1, names[0]: code}), names, UNIT, commit="a")
-    assert not (mutants / INTEGRATION_RESULTS).exists()
+    results = run_pass(
+        _pytest(tmp_path, mutants, {"fail": 1, names[0]: code}), names, UNIT, commit="a", log=lines.append
+    )
+
+    assert results[names[0]].outcome is Outcome.ERROR and results[names[0]].exit_code == code
+    assert f"(pytest exit {code}: not a kill; see" in lines[2]
+    assert results[names[1]].outcome is Outcome.SURVIVED  # the pass goes on
 
 
 def test_no_mutant_is_started_after_the_stop_time(tmp_path, mutants):
