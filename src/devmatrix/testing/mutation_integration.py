@@ -14,6 +14,9 @@ anywhere else. A process a test starts inherits both variables, so the mutant is
 the stack's own servers and workers (started by ``invoke phase1`` before the pass) run the
 original code, so what only they execute cannot be killed here.
 
+One pass at a time per mutants/ folder: each pass rewrites the results file whole from what it
+read at its start, so two at once would drop each other's results.
+
 Before the mutants, two runs check the setup: the tests pass with no mutant active (else every
 mutant would be "killed") and fail when every mutated function raises (``MUTANT_UNDER_TEST=fail``:
 else the tests do not run the mutated copy).
