@@ -290,7 +290,7 @@ def mutation_integration(session: nox.Session) -> None:
         session.error("mutation_integration runs the mutants the unit tier left: run `nox -s mutation` first")
     if not session.posargs:
         session.error("name a package: `nox -s mutation_integration -- --package llm [--only SAMPLE]`"
-                      " (every package's pass takes hours)")
+                      " (a pass runs the package's integration tests once per mutant: minutes each)")
     _install(session)
     _run(session, "python", "-m", "devmatrix.setup.side_stack", str(MUTATION_STACK))
     env = {"DEVMATRIX_ENV_FILE": str(MUTATION_STACK / "settings.env")}
