@@ -277,6 +277,32 @@ def mutation(session: nox.Session) -> None:
     _run(session, "python", "scripts/mutation_scores.py")
 
 
+# The integration pass (devmatrix.testing.mutation_integration): the integration tests of a package
+# against each mutant `mutation` left, on a side stack of its own (absolute: the tests run in
+# mutants/), up for the pass and always down after. Minutes per mutant: pass a package (and a sample).
+MUTATION_STACK = Path(".devmatrix/test-mutation").absolute()
+
+
+@nox.session(**SHARED)
+def mutation_integration(session: nox.Session) -> None:
+    """Integration-tier kills of the mutants `mutation` left, on a side stack of its own (slow; opt-in)."""
+    if not Path("mutants/src").is_dir():
+        session.error("mutation_integration runs the mutants the unit tier left: run `nox -s mutation` first")
+    if not session.posargs:
+        session.error("name a package: `nox -s mutation_integration -- --package llm [--only SAMPLE]`"
+                      " (a pass runs the package's integration tests once per mutant: minutes each)")
+    _install(session)
+    _run(session, "python", "-m", "devmatrix.setup.side_stack", str(MUTATION_STACK))
+    env = {"DEVMATRIX_ENV_FILE": str(MUTATION_STACK / "settings.env")}
+    try:
+        _run(session, "invoke", "phase1", env=env)
+        session.run("nice", "-n", "19", TIERS.tool("python"), "scripts/mutation_integration.py", *session.posargs,
+                    external=True, env={**TIERS.env(), **PYTEST_ENV, **env})
+    finally:
+        _run(session, "invoke", "infra.down", env=env)
+    _run(session, "python", "scripts/mutation_scores.py")
+
+
 @nox.session(**SHARED)
 def bench(session: nox.Session) -> None:
     """Benchmarks: numbers written to docs/benchmarks.md (asserts nothing about time)."""

@@ -8,6 +8,7 @@ import pytest
 
 from devmatrix.errors import LLMError, ServiceError
 from devmatrix.llm import AnthropicClient
+from devmatrix.llm._constants import CACHE_TTL_S
 from devmatrix.monitoring.metrics import LLM_REQUESTS
 
 pytestmark = pytest.mark.integration
@@ -38,6 +39,22 @@ def test_the_second_identical_call_is_a_cache_hit(cached_client, real_redis_mana
     assert list(real_redis_manager.client.scan_iter(match="test:devmatrix:llm:response:*"))
     assert LLM_REQUESTS.labels(model=first.model, backend="local",
                                outcome="cache_hit")._value.get() == before + 1
+
+
+def test_another_request_is_never_answered_from_the_cache(cached_client):
+    """The cache key holds the messages: a second prompt goes to the model, not to the first's reply."""
+    tag = uuid.uuid4().hex[:6]
+    first = cached_client.complete(f"Name a colour. ({tag})", max_tokens=8)
+    second = cached_client.complete(f"Name an animal. ({tag})", max_tokens=8)
+    assert not first.cache_hit and not second.cache_hit
+
+
+def test_a_cached_reply_expires(cached_client, real_redis_manager):
+    """Every cached reply is stored with a TTL (a day), so the cache never grows without end."""
+    cached_client.complete(f"Name a fruit. ({uuid.uuid4().hex[:6]})", max_tokens=8)
+    keys = list(real_redis_manager.client.scan_iter(match="test:devmatrix:llm:response:*"))
+    assert keys
+    assert all(0 < real_redis_manager.client.ttl(key) <= CACHE_TTL_S for key in keys)
 
 
 def test_streaming_yields_the_reply_in_pieces(settings):
