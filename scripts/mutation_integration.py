@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from devmatrix._process import run_bounded
 from devmatrix.boundary import run_main
 from devmatrix.config import ENV_FILE_VARIABLE
 from devmatrix.errors import UsageError
 from devmatrix.testing.mutation_integration import INTEGRATION_TESTS, Pytest, run_pass, to_run
 from devmatrix.testing.mutation_results import unit_results
+
+GIT_COMMIT_S = 10  # a local `git rev-parse`: milliseconds; more means a stuck file system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         only = set(args.only.read_text().split()) if args.only else None
         names = to_run(unit, args.package, only)
         commit = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-            ).stdout.strip()
-            or "unknown"
+            run_bounded(["git", "rev-parse", "--short", "HEAD"], timeout_s=GIT_COMMIT_S, service="git",
+                        fix="check the work tree's git (`git status`)").stdout.strip()
+            or "unknown"  # not a git work tree: the results are still the pass's, named so
         )
         print(
             f"{len(names)} mutant(s) the unit tier did not kill, of {', '.join(args.package)}; commit {commit}",

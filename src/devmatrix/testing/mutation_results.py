@@ -152,11 +152,11 @@ class PackageScore:
 
     @property
     def unit_caught(self) -> int:
-        return self.unit[Outcome.KILLED] + self.unit[Outcome.TIMEOUT]
+        return sum(n for outcome, n in self.unit.items() if outcome.caught)
 
     @property
     def integration_caught(self) -> int:
-        return self.integration[Outcome.KILLED] + self.integration[Outcome.TIMEOUT]
+        return sum(n for outcome, n in self.integration.items() if outcome.caught)
 
     @property
     def left(self) -> int:
