@@ -6,8 +6,10 @@ how it was started and exits as told): the real one needs a stack, which the uni
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -111,6 +113,16 @@ def test_a_package_without_declared_tests_is_refused_with_the_ones_that_have():
 def test_every_declared_test_path_exists():
     root = Path(__file__).parents[3]
     assert [t for tests in INTEGRATION_TESTS.values() for t in tests if not (root / t).exists()] == []
+
+
+def test_the_pass_without_a_side_stack_is_refused_naming_the_variable_and_how_to_make_one():
+    root = Path(__file__).parents[3]
+    env = {k: v for k, v in os.environ.items() if k != "DEVMATRIX_ENV_FILE"}
+    done = subprocess.run([sys.executable, str(root / "scripts" / "mutation_integration.py"), "--package", "llm"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == UsageError.exit_code, done.stderr
+    assert "the integration pass needs a side stack, and DEVMATRIX_ENV_FILE is not set" in done.stderr
+    assert "python -m devmatrix.setup.side_stack ROOT" in done.stderr and "Traceback" not in done.stderr
 
 
 # --- how a run becomes an outcome ---------------------------------------------------------------
